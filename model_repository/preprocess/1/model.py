@@ -1,0 +1,37 @@
+"""Triton python-backend model: encoded photo bytes -> the classifier's uint8 input.
+
+Decodes with the project's shared image code (client/imaging.py, which `cataract export`
+copies beside this file: EXIF orientation, any mode to RGB, size and decompression-bomb
+limits) and resizes with the same function as training. A bad photo fails only its own
+request, with a message that names the problem.
+"""
+
+import json
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from imaging import ImageError, decode_image, resize_for_model
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        self.image_size = int(config["parameters"]["image_size"]["string_value"])
+
+    def execute(self, requests):
+        return [self._answer(request) for request in requests]
+
+    def _answer(self, request):
+        rows = pb_utils.get_input_tensor_by_name(request, "image_bytes").as_numpy()
+        try:
+            # Shorter photos in a multi-photo request are zero-padded; JPEG and PNG
+            # decoders stop at their end marker, so the padding is harmless.
+            images = np.stack([resize_for_model(decode_image(row.tobytes()), self.image_size) for row in rows])
+        except ImageError as exc:
+            return pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(str(exc)))
+        except Exception as exc:  # never let one photo take the model down
+            return pb_utils.InferenceResponse(
+                output_tensors=[], error=pb_utils.TritonError(f"cannot preprocess image: {exc}")
+            )
+        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("image", images)])

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up what the tests need, then run the whole suite. Extra arguments go to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/setup.sh"
+cd "$ROOT"
+exec python -m pytest "$@"

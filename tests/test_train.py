@@ -1,0 +1,162 @@
+"""Training end to end through the command line: learning, resuming, several devices,
+evaluation, and one-line errors for bad arguments."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPOSITORY, TINY_TRAIN_ARGS, run_cli
+from train_jax.cli import main
+from train_jax.synth import generate
+
+
+def epoch_lines(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def validation_scores(run: Path) -> np.ndarray:
+    with open(run / "val_predictions.csv") as file:
+        return np.array([float(row["p_cataract"]) for row in csv.DictReader(file)])
+
+
+@pytest.mark.slow
+def test_model_learns_synthetic_cataracts(tmp_path):
+    """A narrow VGG16 from scratch must clearly beat chance on held-out validation photos."""
+    data = tmp_path / "photos"
+    generate(data, 400, seed=5, height=128)
+    run = tmp_path / "run"
+    code = main([
+        "train", "--data", str(data), "--out", str(run), "--weights", "none", "--image-size", "64",
+        "--width", "0.125", "--unfreeze-blocks", "5", "--head-epochs", "1", "--finetune-epochs", "16",
+        "--learning-rate", "1e-3", "--finetune-learning-rate", "1e-3", "--label-smoothing", "0",
+        "--dropout", "0.2", "--patience", "8",
+    ])
+    assert code == 0
+    best = min(epoch_lines(run), key=lambda line: line["val_loss"])
+    assert best["val_accuracy"] >= 0.8, epoch_lines(run)
+
+    assert main(["evaluate", "--run", str(run), "--data", str(data / "test")]) == 0
+    report = json.loads((run / "metrics.json").read_text())
+    assert report["test_at_threshold"]["count"] == 80
+    assert report["test_at_threshold"]["roc_auc"] >= 0.8
+    assert (run / "roc_curve.png").stat().st_size > 1000 and (run / "confusion_matrix.png").stat().st_size > 1000
+
+
+def test_run_folder_holds_config_metrics_checkpoints_and_predictions(synthetic_photos, tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(synthetic_photos), "--out", str(run), *TINY_TRAIN_ARGS, "--epochs", "2"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["head_epochs"] == 2 and config["model"]["image_size"] == 32
+    assert config["data"]["train"]["cataract"] + config["data"]["validation"]["cataract"] == 38
+    split = json.loads((run / "split.json").read_text())
+    assert not set(split["train"]) & set(split["validation"])
+    lines = epoch_lines(run)
+    assert [line["epoch"] for line in lines] == [1, 2, 3, 4]
+    assert [line["phase"] for line in lines] == ["head", "head", "finetune", "finetune"]
+    steps = sorted(int(p.name) for p in (run / "checkpoints").iterdir() if p.name.isdigit())
+    best = min(lines, key=lambda line: line["val_loss"])["epoch"]
+    assert steps == sorted({best, 4}), "keeps exactly the best and the latest checkpoint"
+    assert len(validation_scores(run)) == len(split["validation"])
+
+    # Evaluation takes a dataset root and uses its test/ split.
+    assert main(["evaluate", "--run", str(run), "--data", str(synthetic_photos)]) == 0
+    report = json.loads((run / "metrics.json").read_text())
+    assert report["test_counts"] == {"cataract": 10, "normal": 10}
+    assert "Youden" in report["threshold_rule"]
+    assert 0.0 <= report["threshold"] <= 1.0
+
+
+def test_killed_run_resumes_from_its_last_checkpoint_and_matches_an_unbroken_one(synthetic_photos, tmp_path):
+    args = ["train", "--data", str(synthetic_photos), *TINY_TRAIN_ARGS, "--head-epochs", "3", "--finetune-epochs", "3", "--patience", "10"]
+    unbroken = tmp_path / "unbroken"
+    assert run_cli(*args, "--out", str(unbroken)).returncode == 0
+
+    broken = tmp_path / "broken"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "train_jax.cli", *args, "--out", str(broken)],
+        cwd=REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if (broken / "metrics.jsonl").is_file() and len(epoch_lines(broken)) >= 4:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "training finished before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(epoch_lines(broken)) < 6
+
+    refused = run_cli(*args, "--out", str(broken))
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+
+    resumed = run_cli(*args, "--out", str(broken), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch" in resumed.stderr
+    assert [line["epoch"] for line in epoch_lines(broken)] == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose(validation_scores(broken), validation_scores(unbroken), atol=1e-5)
+
+
+def test_data_parallel_over_two_devices_matches_one(synthetic_photos, tmp_path):
+    args = ["train", "--data", str(synthetic_photos), *TINY_TRAIN_ARGS, "--epochs", "1"]
+    one = run_cli(*args, "--out", str(tmp_path / "one"))
+    two = run_cli(*args, "--out", str(tmp_path / "two"), env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert one.returncode == 0 and two.returncode == 0, two.stderr
+    assert len(json.loads((tmp_path / "two" / "config.json").read_text())["devices"]) == 2
+    np.testing.assert_allclose(validation_scores(tmp_path / "two"), validation_scores(tmp_path / "one"), atol=1e-4)
+
+    odd = run_cli(*args, "--out", str(tmp_path / "odd"), "--batch-size", "7", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert odd.returncode == 2 and "does not split evenly over 2 devices" in odd.stderr
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--image-size", "50"], "multiple of 32"),
+        (["--batch-size", "500"], "larger than the"),
+        (["--unfreeze-blocks", "9"], "--unfreeze-blocks must be between 0 and 5"),
+        (["--weights", "/no/such/file.h5"], "no such file"),
+    ],
+)
+def test_bad_arguments_fail_in_one_line(synthetic_photos, tmp_path, extra, message, capsys):
+    args = ["train", "--data", str(synthetic_photos), "--out", str(tmp_path / "run"), *TINY_TRAIN_ARGS, *extra]
+    assert main(args) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("cataract train: error:") and message in error
+
+
+def test_missing_data_fails_in_one_line_without_traceback(tmp_path):
+    result = run_cli("train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"cataract train: error: data folder {tmp_path / 'missing'} does not exist"
+
+
+def test_grain_pipeline_is_deterministic_and_worker_independent(synthetic_photos):
+    from train_jax.augment import AugmentConfig
+    from train_jax.dataset import discover
+    from train_jax.pipeline import epoch_batches
+
+    records = discover(synthetic_photos)["train"][:12]
+
+    def first_batch(workers: int, epoch: int = 1):
+        options = dict(image_size=32, batch_size=6, seed=7, epoch=epoch, shuffle=True,
+                       augment_config=AugmentConfig(), drop_remainder=True, workers=workers)
+        return next(epoch_batches(records, **options))
+
+    in_process, with_workers = first_batch(0), first_batch(2)
+    np.testing.assert_array_equal(in_process["image"], with_workers["image"])
+    np.testing.assert_array_equal(in_process["label"], with_workers["label"])
+    assert in_process["image"].shape == (6, 32, 32, 3)
+    assert not np.array_equal(first_batch(0, epoch=2)["image"], in_process["image"])
+
+    plain = next(epoch_batches(records, image_size=32, batch_size=12))
+    again = next(epoch_batches(records, image_size=32, batch_size=12))
+    np.testing.assert_array_equal(plain["image"], again["image"])  # no augmentation outside training

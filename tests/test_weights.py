@@ -1,0 +1,179 @@
+"""Pretrained weights: files written in exactly the published layouts, loaded into the
+Flax VGG16, must reproduce Keras' and PyTorch's own VGG16 features on the same images.
+
+ImageNet weights cannot be downloaded here, so the files hold seeded random weights
+in the published layouts; the loading code is the one that reads the real files.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from flax import nnx
+
+from train_jax import weights as pretrained
+from train_jax.errors import UserError
+from train_jax.model import VGG16, ModelConfig
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def keras_vgg16():
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    return keras.applications.VGG16(weights=None, include_top=False, input_shape=(SIZE, SIZE, 3))
+
+
+def write_keras_notop_layout(model, path: Path) -> None:
+    """The layout of vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5: a group per layer,
+    `weight_names` attributes, datasets <layer>_W_1:0 and <layer>_b_1:0."""
+    with h5py.File(path, "w") as file:
+        file.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
+        file.attrs["backend"] = b"tensorflow"
+        file.attrs["keras_version"] = b"2.0.8"
+        for layer in model.layers:
+            group = file.create_group(layer.name)
+            arrays = layer.get_weights()
+            names = [f"{layer.name}_W_1:0", f"{layer.name}_b_1:0"][: len(arrays)]
+            group.attrs["weight_names"] = [name.encode() for name in names]
+            for name, array in zip(names, arrays):
+                group.create_dataset(name, data=array)
+
+
+def relative_error(expected: np.ndarray, actual: np.ndarray) -> float:
+    return float(np.abs(expected - actual).max() / np.abs(expected).max())
+
+
+def photos(count: int = 4) -> np.ndarray:
+    return np.random.default_rng(1).integers(0, 256, (count, SIZE, SIZE, 3)).astype(np.float32)
+
+
+def test_keras_notop_file_reproduces_keras_features(keras_vgg16, tmp_path, caplog):
+    keras = pytest.importorskip("keras")
+    path = tmp_path / "vgg16_notop_seeded.h5"
+    write_keras_notop_layout(keras_vgg16, path)
+
+    # Keras itself reads the file (as VGG16(weights="imagenet") would the real one) ...
+    reference = keras.applications.VGG16(weights=None, include_top=False, input_shape=(SIZE, SIZE, 3))
+    reference.load_weights(path)
+    images = photos()
+    expected = reference.predict(keras.applications.vgg16.preprocess_input(images.copy()), verbose=0)
+
+    # ... and so does our loader, into the Flax model with its own caffe preprocessing.
+    weights = pretrained.read_weight_file(path)
+    assert weights.preprocessing == "caffe"
+    model = VGG16(ModelConfig(image_size=SIZE, preprocessing=weights.preprocessing), rngs=nnx.Rngs(0))
+    with caplog.at_level(logging.INFO):
+        report = pretrained.load_into(model, weights)
+    actual = np.asarray(model.trunk(model.preprocess(images)))
+
+    assert expected.shape == actual.shape == (4, 2, 2, 512)
+    assert relative_error(expected, actual) < 1e-4
+    assert len(report.loaded) == 13 and report.fresh == ("head (dense 512->2)",)
+    assert "loaded: block1_conv1" in caplog.text and "fresh (random init): head" in caplog.text
+
+
+def torch_vgg16_features():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    layers: list = []
+    in_channels = 3
+    for channels, count in ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)):
+        for _ in range(count):
+            layers += [nn.Conv2d(in_channels, channels, 3, padding=1), nn.ReLU(inplace=True)]
+            in_channels = channels
+        layers.append(nn.MaxPool2d(2, 2))
+
+    class VGG(nn.Module):  # torchvision's attribute names: features.0, features.2, ...
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(*layers)
+
+    torch.manual_seed(0)
+    return VGG().eval()
+
+
+@pytest.mark.parametrize("legacy_format", [True, False], ids=["legacy-pickle (published file)", "zip"])
+def test_torchvision_pth_reproduces_torch_features(tmp_path, legacy_format):
+    torch = pytest.importorskip("torch")
+    vgg = torch_vgg16_features()
+    path = tmp_path / "vgg16-seeded.pth"
+    torch.save(vgg.state_dict(), path, _use_new_zipfile_serialization=not legacy_format)
+    assert sorted({key.split(".")[1] for key in vgg.state_dict()}, key=int) == [str(i) for i in pretrained.TORCHVISION_CONV_INDICES]
+
+    images = photos()
+    normalised = (images / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+    with torch.no_grad():
+        expected = vgg.features(torch.from_numpy(normalised.transpose(0, 3, 1, 2)).float()).numpy().transpose(0, 2, 3, 1)
+
+    weights = pretrained.read_weight_file(path)
+    assert weights.preprocessing == "torch"
+    model = VGG16(ModelConfig(image_size=SIZE, preprocessing=weights.preprocessing), rngs=nnx.Rngs(0))
+    pretrained.load_into(model, weights)
+    actual = np.asarray(model.trunk(model.preprocess(images)))
+    assert relative_error(expected, actual) < 1e-4
+
+
+def test_pth_that_would_run_code_is_refused(tmp_path):
+    torch = pytest.importorskip("torch")
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    path = tmp_path / "evil.pth"
+    torch.save(collections.OrderedDict(weight=Payload()), path, _use_new_zipfile_serialization=False)
+    with pytest.raises(UserError, match="refusing to load.*print"):
+        pretrained.read_weight_file(path)
+
+
+def test_published_file_name_is_md5_checked(keras_vgg16, tmp_path):
+    path = tmp_path / pretrained.KERAS_NOTOP_FILE
+    write_keras_notop_layout(keras_vgg16, path)
+    with pytest.raises(UserError, match="MD5 .* not the published 6d6bbae143d832006294945121d1f1fc"):
+        pretrained.read_weight_file(path)
+
+
+def test_imagenet_without_the_file_says_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(UserError) as error:
+        pretrained.resolve("imagenet", allow_download=False)
+    message = str(error.value)
+    assert "\n" not in message
+    assert pretrained.KERAS_NOTOP_FILE in message and str(tmp_path / "keras" / "models") in message
+
+
+def test_auto_without_the_file_warns_loudly_and_starts_random(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with caplog.at_level(logging.WARNING):
+        assert pretrained.resolve("auto", allow_download=False) is None
+    assert "NO PRETRAINED WEIGHTS" in caplog.text
+
+
+def test_imagenet_found_in_the_torch_cache(keras_vgg16, tmp_path, monkeypatch):
+    """The cache lookup finds a file by its published name (here, a torchvision one,
+    since a Keras file with the published name would fail its MD5 check)."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save(torch_vgg16_features().state_dict(), cache / pretrained.TORCHVISION_FILE)
+    weights = pretrained.resolve("imagenet", allow_download=False)
+    assert weights.preprocessing == "torch" and len(weights.layers) == 13
+
+
+def test_narrow_model_refuses_full_width_weights(keras_vgg16, tmp_path):
+    path = tmp_path / "weights.h5"
+    write_keras_notop_layout(keras_vgg16, path)
+    model = VGG16(ModelConfig(image_size=SIZE, width=0.25), rngs=nnx.Rngs(0))
+    with pytest.raises(UserError, match="full-width"):
+        pretrained.load_into(model, pretrained.read_weight_file(path))

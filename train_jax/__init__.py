@@ -1,0 +1,1 @@
+"""Training half of the cataract screener: data, the Flax VGG16, training, evaluation."""

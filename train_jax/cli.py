@@ -1,0 +1,305 @@
+"""`cataract`: one command for the whole life cycle, a subcommand per step.
+
+Each subcommand imports its heavy modules only when it runs, so `cataract --help` is
+instant. Errors a user can fix print as one line (exit code 2); Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Callable
+
+from train_jax.config import TrainConfig
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _quiet_frameworks() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    for noisy in ("absl", "jax._src", "orbax", "tensorflow", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+# -- synth ----------------------------------------------------------------------------------
+
+
+def add_synth(commands) -> None:
+    parser = commands.add_parser(
+        "synth", help="draw synthetic eye photos in the train/test folder layout",
+        description="Draw N procedural eye photos (cataract = lens opacity) into OUT/{train,test}/{cataract,normal}/.",
+    )
+    parser.add_argument("out", help="folder to create (must be new or empty)")
+    parser.add_argument("--n", type=int, default=200, help="number of photos (default 200)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--test-fraction", type=float, default=0.2, help="share of photos in test/ (default 0.2)")
+    parser.add_argument("--height", type=int, default=256, help="photo height in pixels (default 256)")
+    parser.set_defaults(handler=run_synth)
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from train_jax.synth import generate
+
+    counts = generate(args.out, args.n, seed=args.seed, test_fraction=args.test_fraction, height=args.height)
+    for split, per_class in counts.items():
+        print(f"{args.out}/{split}: " + ", ".join(f"{n} {name}" for name, n in sorted(per_class.items())))
+    return 0
+
+
+# -- train ----------------------------------------------------------------------------------
+
+
+def add_train(commands) -> None:
+    defaults = TrainConfig(data="", out="")
+    parser = commands.add_parser(
+        "train", help="fine-tune VGG16 on a photo folder",
+        description=(
+            "Fine-tune a Flax VGG16 in two phases: the head on the frozen base, then the last "
+            "block(s) as well at a lower rate; early stopping on a validation split carved from "
+            "train/ (grouped so copies of one photo stay on one side); Orbax checkpoints of the "
+            "latest and the best epoch in OUT/checkpoints."
+        ),
+    )
+    parser.add_argument("--data", required=True, help="dataset folder: DATA/train/{cataract,normal} or DATA/{cataract,normal}")
+    parser.add_argument("--out", required=True, help="run folder to write (config, metrics, checkpoints)")
+    parser.add_argument("--weights", default=defaults.weights,
+                        help="imagenet | none | auto | PATH to a Keras .h5 or torchvision .pth file (default auto: "
+                             "ImageNet if available, else random with a warning)")
+    parser.add_argument("--image-size", type=int, default=defaults.image_size, help="square input side, a multiple of 32 (default 224)")
+    parser.add_argument("--width", type=float, default=defaults.width, help="channel multiplier; 1 is VGG16 (default 1)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="batch size over all devices (default 16)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="shorthand: set both --head-epochs and --finetune-epochs to this")
+    parser.add_argument("--head-epochs", type=int, default=defaults.head_epochs, help="phase 1 epochs, base frozen (default 10)")
+    parser.add_argument("--finetune-epochs", type=int, default=defaults.finetune_epochs, help="phase 2 epochs, last blocks unfrozen (default 10)")
+    parser.add_argument("--unfreeze-blocks", type=int, default=defaults.unfreeze_blocks, help="blocks trained in phase 2, counted from the last (default 1)")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam rate in phase 1 (default 1e-4)")
+    parser.add_argument("--finetune-learning-rate", type=float, default=defaults.finetune_learning_rate, help="Adam rate in phase 2 (default 1e-5)")
+    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing, help="default 0.1")
+    parser.add_argument("--dropout", type=float, default=defaults.dropout, help="dropout before the dense layer (default 0.5)")
+    parser.add_argument("--patience", type=int, default=defaults.patience, help="early stopping patience in epochs (default 3)")
+    parser.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction, help="share of train/ held out (default 0.2)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed for split, shuffling, augmentation and init (default 0)")
+    parser.add_argument("--augmented-views", type=int, default=defaults.augmented_views,
+                        help="run the frozen blocks once for this many augmented views per photo and reuse them "
+                             "(fast on CPU); 0 = fresh augmentation and full forward every step (default 4)")
+    parser.add_argument("--cache-memory-gb", type=float, default=defaults.cache_memory_gb, help="memory limit for those views (default 4)")
+    parser.add_argument("--workers", type=int, default=defaults.workers, help="grain worker processes for decoding (default 0: in-process)")
+    parser.add_argument("--compute-dtype", choices=("float32", "bfloat16"), default=defaults.compute_dtype,
+                        help="convolution compute precision (bfloat16 pays on GPUs; default float32)")
+    parser.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its last checkpoint")
+    parser.set_defaults(handler=run_train)
+
+
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    head_epochs = args.epochs if args.epochs is not None else args.head_epochs
+    finetune_epochs = args.epochs if args.epochs is not None else args.finetune_epochs
+    return TrainConfig(
+        data=args.data, out=args.out, weights=args.weights, image_size=args.image_size, width=args.width,
+        batch_size=args.batch_size, head_epochs=head_epochs, finetune_epochs=finetune_epochs,
+        unfreeze_blocks=args.unfreeze_blocks, learning_rate=args.learning_rate,
+        finetune_learning_rate=args.finetune_learning_rate, label_smoothing=args.label_smoothing,
+        dropout=args.dropout, patience=args.patience, validation_fraction=args.validation_fraction,
+        seed=args.seed, augmented_views=args.augmented_views, cache_memory_gb=args.cache_memory_gb,
+        workers=args.workers, compute_dtype=args.compute_dtype,
+    )
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from train_jax.train import train
+
+    paths = train(train_config_from_args(args), resume=args.resume)
+    print(f"run written to {paths.root} (next: cataract evaluate --run {paths.root} --data DATA/test)")
+    return 0
+
+
+# -- evaluate -------------------------------------------------------------------------------
+
+
+def add_evaluate(commands) -> None:
+    parser = commands.add_parser(
+        "evaluate", help="measure a trained run on held-out photos",
+        description=(
+            "Choose the decision threshold on the run's VALIDATION predictions (Youden's J), then "
+            "report accuracy, precision, recall, specificity, F1, ROC AUC and the confusion matrix on "
+            "the held-out photos in --data; writes RUN/metrics.json and PNG plots."
+        ),
+    )
+    parser.add_argument("--run", required=True, help="run folder written by `cataract train`")
+    parser.add_argument("--data", required=True, help="held-out split folder (e.g. D/test) or a dataset root with test/")
+    parser.add_argument("--batch-size", type=int, default=16, help="default 16")
+    parser.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from train_jax.evaluate import evaluate, summary_lines
+
+    report = evaluate(args.run, args.data, batch_size=args.batch_size)
+    print("\n".join(summary_lines(report)))
+    return 0
+
+
+# -- export ---------------------------------------------------------------------------------
+
+
+def add_export(commands) -> None:
+    parser = commands.add_parser(
+        "export", help="write a trained run into a Triton model repository",
+        description=(
+            "Write the run's best model as a TensorFlow SavedModel (standard ops only) into "
+            "REPOSITORY/NAME/<version>/model.savedmodel, check it against the Flax model, choose the CPU "
+            "serving precision, and write every config.pbtxt (embedded and GPU flavours), labels and the "
+            "decision threshold. Each export adds a version; the newest is served."
+        ),
+    )
+    parser.add_argument("--run", required=True, help="run folder written by `cataract train`")
+    parser.add_argument("--repository", default="model_repository", help="model repository folder (default model_repository)")
+    parser.add_argument("--version", type=int, default=None, help="version number (default: the next free one)")
+    parser.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from train_jax.export import export
+
+    result = export(args.run, args.repository, version=args.version)
+    card = result.card
+    print(f"exported version {result.version} to {result.version_dir}")
+    print(f"decision threshold {card['decision_threshold']:.3f} | validation accuracy {card['validation']['accuracy']:.3f} "
+          f"| CPU precision {card['cpu_precision']} | Flax parity {card['parity_max_probability_gap']:.1e}")
+    return 0
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+def add_serve(commands) -> None:
+    parser = commands.add_parser(
+        "serve", help="serve a model repository with the embedded local Triton server",
+        description=(
+            "Start a real tritonserver on this machine (no Docker, no GPU) serving REPOSITORY: the classifier "
+            "in its python-backend flavour, the preprocess model and the `cataract` ensemble. Binds to "
+            "127.0.0.1 unless --host says otherwise; model control mode none (no remote load/unload). "
+            "Waits until every model is ready, prints the endpoints, and stops Triton and its backend "
+            "processes on Ctrl-C or SIGTERM. The first run provisions the server's own Python environment. "
+            "For GPUs, use scripts/serve_gpu.sh (the official Triton container)."
+        ),
+    )
+    parser.add_argument("--repository", default="model_repository", help="model repository (default model_repository)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1; 0.0.0.0 exposes the unauthenticated API to the network)")
+    parser.add_argument("--http-port", type=int, default=8000, help="default 8000")
+    parser.add_argument("--grpc-port", type=int, default=8001, help="default 8001")
+    parser.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics (default 8002)")
+    parser.add_argument("--log-verbose", type=int, default=0, help="Triton log verbosity (default 0)")
+    parser.add_argument("--ready-timeout", type=float, default=600, help="seconds to wait for the models (default 600)")
+    parser.set_defaults(handler=run_serve)
+
+
+def interrupt_on_signal(signum, frame) -> None:
+    """SIGTERM takes the same clean shutdown path as Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import signal
+    from pathlib import Path
+
+    from client.local_server import LocalTritonServer, ServerError, ServerOptions
+
+    options = ServerOptions(
+        repository=Path(args.repository), host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
+        metrics_port=args.metrics_port, log_verbose=args.log_verbose,
+    )
+    server = LocalTritonServer(options)
+    print(f"starting tritonserver on {args.repository} (log: {server.log_path})", flush=True)
+    signal.signal(signal.SIGTERM, interrupt_on_signal)
+    try:
+        server.start(ready_timeout=args.ready_timeout)
+        print(f"Triton ready: HTTP {server.http_url}  gRPC {server.grpc_url}  metrics {server.metrics_url}", flush=True)
+        print("serving until Ctrl-C", flush=True)
+        server.process.wait()
+        raise ServerError(f"tritonserver stopped unexpectedly: {server.failure_summary()}")
+    except ServerError as exc:
+        print(f"cataract serve: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopping Triton", flush=True)
+        return 0
+    finally:
+        server.stop()
+
+
+# -- bench ----------------------------------------------------------------------------------
+
+
+def add_bench(commands) -> None:
+    parser = commands.add_parser(
+        "bench", help="benchmarks that print figures",
+        description="Benchmarks that print figures (they are not tests).",
+    )
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+    training = kinds.add_parser(
+        "train", help="training throughput: the JAX step against Keras fit",
+        description=(
+            "Training throughput (images/s) on this machine's devices, same network, batch and image size: "
+            "the earlier project's recipe (phase 1 frozen base, phase 2 last block) in Keras fit and in JAX, "
+            "plus every layer trainable in both."
+        ),
+    )
+    training.add_argument("--image-size", type=int, default=64, help="default 64")
+    training.add_argument("--batch-size", type=int, default=32, help="default 32")
+    training.add_argument("--photos", type=int, default=256, help="photos per epoch (default 256)")
+    training.add_argument("--epochs", type=int, default=4, help="epochs per phase for the recipe figures (default 4)")
+    training.add_argument("--augmented-views", type=int, default=4, help="JAX frozen-feature views (default 4)")
+    training.add_argument("--steps", type=int, default=6, help="timed steps for the per-step figures (default 6)")
+    training.add_argument("--skip-keras", action="store_true", help="JAX figures only")
+    training.set_defaults(handler=run_bench_train)
+
+
+def run_bench_train(args: argparse.Namespace) -> int:
+    from train_jax.bench import run_training_benchmark
+
+    run_training_benchmark(args)
+    return 0
+
+
+# -- entry point ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cataract",
+        description="Cataract screening on eye photos: train a JAX/Flax VGG16, evaluate it, serve it with Triton.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_synth, add_train, add_evaluate, add_export, add_serve, add_bench):
+        add(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_frameworks()
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
+    )
+    from client.imaging import ImageError
+    from train_jax.errors import UserError
+
+    try:
+        return args.handler(args)
+    except (UserError, ImageError) as exc:
+        print(f"cataract {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cataract {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""`cataract export`: a trained run -> a new version in a Triton model repository.
+
+Writes <repository>/cataract_vgg16/<N>/model.savedmodel (standard TF ops only), checks
+that it computes what the Flax model computes, chooses the CPU serving precision by
+measuring bfloat16 against float32 on the validation photos, and (re)writes every
+config with the decision threshold and the model card of this version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from client.imaging import model_input
+from train_jax import model_repository as repo
+from train_jax import savedmodel
+from train_jax.dataset import CLASS_NAMES
+from train_jax.errors import UserError
+from train_jax.metrics import THRESHOLD_RULE, binary_metrics, choose_threshold
+from train_jax.runs import load_run, read_predictions
+
+log = logging.getLogger(__name__)
+
+PARITY_TOLERANCE = 1e-4
+BFLOAT16_MIN_AGREEMENT = 0.99
+CATARACT = CLASS_NAMES.index("cataract")
+# Forbidden in the graph: ops that tie a SavedModel to one TF build or platform.
+FORBIDDEN_OPS = {"XlaCallModule", "PyFunc", "EagerPyFunc"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    version: int
+    version_dir: Path
+    card: dict[str, Any]
+
+
+def cpu_supports_bfloat16() -> bool:
+    """True where oneDNN has native bfloat16 arithmetic (AVX512_BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def flax_probabilities(model, images: np.ndarray, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    import jax
+
+    @jax.jit
+    def forward(images):
+        features = model.trunk(model.preprocess(images))
+        return jax.nn.softmax(model.classify(features)), model.class_activation_map(features, CATARACT)
+
+    outputs = [forward(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    return np.concatenate([np.asarray(p) for p, _ in outputs]), np.concatenate([np.asarray(h) for _, h in outputs])
+
+
+def bfloat16_probabilities(path: Path, images: np.ndarray) -> np.ndarray:
+    """The SavedModel's probabilities under TF's oneDNN bfloat16 auto-mixed-precision, as
+    the python backend runs it (a fresh load, so grappler rewrites it with the option on)."""
+    import tensorflow as tf
+
+    tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
+    try:
+        return savedmodel.run_signature(savedmodel.load_signature(path), images)[savedmodel.OUTPUT_PROBABILITIES]
+    finally:
+        tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": False})
+
+
+def export(run_dir: str | Path, repository: str | Path, version: int | None = None) -> ExportResult:
+    run = load_run(run_dir)
+    repository = Path(repository)
+    model_dir = repository / repo.CLASSIFIER
+    existing = repo.version_numbers(model_dir)
+    if version is None:
+        version = (existing[-1] + 1) if existing else 1
+    elif version < 1:
+        raise UserError(f"--version must be a positive integer, got {version}")
+    elif version in existing:
+        raise UserError(f"{model_dir / str(version)} already exists: versions are never overwritten")
+
+    validation_files, validation_labels, validation_scores = read_predictions(run.paths.validation_predictions)
+    validation_positive = np.array(validation_labels) == CATARACT
+    threshold = choose_threshold(validation_positive, np.array(validation_scores))
+    validation_metrics = binary_metrics(validation_positive, np.array(validation_scores), threshold)
+    size = run.model_config.image_size
+    validation_images = np.stack([model_input(path, size) for path in validation_files])
+    random_images = np.random.default_rng(0).integers(0, 256, (4, size, size, 3), dtype=np.uint8)
+
+    # Build in a hidden folder and rename at the end: a failed export leaves no half version.
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = model_dir / f".partial-{version}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        saved_path = staging / repo.SAVEDMODEL_DIR
+        log.info("writing the TensorFlow SavedModel (%dx%d input)", size, size)
+        savedmodel.save(run.model, saved_path)
+        forbidden = savedmodel.graph_op_types(saved_path) & FORBIDDEN_OPS
+        if forbidden:
+            raise UserError(f"the SavedModel contains {sorted(forbidden)}: it would not load in Triton's TensorFlow")
+
+        log.info("checking the SavedModel against the Flax model on %d validation and 4 random photos", len(validation_images))
+        parity_images = np.concatenate([validation_images, random_images])
+        expected_probabilities, expected_heatmaps = flax_probabilities(run.model, parity_images)
+        served = savedmodel.run_signature(savedmodel.load_signature(saved_path), parity_images)
+        probability_gap = float(np.abs(served[savedmodel.OUTPUT_PROBABILITIES] - expected_probabilities).max())
+        heatmap_gap = float(np.abs(served[savedmodel.OUTPUT_HEATMAP] - expected_heatmaps).max() / max(np.abs(expected_heatmaps).max(), 1e-6))
+        if probability_gap > PARITY_TOLERANCE or heatmap_gap > PARITY_TOLERANCE:
+            raise UserError(
+                f"the SavedModel differs from the Flax model (probabilities by {probability_gap:.2e}, "
+                f"heatmaps by {heatmap_gap:.2e} relative): not exported"
+            )
+
+        precision, agreement, bf16_gap = "float32", None, None
+        if cpu_supports_bfloat16():
+            float32_probabilities = served[savedmodel.OUTPUT_PROBABILITIES][: len(validation_images)]
+            low = bfloat16_probabilities(saved_path, validation_images)
+            agreement = float(np.mean((low[:, CATARACT] >= threshold) == (float32_probabilities[:, CATARACT] >= threshold)))
+            bf16_gap = float(np.abs(low - float32_probabilities).max())
+            precision = "bfloat16" if agreement >= BFLOAT16_MIN_AGREEMENT else "float32"
+            log.info("bfloat16 on CPU: decisions agree with float32 on %.1f%% of validation photos (max probability gap %.4f) -> serving in %s",
+                     100 * agreement, bf16_gap, precision)
+        else:
+            log.info("this CPU lacks AVX512_BF16/AMX: serving in float32")
+
+        card = {
+            "model": repo.CLASSIFIER,
+            "version": version,
+            "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "run": str(run.paths.root.resolve()),
+            "best_epoch": run.best_epoch,
+            "image_size": size,
+            "classes": list(CLASS_NAMES),
+            "positive_class": "cataract",
+            "decision_threshold": round(threshold, 6),
+            "threshold_rule": THRESHOLD_RULE,
+            "validation": {k: v for k, v in dataclasses.asdict(validation_metrics).items() if k != "threshold"},
+            "training_data_fingerprint": run.info["data"]["fingerprint"],
+            "training_counts": run.info["data"]["train"],
+            "validation_counts": run.info["data"]["validation"],
+            "weights_source": run.info["weights_source"],
+            "preprocessing": run.model_config.preprocessing,
+            "width": run.model_config.width,
+            "parity_max_probability_gap": probability_gap,
+            "cpu_precision": precision,
+            "cpu_bfloat16_decision_agreement": agreement,
+            "cpu_bfloat16_max_probability_gap": bf16_gap,
+            "exported_on": platform.node(),
+        }
+        (staging / repo.MODEL_CARD).write_text(json.dumps(card, indent=2) + "\n")
+        shutil.copyfile(repo.CLASSIFIER_SOURCE, staging / "model.py")
+        version_dir = model_dir / str(version)
+        staging.rename(version_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+    repo.write_configs(repository, size, config_parameters(card))
+    return ExportResult(version, version_dir, card)
+
+
+def config_parameters(card: dict[str, Any]) -> dict[str, str]:
+    """The model card as Triton config parameters (strings), read back by the client."""
+    validation = card["validation"]
+    return {
+        "decision_threshold": f"{card['decision_threshold']:.6f}",
+        "threshold_rule": card["threshold_rule"],
+        "positive_class": card["positive_class"],
+        "model_version": str(card["version"]),
+        "image_size": str(card["image_size"]),
+        "exported_at": card["exported_at"],
+        "training_data_fingerprint": card["training_data_fingerprint"],
+        "weights_source": card["weights_source"],
+        "validation_accuracy": f"{validation['accuracy']:.4f}",
+        "validation_sensitivity": f"{validation['recall']:.4f}",
+        "validation_specificity": f"{validation['specificity']:.4f}",
+        "validation_roc_auc": f"{validation['roc_auc']:.4f}",
+        "validation_count": str(validation["count"]),
+        "cpu_precision": card["cpu_precision"],
+        "cpu_bfloat16_decision_agreement": "n/a" if card["cpu_bfloat16_decision_agreement"] is None else f"{card['cpu_bfloat16_decision_agreement']:.4f}",
+        "heatmap": "class-activation map: per-position evidence for cataract over normal; positive pushes to cataract",
+    }
