@@ -43,3 +43,51 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
         capture_output=True, text=True, timeout=timeout, cwd=REPOSITORY,
         env={**os.environ, **(env or {})},
     )
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports nothing listens on right now (the OS picks them)."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synthetic_photos, tmp_path_factory) -> Path:
+    """A narrow 32x32 VGG16 trained for one epoch per phase: quick to export and serve."""
+    from train_jax.cli import main
+
+    run = tmp_path_factory.mktemp("tiny") / "run"
+    assert main(["train", "--data", str(synthetic_photos), "--out", str(run), *TINY_TRAIN_ARGS, "--epochs", "1"]) == 0
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_repository(tiny_run, tmp_path_factory) -> Path:
+    from train_jax.export import export
+
+    repository = tmp_path_factory.mktemp("repository") / "model_repository"
+    export(tiny_run, repository)
+    return repository
+
+
+def start_server(repository: Path):
+    from client.local_server import LocalTritonServer, ServerOptions
+
+    http, grpc, metrics = free_ports(3)
+    return LocalTritonServer(ServerOptions(repository, http_port=http, grpc_port=grpc, metrics_port=metrics)).start()
+
+
+@pytest.fixture(scope="session")
+def triton(tiny_repository):
+    """A real tritonserver serving the tiny model, shared by the session's tests."""
+    server = start_server(tiny_repository)
+    yield server
+    server.stop()

@@ -13,6 +13,7 @@ import sys
 from typing import Callable
 
 from train_jax.config import TrainConfig
+from train_jax.errors import UserError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -232,6 +233,65 @@ def run_serve(args: argparse.Namespace) -> int:
         server.stop()
 
 
+# -- predict --------------------------------------------------------------------------------
+
+
+def add_predict(commands) -> None:
+    parser = commands.add_parser(
+        "predict", help="screen photos through a running Triton server",
+        description=(
+            "Send photos (files, or folders searched recursively) to the served model and print one "
+            "answer per photo: a table, or with --json one JSON object per line "
+            '{"file", "prediction", "confidence", "probabilities", ...}. A photo that fails is reported '
+            "and the others still answered; the exit code is 0 only if every photo was answered."
+        ),
+    )
+    parser.add_argument("images", nargs="+", help="image files or folders")
+    parser.add_argument("--url", default=None, help="Triton HOST:PORT (default 127.0.0.1:8001 for grpc, :8000 for http)")
+    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="default grpc")
+    parser.add_argument("--transport", choices=("tensor", "bytes"), default="tensor",
+                        help="tensor: resize here and send pixels to the classifier (default); "
+                             "bytes: send the files to the `cataract` ensemble, decoded on the server")
+    parser.add_argument("--model", default="cataract_vgg16", help="classifier model name (default cataract_vgg16)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per photo")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
+    parser.add_argument("--retries", type=int, default=3, help="retries with backoff while the server is unreachable (default 3)")
+    parser.set_defaults(handler=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from client.errors import InvalidImageError, ModelNotReadyError, ServerUnavailableError
+    from client.triton_client import DEFAULT_PORTS, CataractClient, sources_from_paths
+
+    sources = sources_from_paths(args.images)
+    if not sources:
+        raise UserError(f"no image files in {' '.join(args.images)}")
+    url = args.url or f"127.0.0.1:{DEFAULT_PORTS[args.protocol]}"
+    with CataractClient(url, args.protocol, model=args.model, transport=args.transport,
+                        timeout=args.timeout, retries=args.retries) as screener:
+        try:
+            results = screener.predict_many(sources)
+        except (ServerUnavailableError, ModelNotReadyError) as exc:
+            raise UserError(str(exc)) from None
+    failures = 0
+    if not args.json:
+        print(f"{'file':50s} {'prediction':10s} {'confidence':>10s} {'P(cataract)':>11s}")
+    for source, result in zip(sources, results):
+        if isinstance(result, Exception):
+            failures += 1
+            reason = str(result).removeprefix(f"{source}: ") if isinstance(result, InvalidImageError) else str(result)
+            print(json.dumps({"file": str(source), "error": reason}) if args.json else f"{str(source):50s} error: {reason}")
+        elif args.json:
+            print(json.dumps(result.as_json()))
+        else:
+            print(f"{result.source:50s} {result.label:10s} {result.confidence:9.1f}% {result.probabilities['cataract']:11.3f}")
+    if failures:
+        print(f"cataract predict: {failures} of {len(sources)} photos failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
 # -- bench ----------------------------------------------------------------------------------
 
 
@@ -276,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_synth, add_train, add_evaluate, add_export, add_serve, add_bench):
+    for add in (add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_bench):
         add(commands)
     return parser
 
@@ -289,7 +349,6 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
     )
     from client.imaging import ImageError
-    from train_jax.errors import UserError
 
     try:
         return args.handler(args)
@@ -299,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"cataract {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `cataract predict ... | head`: the reader left, stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

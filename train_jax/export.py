@@ -176,6 +176,7 @@ def config_parameters(card: dict[str, Any]) -> dict[str, str]:
         "decision_threshold": f"{card['decision_threshold']:.6f}",
         "threshold_rule": card["threshold_rule"],
         "positive_class": card["positive_class"],
+        "classes": ",".join(card["classes"]),
         "model_version": str(card["version"]),
         "image_size": str(card["image_size"]),
         "exported_at": card["exported_at"],

@@ -12,6 +12,7 @@ from typing import Iterator
 
 import grain
 import numpy as np
+from absl import flags
 
 from client.imaging import decode_image, read_image_bytes, resize_for_model
 from train_jax.augment import AugmentConfig, augment
@@ -63,6 +64,9 @@ def epoch_batches(
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     iterable = dataset.to_iter_dataset()
     if workers > 0:
+        # grain's workers read absl flags, which only absl.app parses; take the defaults.
+        if not flags.FLAGS.is_parsed():
+            flags.FLAGS.mark_as_parsed()
         iterable = iterable.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
     return iter(iterable)
 

@@ -1,0 +1,462 @@
+"""The client library: cataract screening answers from a Triton server, typed.
+
+    from client.triton_client import CataractClient
+    with CataractClient("127.0.0.1:8001") as screener:          # gRPC; "http" for port 8000
+        result = screener.predict("eye.jpg")
+        print(result.label, result.confidence)                  # "Cataract" 97.9
+
+`CataractClient` (blocking) and `AsyncCataractClient` (asyncio) share everything but the
+transport. Both read the served model's config for tensor names, image size, classes,
+decision threshold and version, so nothing about the model is hard-coded here.
+
+Two ways to send a photo (`transport`):
+- "tensor" (default): the client decodes and resizes with client/imaging.py and sends
+  uint8 pixels to the classifier; many photos travel in one batched request.
+- "bytes": the client sends the encoded file to the `cataract` ensemble, which decodes
+  it on the server with the same code; one photo per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from client.errors import (
+    CataractClientError,
+    InvalidImageError,
+    ModelNotReadyError,
+    is_unavailable,
+    translate,
+)
+from client.imaging import ImageError, ImageSource, load_rgb, model_input, read_image_bytes
+
+DEFAULT_MODEL = "cataract_vgg16"
+DEFAULT_ENSEMBLE = "cataract"
+PROTOCOLS = ("grpc", "http")
+TRANSPORTS = ("tensor", "bytes")
+DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What the client learned from the served model's config."""
+
+    name: str
+    version: str
+    image_size: int
+    input_name: str
+    probability_output: str
+    heatmap_output: str
+    classes: tuple[str, ...]
+    positive_class: str
+    threshold: float
+    max_batch_size: int
+    backend: str
+    parameters: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """One photo's answer. `confidence` is the model's probability (in percent) of the
+    predicted label; the label comes from the served decision threshold, not from 50%."""
+
+    source: str
+    label: str  # "Cataract" or "Normal"
+    confidence: float
+    probabilities: dict[str, float]
+    threshold: float
+    model_version: str
+    latency_ms: float
+    heatmap: np.ndarray | None = None
+
+    @property
+    def is_cataract(self) -> bool:
+        return self.label == "Cataract"
+
+    def as_json(self) -> dict[str, Any]:
+        """The earlier project's answer shape, plus the probabilities and the version."""
+        return {
+            "file": self.source,
+            "prediction": self.label,
+            "confidence": round(self.confidence, 2),
+            "probabilities": {name: round(value, 6) for name, value in self.probabilities.items()},
+            "threshold": round(self.threshold, 6),
+            "model_version": self.model_version,
+        }
+
+
+def source_name(source: ImageSource) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    return f"<{type(source).__name__}>"
+
+
+def encoded_bytes(source: ImageSource) -> bytes:
+    """The photo as an encoded file, for the server-side decoding path."""
+    if isinstance(source, (str, os.PathLike)):
+        return read_image_bytes(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    buffer = io.BytesIO()
+    load_rgb(source).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@dataclasses.dataclass
+class _Job:
+    """One request to send: which inputs (by position) it answers."""
+
+    positions: list[int]
+    payload: np.ndarray
+
+
+class _ClientCore:
+    """Everything but the wire: arguments, config reading, request building, parsing."""
+
+    def __init__(
+        self,
+        url: str = "127.0.0.1:8001",
+        protocol: str = "grpc",
+        *,
+        model: str = DEFAULT_MODEL,
+        ensemble: str = DEFAULT_ENSEMBLE,
+        transport: str = "tensor",
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        batch_size: int = 8,
+        concurrency: int = 4,
+    ):
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
+        if batch_size < 1 or concurrency < 1 or retries < 0 or timeout <= 0:
+            raise ValueError("batch_size and concurrency must be >= 1, retries >= 0, timeout > 0")
+        url = url.removeprefix("http://").removeprefix("grpc://")
+        if ":" not in url:
+            url = f"{url}:{DEFAULT_PORTS[protocol]}"
+        self.url, self.protocol, self.model, self.ensemble = url, protocol, model, ensemble
+        self.transport, self.timeout, self.retries, self.backoff = transport, timeout, retries, backoff
+        self.batch_size, self.concurrency = batch_size, concurrency
+        self._info: ModelInfo | None = None
+
+    @property
+    def _api(self):
+        if self.protocol == "grpc":
+            import tritonclient.grpc as api
+        else:
+            import tritonclient.http as api
+        return api
+
+    def _parse_info(self, config: dict[str, Any], versions: Sequence[str]) -> ModelInfo:
+        config = config.get("config", config)  # gRPC wraps the config, HTTP does not
+        parameters = {key: value.get("string_value", "") for key, value in config.get("parameters", {}).items()}
+        outputs = {output["name"]: output for output in config["output"]}
+        if len(config["input"]) != 1 or "probabilities" not in outputs:
+            raise ModelNotReadyError(f"model '{self.model}' at {self.url} is not a cataract classifier (inputs {config['input']})")
+        dims = [int(d) for d in config["input"][0]["dims"]]
+        classes = tuple(parameters.get("classes", "cataract,normal").split(","))
+        return ModelInfo(
+            name=config["name"],
+            version=parameters.get("model_version") or (max(versions, key=int) if versions else ""),
+            image_size=dims[0],
+            input_name=config["input"][0]["name"],
+            probability_output="probabilities",
+            heatmap_output="heatmap" if "heatmap" in outputs else "",
+            classes=classes,
+            positive_class=parameters.get("positive_class", classes[0]),
+            threshold=float(parameters.get("decision_threshold", 0.5)),
+            max_batch_size=int(config.get("max_batch_size", 0)),
+            backend=config.get("backend") or config.get("platform", ""),
+            parameters=parameters,
+        )
+
+    def _tensor_jobs(self, sources: Sequence[ImageSource], info: ModelInfo, errors: dict[int, Exception]) -> list[_Job]:
+        """Decode and resize locally; group good photos into batches within max_batch_size."""
+        size = max(1, min(self.batch_size, info.max_batch_size or 1))
+        good: list[tuple[int, np.ndarray]] = []
+        for position, source in enumerate(sources):
+            try:
+                good.append((position, model_input(source, info.image_size)))
+            except ImageError as exc:
+                errors[position] = InvalidImageError(f"{source_name(source)}: {exc}")
+        return [
+            _Job([p for p, _ in good[i : i + size]], np.stack([a for _, a in good[i : i + size]]))
+            for i in range(0, len(good), size)
+        ]
+
+    def _bytes_jobs(self, sources: Sequence[ImageSource], errors: dict[int, Exception]) -> list[_Job]:
+        jobs = []
+        for position, source in enumerate(sources):
+            try:
+                data = encoded_bytes(source)
+            except ImageError as exc:
+                errors[position] = InvalidImageError(f"{source_name(source)}: {exc}")
+                continue
+            jobs.append(_Job([position], np.frombuffer(data, np.uint8)[None, :]))
+        return jobs
+
+    def _request(self, job: _Job, info: ModelInfo, heatmap: bool) -> tuple[str, list, list]:
+        api = self._api
+        model, input_name = (self.model, info.input_name) if self.transport == "tensor" else (self.ensemble, "image_bytes")
+        tensor = api.InferInput(input_name, list(job.payload.shape), "UINT8")
+        tensor.set_data_from_numpy(job.payload)
+        outputs = [api.InferRequestedOutput(info.probability_output)]
+        if heatmap and info.heatmap_output:
+            outputs.append(api.InferRequestedOutput(info.heatmap_output))
+        return model, [tensor], outputs
+
+    def _predictions(self, result, job: _Job, sources, info: ModelInfo, heatmap: bool, latency_ms: float) -> list[Prediction]:
+        probabilities = result.as_numpy(info.probability_output)
+        heatmaps = result.as_numpy(info.heatmap_output) if heatmap and info.heatmap_output else None
+        if probabilities is None or probabilities.shape != (len(job.positions), len(info.classes)):
+            raise CataractClientError(
+                f"the server answered probabilities of shape {None if probabilities is None else probabilities.shape}, "
+                f"expected {(len(job.positions), len(info.classes))}"
+            )
+        version = str(result.get_response().get("model_version") if self.protocol == "http" else result.get_response().model_version)
+        positive = info.classes.index(info.positive_class)
+        predictions = []
+        for row, position in enumerate(job.positions):
+            scores = {name: float(probabilities[row, i]) for i, name in enumerate(info.classes)}
+            positive_score = scores[info.positive_class]
+            is_positive = positive_score >= info.threshold
+            other = info.classes[1 - positive]
+            predictions.append(
+                Prediction(
+                    source=source_name(sources[position]),
+                    label=(info.positive_class if is_positive else other).capitalize(),
+                    confidence=100.0 * (positive_score if is_positive else scores[other]),
+                    probabilities=scores,
+                    threshold=info.threshold,
+                    model_version=version or info.version,
+                    latency_ms=latency_ms,
+                    heatmap=None if heatmaps is None else heatmaps[row],
+                )
+            )
+        return predictions
+
+    def _plan(self, sources: Sequence[ImageSource], info: ModelInfo) -> tuple[list[_Job], dict[int, Exception]]:
+        errors: dict[int, Exception] = {}
+        jobs = self._tensor_jobs(sources, info, errors) if self.transport == "tensor" else self._bytes_jobs(sources, errors)
+        return jobs, errors
+
+    @staticmethod
+    def _record(answered: dict, job: _Job, outcome: list[Prediction] | CataractClientError) -> None:
+        """Put a job's predictions (or its one error) at the inputs' positions."""
+        for row, position in enumerate(job.positions):
+            answered[position] = outcome if isinstance(outcome, Exception) else outcome[row]
+
+    @staticmethod
+    def _ordered(count: int, answered: dict[int, Prediction | Exception]) -> list[Prediction | CataractClientError]:
+        return [answered[position] for position in range(count)]
+
+    def _json_kwargs(self) -> dict:
+        """tritonclient's gRPC client returns protobufs unless asked for JSON-like dicts."""
+        return {"as_json": True} if self.protocol == "grpc" else {}
+
+    def _raise_first(self, results: list) -> Prediction:
+        if isinstance(results[0], Exception):
+            raise results[0]
+        return results[0]
+
+
+class CataractClient(_ClientCore):
+    """Blocking client over tritonclient's gRPC or HTTP client."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._local = threading.local()  # tritonclient's HTTP client must not be shared by threads
+
+    def _client(self):
+        client = getattr(self._local, "client", None)
+        if client is None:
+            if self.protocol == "grpc":
+                client = self._api.InferenceServerClient(self.url)
+            else:
+                client = self._api.InferenceServerClient(self.url, connection_timeout=self.timeout, network_timeout=self.timeout)
+            self._local.client = client
+            self._all_clients = getattr(self, "_all_clients", []) + [client]
+        return client
+
+    def _call(self, model: str, method: str, *args, **kwargs):
+        """Call a tritonclient method, retrying with backoff while no server answers."""
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return getattr(self._client(), method)(*args, **kwargs)
+            except Exception as exc:  # tritonclient, socket and gevent errors
+                if is_unavailable(exc) and attempt < self.retries:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                raise translate(exc, self.url, model) from None
+
+    def is_ready(self) -> bool:
+        try:
+            return bool(self._call(self.model, "is_model_ready", self.model))
+        except CataractClientError:
+            return False
+
+    def info(self, refresh: bool = False) -> ModelInfo:
+        if self._info is None or refresh:
+            if not self._call(self.model, "is_model_ready", self.model):
+                raise ModelNotReadyError(f"model '{self.model}' is not ready at {self.url}: is it in the served repository?")
+            config = self._call(self.model, "get_model_config", self.model, **self._json_kwargs())
+            metadata = self._call(self.model, "get_model_metadata", self.model, **self._json_kwargs())
+            self._info = self._parse_info(config, metadata.get("versions", []))
+        return self._info
+
+    def predict(self, source: ImageSource, heatmap: bool = False) -> Prediction:
+        """One photo -> its Prediction; raises a CataractClientError on any failure."""
+        return self._raise_first(self.predict_many([source], heatmap=heatmap))
+
+    def predict_many(self, sources: Iterable[ImageSource], heatmap: bool = False) -> list[Prediction | CataractClientError]:
+        """Answers in input order; a photo that fails has its exception in its place, so
+        one bad photo never costs the others. Requests run `concurrency` at a time."""
+        sources = list(sources)
+        info = self.info()
+        jobs, answered = self._plan(sources, info)
+
+        def run(job: _Job) -> None:
+            model, inputs, outputs = self._request(job, info, heatmap)
+            started = time.perf_counter()
+            try:
+                timeout = {"client_timeout": self.timeout} if self.protocol == "grpc" else {}
+                result = self._call(model, "infer", model, inputs, outputs=outputs, **timeout)
+                latency = 1000 * (time.perf_counter() - started)
+                self._record(answered, job, self._predictions(result, job, sources, info, heatmap, latency))
+            except CataractClientError as exc:
+                self._record(answered, job, exc)
+
+        if len(jobs) == 1:
+            run(jobs[0])
+        elif jobs:
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                list(pool.map(run, jobs))
+        return self._ordered(len(sources), answered)
+
+    def server_statistics(self) -> dict[str, Any]:
+        """Triton's inference statistics for the classifier (the statistics extension)."""
+        return self._call(self.model, "get_inference_statistics", self.model, **self._json_kwargs())
+
+    def close(self) -> None:
+        for client in getattr(self, "_all_clients", []):
+            client.close()
+        self._all_clients = []
+        self._local = threading.local()
+
+    def __enter__(self) -> "CataractClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class AsyncCataractClient(_ClientCore):
+    """asyncio client over tritonclient's grpc.aio or http.aio client."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._connection = None
+
+    def _client(self):
+        if self._connection is None:
+            if self.protocol == "grpc":
+                import tritonclient.grpc.aio as aio
+
+                self._connection = aio.InferenceServerClient(self.url)
+            else:
+                import tritonclient.http.aio as aio
+
+                self._connection = aio.InferenceServerClient(self.url, conn_timeout=self.timeout)
+        return self._connection
+
+    async def _call(self, model: str, method: str, *args, **kwargs):
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return await asyncio.wait_for(getattr(self._client(), method)(*args, **kwargs), self.timeout)
+            except Exception as exc:
+                if is_unavailable(exc) and attempt < self.retries:
+                    await asyncio.sleep(delay)
+                    delay *= 2
+                    continue
+                raise translate(exc, self.url, model) from None
+
+    async def is_ready(self) -> bool:
+        try:
+            return bool(await self._call(self.model, "is_model_ready", self.model))
+        except CataractClientError:
+            return False
+
+    async def info(self, refresh: bool = False) -> ModelInfo:
+        if self._info is None or refresh:
+            if not await self._call(self.model, "is_model_ready", self.model):
+                raise ModelNotReadyError(f"model '{self.model}' is not ready at {self.url}: is it in the served repository?")
+            config = await self._call(self.model, "get_model_config", self.model, **self._json_kwargs())
+            metadata = await self._call(self.model, "get_model_metadata", self.model, **self._json_kwargs())
+            self._info = self._parse_info(config, metadata.get("versions", []))
+        return self._info
+
+    async def predict(self, source: ImageSource, heatmap: bool = False) -> Prediction:
+        return self._raise_first(await self.predict_many([source], heatmap=heatmap))
+
+    async def predict_many(self, sources: Iterable[ImageSource], heatmap: bool = False) -> list[Prediction | CataractClientError]:
+        sources = list(sources)
+        info = await self.info()
+        jobs, answered = await asyncio.to_thread(self._plan, sources, info)  # decoding is CPU work
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def run(job: _Job) -> None:
+            model, inputs, outputs = self._request(job, info, heatmap)
+            async with limit:
+                started = time.perf_counter()
+                try:
+                    result = await self._call(model, "infer", model, inputs, outputs=outputs)
+                    latency = 1000 * (time.perf_counter() - started)
+                    self._record(answered, job, self._predictions(result, job, sources, info, heatmap, latency))
+                except CataractClientError as exc:
+                    self._record(answered, job, exc)
+
+        await asyncio.gather(*(run(job) for job in jobs))
+        return self._ordered(len(sources), answered)
+
+    async def server_statistics(self) -> dict[str, Any]:
+        return await self._call(self.model, "get_inference_statistics", self.model, **self._json_kwargs())
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def __aenter__(self) -> "AsyncCataractClient":
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+
+def sources_from_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand folders into their image files (recursively, sorted); keep files as given."""
+    from client.imaging import IMAGE_SUFFIXES
+
+    expanded: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            expanded.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            expanded.append(path)
+    return expanded

@@ -1,0 +1,256 @@
+"""The exported model repository, served by a real tritonserver over HTTP and gRPC.
+
+Expected answers come from the SavedModel run in-process by TensorFlow; the server must
+reproduce them for every input, through the classifier and through the ensemble.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.grpc.aio as grpc_aio
+import tritonclient.http as httpclient
+from PIL import Image
+from tritonclient.utils import InferenceServerException
+
+from client.imaging import model_input
+from conftest import REPOSITORY, free_ports, start_server
+from train_jax import model_repository as repo
+from train_jax import savedmodel
+from train_jax.export import export
+
+SIZE = 32  # the tiny model's input side
+
+
+def newest_savedmodel(repository: Path) -> Path:
+    version = repo.version_numbers(repository / repo.CLASSIFIER)[-1]
+    return repository / repo.CLASSIFIER / str(version) / repo.SAVEDMODEL_DIR
+
+
+def in_process(repository: Path, images: np.ndarray) -> dict[str, np.ndarray]:
+    return savedmodel.run_signature(savedmodel.load_signature(newest_savedmodel(repository)), images)
+
+
+def photos(synthetic_photos: Path, count: int) -> list[Path]:
+    return sorted((synthetic_photos / "test").rglob("*.jpg"))[:count]
+
+
+def infer(protocol, server, model, name, array, outputs=("probabilities", "heatmap"), class_count=0):
+    api = grpcclient if protocol == "grpc" else httpclient
+    url = server.grpc_url if protocol == "grpc" else server.http_url
+    client = api.InferenceServerClient(url)
+    try:
+        tensor = api.InferInput(name, list(array.shape), "UINT8" if array.dtype == np.uint8 else "FP32")
+        tensor.set_data_from_numpy(array)
+        requested = [api.InferRequestedOutput(o, class_count=class_count) for o in outputs]
+        result = client.infer(model, [tensor], outputs=requested)
+        return {o: result.as_numpy(o) for o in outputs}
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_classifier_answers_equal_the_savedmodel(triton, tiny_repository, synthetic_photos, protocol, batch):
+    images = np.stack([model_input(p, SIZE) for p in photos(synthetic_photos, batch)])
+    served = infer(protocol, triton, repo.CLASSIFIER, "image", images)
+    expected = in_process(tiny_repository, images)
+    assert served["probabilities"].shape == (batch, 2) and served["heatmap"].shape == (batch, 1, 1)
+    np.testing.assert_allclose(served["probabilities"], expected["probabilities"], atol=1e-4)
+    np.testing.assert_allclose(served["heatmap"], expected["heatmap"], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+@pytest.mark.parametrize("format", ["JPEG", "PNG"])
+def test_ensemble_decodes_photos_on_the_server(triton, tiny_repository, synthetic_photos, protocol, format):
+    path = photos(synthetic_photos, 3)[2]
+    buffer = io.BytesIO()
+    Image.open(path).save(buffer, format=format)
+    encoded = np.frombuffer(buffer.getvalue(), np.uint8)[None, :]
+    served = infer(protocol, triton, repo.ENSEMBLE, "image_bytes", encoded)
+    expected = in_process(tiny_repository, model_input(buffer.getvalue(), SIZE)[None])
+    np.testing.assert_allclose(served["probabilities"], expected["probabilities"], atol=1e-3)
+    np.testing.assert_allclose(served["heatmap"], expected["heatmap"], rtol=1e-3, atol=1e-3)
+
+
+def test_distinct_photos_get_distinct_correct_answers(triton, tiny_repository):
+    """Guards against the numpy-2 failure mode in which every input got one answer."""
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (8, SIZE, SIZE, 3), dtype=np.uint8)
+    images[:4] //= 4  # half of them dark, so the scores spread
+    served = infer("grpc", triton, repo.CLASSIFIER, "image", images)["probabilities"]
+    expected = in_process(tiny_repository, images)["probabilities"]
+    np.testing.assert_allclose(served, expected, atol=1e-4)
+    assert len({round(float(p), 6) for p in served[:, 0]}) == 8
+
+
+def test_concurrent_requests_are_batched(triton):
+    images = np.random.default_rng(4).integers(0, 256, (24, 1, SIZE, SIZE, 3), dtype=np.uint8)
+
+    async def fire():
+        client = grpc_aio.InferenceServerClient(triton.grpc_url)
+        try:
+            before = await client.get_inference_statistics(repo.CLASSIFIER, as_json=True)
+
+            async def one(image):
+                tensor = grpcclient.InferInput("image", list(image.shape), "UINT8")
+                tensor.set_data_from_numpy(image)
+                return await client.infer(repo.CLASSIFIER, [tensor])
+
+            await asyncio.gather(*(one(image) for image in images))
+            after = await client.get_inference_statistics(repo.CLASSIFIER, as_json=True)
+            return before["model_stats"][0], after["model_stats"][0]
+        finally:
+            await client.close()
+
+    before, after = asyncio.run(fire())
+    inferences = int(after["inference_count"]) - int(before.get("inference_count", 0))
+    executions = int(after["execution_count"]) - int(before.get("execution_count", 0))
+    assert inferences == 24
+    assert executions < inferences, f"{executions} executions for {inferences} inferences: nothing was batched"
+
+
+def test_classification_extension_returns_labelled_scores(triton):
+    image = np.random.default_rng(5).integers(0, 256, (1, SIZE, SIZE, 3), dtype=np.uint8)
+    probabilities = infer("grpc", triton, repo.CLASSIFIER, "image", image, outputs=("probabilities",))["probabilities"][0]
+    labelled = infer("http", triton, repo.CLASSIFIER, "image", image, outputs=("probabilities",), class_count=2)["probabilities"][0]
+    entries = [entry.decode().split(":") for entry in labelled]
+    assert {label for _, _, label in entries} == {"cataract", "normal"}
+    for score, index, label in entries:
+        assert ["cataract", "normal"][int(index)] == label
+        assert float(score) == pytest.approx(probabilities[int(index)], abs=1e-5)
+
+
+def test_bad_inputs_get_errors_and_the_server_keeps_serving(triton, tiny_repository, synthetic_photos):
+    good_jpeg = photos(synthetic_photos, 1)[0].read_bytes()
+    stubs_before = set(triton.stub_pids())
+    bad_requests = {
+        "wrong dtype": (repo.CLASSIFIER, "image", np.zeros((1, SIZE, SIZE, 3), np.float32), "FP32"),
+        "wrong shape": (repo.CLASSIFIER, "image", np.zeros((1, SIZE + 1, SIZE, 3), np.uint8), "unexpected shape"),
+        "wrong rank": (repo.CLASSIFIER, "image", np.zeros((1, SIZE, SIZE), np.uint8), "unexpected shape"),
+        "batch too large": (repo.CLASSIFIER, "image", np.zeros((repo.CPU_MAX_BATCH + 1, SIZE, SIZE, 3), np.uint8), "batch"),
+        "text bytes": (repo.ENSEMBLE, "image_bytes", np.frombuffer(b"this is not a photo", np.uint8)[None], "not an image"),
+        "truncated jpeg": (repo.ENSEMBLE, "image_bytes", np.frombuffer(good_jpeg[: len(good_jpeg) // 2], np.uint8)[None], "truncated"),
+    }
+    client = grpcclient.InferenceServerClient(triton.grpc_url)
+    try:
+        for what, (model, name, array, message) in bad_requests.items():
+            datatype = "FP32" if array.dtype == np.float32 else "UINT8"
+            tensor = grpcclient.InferInput(name, list(array.shape), datatype)
+            tensor.set_data_from_numpy(array)
+            with pytest.raises(InferenceServerException, match=message) as error:
+                client.infer(model, [tensor])
+            assert error.value.message(), what
+            assert client.is_server_live() and client.is_server_ready(), f"server unhealthy after {what}"
+        for model in (repo.CLASSIFIER, repo.PREPROCESS, repo.ENSEMBLE):
+            assert client.is_model_ready(model)
+    finally:
+        client.close()
+    image = model_input(good_jpeg, SIZE)[None]
+    served = infer("grpc", triton, repo.CLASSIFIER, "image", image)
+    np.testing.assert_allclose(served["probabilities"], in_process(tiny_repository, image)["probabilities"], atol=1e-4)
+    assert set(triton.stub_pids()) == stubs_before, "a backend stub died or was restarted"
+
+
+def test_every_config_parses_into_triton_model_config(tiny_repository):
+    classifier = repo.parse_config((tiny_repository / repo.CLASSIFIER / "config.pbtxt").read_text())
+    gpu = repo.parse_config((tiny_repository / repo.CLASSIFIER / "configs" / "gpu.pbtxt").read_text())
+    preprocess = repo.parse_config((tiny_repository / repo.PREPROCESS / "config.pbtxt").read_text())
+    ensemble = repo.parse_config((tiny_repository / repo.ENSEMBLE / "config.pbtxt").read_text())
+
+    assert classifier.backend == "python" and gpu.platform == "tensorflow_savedmodel"
+    for config in (classifier, gpu):
+        assert config.name == repo.CLASSIFIER
+        assert list(config.input[0].dims) == [SIZE, SIZE, 3] and config.input[0].data_type == 2  # TYPE_UINT8
+        assert config.input[0].format == 1  # FORMAT_NHWC
+        assert [o.name for o in config.output] == ["probabilities", "heatmap"]
+        assert config.output[0].label_filename == "labels.txt"
+        assert config.HasField("dynamic_batching") and len(config.model_warmup) >= 1
+        assert 0 < float(config.parameters["decision_threshold"].string_value) < 1
+        assert config.version_policy.latest.num_versions == 1
+    assert classifier.instance_group[0].kind == 2 and gpu.instance_group[0].kind == 1  # KIND_CPU, KIND_GPU
+    accelerator = gpu.optimization.execution_accelerators.gpu_execution_accelerator[0]
+    assert accelerator.name == "tensorrt" and accelerator.parameters["precision_mode"] == "FP16"
+    assert list(preprocess.output[0].dims) == [SIZE, SIZE, 3] and preprocess.input[0].allow_ragged_batch
+    steps = ensemble.ensemble_scheduling.step
+    assert [s.model_name for s in steps] == [repo.PREPROCESS, repo.CLASSIFIER]
+    assert (tiny_repository / repo.CLASSIFIER / "labels.txt").read_text().split() == ["cataract", "normal"]
+
+
+def test_export_is_standard_ops_equal_to_flax_and_versions_accumulate(tiny_run, tmp_path):
+    repository = tmp_path / "repository"
+    first = export(tiny_run, repository)
+    second = export(tiny_run, repository)
+    assert (first.version, second.version) == (1, 2)
+    assert (repository / repo.CLASSIFIER / "1" / repo.SAVEDMODEL_DIR).is_dir()
+    ops = savedmodel.graph_op_types(second.version_dir / repo.SAVEDMODEL_DIR)
+    assert {"Conv2D", "MaxPool", "MatMul", "Relu", "Softmax"} <= ops
+    assert not ops & {"XlaCallModule", "PyFunc", "EagerPyFunc"}
+    assert second.card["parity_max_probability_gap"] < 1e-4
+    card = json.loads((second.version_dir / repo.MODEL_CARD).read_text())
+    assert card["version"] == 2 and card["training_data_fingerprint"]
+    config = repo.parse_config((repository / repo.CLASSIFIER / "config.pbtxt").read_text())
+    assert config.parameters["model_version"].string_value == "2"
+
+    server = start_server(repository)
+    try:
+        client = httpclient.InferenceServerClient(server.http_url)
+        assert client.get_model_metadata(repo.CLASSIFIER)["versions"] == ["2"]
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_gpu_launch_script_runs_the_official_container(tmp_path):
+    result = subprocess.run(
+        ["bash", "scripts/serve_gpu.sh", "--dry-run", "--repository", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPOSITORY,
+    )
+    assert result.returncode == 0, result.stderr
+    command = result.stdout
+    assert "docker run" in command and "--gpus all" in command
+    assert "nvcr.io/nvidia/tritonserver:25.02-py3" in command
+    for port in ("8000:8000", "8001:8001", "8002:8002"):
+        assert f"-p 127.0.0.1:{port}" in command  # loopback unless --bind says otherwise
+    assert f"{tmp_path}:/models" in command
+    assert "--model-repository=/models" in command and "--model-config-name=gpu" in command
+    assert "--model-control-mode=none" in command
+
+
+def test_cataract_serve_stops_triton_and_its_stubs_on_sigterm(tiny_repository):
+    http, grpc, metrics = free_ports(3)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "train_jax.cli", "serve", "--repository", str(tiny_repository),
+         "--http-port", str(http), "--grpc-port", str(grpc), "--metrics-port", str(metrics)],
+        cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if "Triton ready" in line or not line:
+            break
+    assert "Triton ready" in lines[-1], "".join(lines) + process.stderr.read()
+    assert f"127.0.0.1:{http}" in lines[-1] and f"127.0.0.1:{grpc}" in lines[-1]
+    children = subprocess.run(["pgrep", "-f", "--", f"--http-port={http}"], capture_output=True, text=True).stdout.split()
+    assert children, "tritonserver is not running"
+    server_pid = int(children[0])
+    group = os.getpgid(server_pid)
+    assert len(subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True).stdout.split()) >= 4
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    leftovers = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], f"processes left behind: {leftovers}"
