@@ -278,18 +278,29 @@ class CataractClient(_ClientCore):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._local = threading.local()  # tritonclient's HTTP client must not be shared by threads
+        # tritonclient's HTTP client must not be shared between threads: one per thread,
+        # and a long-lived pool, so the threads (and their connections) stay few.
+        self._clients: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     def _client(self):
-        client = getattr(self._local, "client", None)
+        key = threading.get_ident()
+        with self._lock:
+            client = self._clients.get(key)
         if client is None:
             if self.protocol == "grpc":
                 client = self._api.InferenceServerClient(self.url)
             else:
                 client = self._api.InferenceServerClient(self.url, connection_timeout=self.timeout, network_timeout=self.timeout)
-            self._local.client = client
-            self._all_clients = getattr(self, "_all_clients", []) + [client]
+            with self._lock:
+                self._clients[key] = client
         return client
+
+    def _drop_connection(self) -> None:
+        with self._lock:
+            client = self._clients.pop(threading.get_ident(), None)
+        _close_quietly(client)
 
     def _call(self, model: str, method: str, *args, **kwargs):
         """Call a tritonclient method, retrying with backoff while no server answers."""
@@ -298,6 +309,8 @@ class CataractClient(_ClientCore):
             try:
                 return getattr(self._client(), method)(*args, **kwargs)
             except Exception as exc:  # tritonclient, socket and gevent errors
+                if is_unavailable(exc):
+                    self._drop_connection()  # a fresh channel skips gRPC's own reconnect backoff
                 if is_unavailable(exc) and attempt < self.retries:
                     time.sleep(delay)
                     delay *= 2
@@ -344,8 +357,9 @@ class CataractClient(_ClientCore):
         if len(jobs) == 1:
             run(jobs[0])
         elif jobs:
-            with ThreadPoolExecutor(self.concurrency) as pool:
-                list(pool.map(run, jobs))
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="cataract-client")
+            list(self._pool.map(run, jobs))
         return self._ordered(len(sources), answered)
 
     def server_statistics(self) -> dict[str, Any]:
@@ -353,10 +367,13 @@ class CataractClient(_ClientCore):
         return self._call(self.model, "get_inference_statistics", self.model, **self._json_kwargs())
 
     def close(self) -> None:
-        for client in getattr(self, "_all_clients", []):
-            client.close()
-        self._all_clients = []
-        self._local = threading.local()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            _close_quietly(client)
 
     def __enter__(self) -> "CataractClient":
         return self
@@ -390,6 +407,8 @@ class AsyncCataractClient(_ClientCore):
             try:
                 return await asyncio.wait_for(getattr(self._client(), method)(*args, **kwargs), self.timeout)
             except Exception as exc:
+                if is_unavailable(exc):
+                    await self.close()  # a fresh channel skips gRPC's own reconnect backoff
                 if is_unavailable(exc) and attempt < self.retries:
                     await asyncio.sleep(delay)
                     delay *= 2
@@ -447,6 +466,15 @@ class AsyncCataractClient(_ClientCore):
 
     async def __aexit__(self, *exc_info) -> None:
         await self.close()
+
+
+def _close_quietly(client) -> None:
+    """Close a tritonclient connection that may already be broken."""
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # a dead connection can fail to close; it is gone either way
+            pass
 
 
 def sources_from_paths(paths: Iterable[str | Path]) -> list[Path]:
