@@ -113,6 +113,15 @@ def encoded_bytes(source: ImageSource) -> bytes:
     return buffer.getvalue()
 
 
+@dataclasses.dataclass(frozen=True)
+class ServerHealth:
+    reachable: bool
+    live: bool
+    ready: bool
+    model_ready: bool
+    problem: str = ""
+
+
 @dataclasses.dataclass
 class _Job:
     """One request to send: which inputs (by position) it answers."""
@@ -388,9 +397,14 @@ class AsyncCataractClient(_ClientCore):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._connection = None
+        self._connection_loop: asyncio.AbstractEventLoop | None = None
 
     def _client(self):
+        loop = asyncio.get_running_loop()
+        if self._connection is not None and self._connection_loop is not loop:
+            self._connection = None  # bound to an event loop that is gone (e.g. a finished asyncio.run)
         if self._connection is None:
+            self._connection_loop = loop
             if self.protocol == "grpc":
                 import tritonclient.grpc.aio as aio
 
@@ -420,6 +434,20 @@ class AsyncCataractClient(_ClientCore):
             return bool(await self._call(self.model, "is_model_ready", self.model))
         except CataractClientError:
             return False
+
+    async def health(self) -> ServerHealth:
+        """Liveness and readiness of the server and the model, without retries: a
+        monitor wants the state now."""
+        retries, self.retries = self.retries, 0
+        try:
+            live = bool(await self._call(self.model, "is_server_live"))
+            ready = bool(await self._call(self.model, "is_server_ready"))
+            model_ready = bool(await self._call(self.model, "is_model_ready", self.model))
+            return ServerHealth(reachable=True, live=live, ready=ready, model_ready=model_ready)
+        except CataractClientError as exc:
+            return ServerHealth(reachable=False, live=False, ready=False, model_ready=False, problem=str(exc))
+        finally:
+            self.retries = retries
 
     async def info(self, refresh: bool = False) -> ModelInfo:
         if self._info is None or refresh:

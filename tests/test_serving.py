@@ -235,6 +235,19 @@ def test_cataract_serve_stops_triton_and_its_stubs_on_sigterm(tiny_repository):
          "--http-port", str(http), "--grpc-port", str(grpc), "--metrics-port", str(metrics)],
         cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    try:
+        check_serve_stops_cleanly(process, http, grpc)
+    finally:
+        if process.poll() is None:  # never leave a server behind, whatever failed
+            process.terminate()  # `cataract serve` stops its tritonserver on SIGTERM
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def check_serve_stops_cleanly(process: subprocess.Popen, http: int, grpc: int) -> None:
     lines = []
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

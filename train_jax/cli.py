@@ -292,6 +292,48 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+# -- dashboard ------------------------------------------------------------------------------
+
+
+def add_dashboard(commands) -> None:
+    parser = commands.add_parser(
+        "dashboard", help="the Panel screening dashboard in the browser",
+        description=(
+            "Serve the Panel dashboard: upload photos or pick samples, press Predict, see label, confidence, "
+            "probability against the decision threshold and the heatmap; a results table with CSV download; "
+            "a live server panel. It talks to Triton through the client library. Binds to 127.0.0.1 unless "
+            "--address says otherwise."
+        ),
+    )
+    parser.add_argument("--triton-url", default="127.0.0.1:8001", help="Triton HOST:PORT (default 127.0.0.1:8001)")
+    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="default grpc")
+    parser.add_argument("--port", type=int, default=5006, help="default 5006")
+    parser.add_argument("--address", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1; 0.0.0.0 lets anyone on the network screen photos)")
+    parser.add_argument("--allow-websocket-origin", action="append", default=[],
+                        help="extra HOST:PORT browsers may connect from (needed with --address 0.0.0.0)")
+    parser.add_argument("--samples", default=None,
+                        help="folder of sample photos to offer (default: demo/photos/test if present)")
+    parser.add_argument("--show", action="store_true", help="open a browser")
+    parser.set_defaults(handler=run_dashboard)
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dashboards.app import serve
+
+    samples = args.samples
+    if samples is None:
+        default = Path(__file__).resolve().parent.parent / "demo" / "photos" / "test"
+        samples = str(default) if default.is_dir() else None
+    elif not Path(samples).is_dir():
+        raise UserError(f"--samples {samples}: no such folder")
+    print(f"dashboard on http://{args.address}:{args.port}/ (Triton at {args.triton_url}, {args.protocol})", flush=True)
+    serve(args.triton_url, args.protocol, samples, args.port, args.address, args.show, args.allow_websocket_origin)
+    return 0
+
+
 # -- bench ----------------------------------------------------------------------------------
 
 
@@ -318,11 +360,46 @@ def add_bench(commands) -> None:
     training.add_argument("--skip-keras", action="store_true", help="JAX figures only")
     training.set_defaults(handler=run_bench_train)
 
+    serving = kinds.add_parser(
+        "serve", help="serving throughput and latency: Triton against in-process and a FastAPI baseline",
+        description=(
+            "Start the embedded Triton on REPOSITORY and drive the `cataract` ensemble with tritonclient's asyncio "
+            "gRPC client at each concurrency for --seconds; then time the same SavedModel in-process (batch 1 "
+            "and 8) and a FastAPI server built the earlier project's way. Prints photos/s, p50/p95/p99 latency, "
+            "errors and resident memory. Loopback only."
+        ),
+    )
+    serving.add_argument("--repository", default="model_repository", help="repository with an exported version (default model_repository)")
+    serving.add_argument("--photos", required=True, help="folder of photos to send (searched recursively; up to 64 used)")
+    serving.add_argument("--concurrency", default="1,4,8,16", help="comma-separated levels (default 1,4,8,16)")
+    serving.add_argument("--seconds", type=float, default=20.0, help="seconds per level (default 20)")
+    serving.add_argument("--skip-reference", action="store_true", help="Triton and in-process figures only")
+    serving.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    serving.set_defaults(handler=run_bench_serve)
+
 
 def run_bench_train(args: argparse.Namespace) -> int:
     from train_jax.bench import run_training_benchmark
 
     run_training_benchmark(args)
+    return 0
+
+
+def run_bench_serve(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from client.serving_benchmark import run_serving_benchmark
+
+    try:
+        levels = [int(level) for level in args.concurrency.split(",")]
+    except ValueError:
+        raise UserError(f"--concurrency takes comma-separated integers, got {args.concurrency!r}") from None
+    if args.seconds <= 0 or any(level < 1 for level in levels):
+        raise UserError("--seconds and every concurrency level must be positive")
+    report = run_serving_benchmark(Path(args.repository), Path(args.photos), levels, args.seconds, args.skip_reference)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
@@ -336,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_bench):
+    for add in (add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_dashboard, add_bench):
         add(commands)
     return parser
 
@@ -348,11 +425,13 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
     )
+    from client.errors import CataractClientError
     from client.imaging import ImageError
+    from client.local_server import ServerError
 
     try:
         return args.handler(args)
-    except (UserError, ImageError) as exc:
+    except (UserError, ImageError, CataractClientError, ServerError) as exc:
         print(f"cataract {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

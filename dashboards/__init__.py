@@ -1,0 +1,1 @@
+"""The Panel screening dashboard: state in dashboards.screening, views in dashboards.app."""

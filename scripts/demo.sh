@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The main job, end to end on this machine (CPU, embedded Triton):
+#   set up -> photos -> train -> evaluate -> export -> serve -> predict -> keep serving.
+# Uses data/ when it holds photos in the earlier project's layout (data/train|test/
+# cataract|normal), else draws a synthetic set into demo/photos. Steps already done
+# (a finished run, its exported version) are reused; delete demo/ to start over.
+# Ctrl-C stops everything this script started.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/setup.sh"
+cd "$ROOT"
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+started=$(date +%s)
+HTTP_PORT="${HTTP_PORT:-8000}" GRPC_PORT="${GRPC_PORT:-8001}" METRICS_PORT="${METRICS_PORT:-8002}"
+DEMO="$ROOT/demo"
+RUN="$DEMO/run"
+REPOSITORY="$ROOT/model_repository"
+mkdir -p "$DEMO"
+
+if [ -d data/train ]; then
+    DATA="$ROOT/data"
+    say "using your photos in $DATA"
+else
+    DATA="$DEMO/photos"
+    if [ ! -d "$DATA/train" ]; then
+        say "no data/ folder: drawing 240 synthetic eye photos into $DATA"
+        cataract synth "$DATA" --n 240 --seed 0
+    else
+        say "using the synthetic photos in $DATA"
+    fi
+fi
+
+if [ -f "$RUN/val_predictions.csv" ]; then
+    say "reusing the trained run in $RUN (delete it to train again)"
+else
+    say "training VGG16 at 224x224 (ImageNet weights if available; on a 2-core CPU this takes ~10 minutes)"
+    rm -rf "$RUN"
+    cataract train --data "$DATA" --out "$RUN" --weights auto --image-size 224 \
+        --head-epochs 6 --finetune-epochs 8 --patience 3
+fi
+
+say "evaluating on the held-out test photos (threshold chosen on validation)"
+cataract evaluate --run "$RUN" --data "$DATA"
+
+if grep -qs "\"run\": \"$RUN\"" "$REPOSITORY"/cataract_vgg16/*/model_card.json; then
+    say "this run is already exported to $REPOSITORY"
+else
+    say "exporting to the Triton model repository $REPOSITORY"
+    cataract export --run "$RUN" --repository "$REPOSITORY"
+fi
+
+say "starting Triton (embedded, CPU) on ports $HTTP_PORT/$GRPC_PORT/$METRICS_PORT"
+cataract serve --repository "$REPOSITORY" --http-port "$HTTP_PORT" --grpc-port "$GRPC_PORT" \
+    --metrics-port "$METRICS_PORT" > "$DEMO/serve.log" 2>&1 &
+SERVER_PID=$!
+stop_all() {
+    trap - INT TERM EXIT
+    say "stopping"
+    kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+}
+trap stop_all INT TERM EXIT
+until grep -q "Triton ready" "$DEMO/serve.log"; do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$DEMO/serve.log"; exit 1; fi
+    sleep 1
+done
+grep "Triton ready" "$DEMO/serve.log"
+
+say "screening a few test photos through the client library (gRPC)"
+samples=$(find "$DATA/test" -type f | sort | awk 'NR % 7 == 1' | head -6)
+# shellcheck disable=SC2086
+cataract predict $samples --url "127.0.0.1:$GRPC_PORT" --json || true
+
+say "done in $(( $(date +%s) - started )) s. Triton keeps serving: HTTP 127.0.0.1:$HTTP_PORT, gRPC 127.0.0.1:$GRPC_PORT"
+echo "try: cataract predict PHOTO --url 127.0.0.1:$GRPC_PORT     (Ctrl-C to stop)"
+wait "$SERVER_PID"
