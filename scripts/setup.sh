@@ -7,6 +7,22 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 
+# System packages, through apt-get (Debian/Ubuntu): installed only when missing.
+apt_install() {
+    local missing=() package sudo=""
+    for package in "$@"; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "setup: installing system packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+# The embedded Triton's own Python environment is built on the system Python, whose
+# libpython the python-backend stub links against.
+apt_install python3 python3-venv libpython3-dev procps curl
+
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     echo "setup: Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" --version 2>&1))" >&2
     exit 1
@@ -25,3 +41,5 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
+# Provision the embedded Triton's runtime now (once per machine) rather than on first serve.
+cataract serve --provision-only

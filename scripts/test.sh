@@ -3,5 +3,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; its own
+# browser download is not used).
+apt_install chromium
 cd "$ROOT"
 exec python -m pytest "$@"

@@ -11,7 +11,7 @@ from PIL import Image
 
 from train_jax import dataset as datasets
 from train_jax.dataset import CLASS_NAMES
-from train_jax.duplicates import duplicate_groups, perceptual_hash
+from train_jax.duplicates import duplicate_groups, local_features, perceptual_hash
 from train_jax.errors import UserError
 from train_jax.synth import draw_eye
 
@@ -72,13 +72,14 @@ def test_a_single_class_is_a_clear_error(tmp_path):
         datasets.require_both_classes([s.record for s in scanned], str(tmp_path))
 
 
-def test_perceptual_hash_survives_resizing_and_reencoding_but_separates_photos(tmp_path):
+def test_copies_survive_resizing_reencoding_and_crops_but_distinct_photos_stay_apart(tmp_path):
     photo = draw_eye(np.random.default_rng(5), True, height=200)
     photo.save(tmp_path / "low.jpg", quality=40)
     variants = [photo.resize((150, 120)), Image.open(tmp_path / "low.jpg"), photo.crop((4, 3, photo.width - 4, photo.height - 3))]
     others = [draw_eye(np.random.default_rng(seed), bool(seed % 2), height=200) for seed in range(20, 40)]
-    hashes = [perceptual_hash(image) for image in [photo, *variants, *others]]
-    groups = duplicate_groups([str(i) for i in range(len(hashes))], hashes)
+    images = [photo, *variants, *others]
+    features = [local_features(image) for image in images]
+    groups = duplicate_groups([str(i) for i in range(len(images))], [perceptual_hash(i) for i in images], features.__getitem__)
     assert len(set(groups[:4])) == 1, "copies of one photo must share a group"
     assert len(set(groups[4:])) == len(others), "distinct photos must not be grouped"
 
@@ -86,9 +87,9 @@ def test_perceptual_hash_survives_resizing_and_reencoding_but_separates_photos(t
 def test_split_is_stratified_seeded_and_keeps_copies_together(tmp_path):
     for index in range(40):
         cataract = index % 2 == 0
-        image = write_photo(tmp_path / CLASS_NAMES[0 if cataract else 1] / f"p{index}.png", 100 + index, cataract)
+        image = write_photo(tmp_path / CLASS_NAMES[0 if cataract else 1] / f"p{index}.png", 100 + index, cataract, size=160)
         if index < 6:  # a resized copy and an exact copy of the first photos
-            image.resize((48, 48)).save(tmp_path / CLASS_NAMES[0 if cataract else 1] / f"p{index}_small.png")
+            image.resize((150, 120)).save(tmp_path / CLASS_NAMES[0 if cataract else 1] / f"p{index}_small.png")
             (tmp_path / CLASS_NAMES[0 if cataract else 1] / f"p{index}_copy.png").write_bytes(
                 (tmp_path / CLASS_NAMES[0 if cataract else 1] / f"p{index}.png").read_bytes()
             )

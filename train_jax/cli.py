@@ -50,6 +50,39 @@ def run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- audit ----------------------------------------------------------------------------------
+
+
+def add_audit(commands) -> None:
+    parser = commands.add_parser(
+        "audit", help="check a photo folder: counts, bad files, copies, leakage, label conflicts",
+        description=(
+            "Read every photo of DATA (train/ and test/ splits, or a flat folder): counts per split and class, "
+            "sizes, modes and formats, unreadable files with the reason, exact and near copies of one photo as "
+            "groups, copies shared by train and test (leakage) and copies labelled both ways; per class, samples "
+            "with Otsu threshold masks and edge maps. Prints a summary; writes HTML and JSON on request."
+        ),
+    )
+    parser.add_argument("data", help="dataset folder")
+    parser.add_argument("--html", default=None, help="write a self-contained HTML report here")
+    parser.add_argument("--json", default=None, help="write the facts as JSON here")
+    parser.set_defaults(handler=run_audit)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from train_jax.audit import audit, summary_lines, write_html, write_json
+
+    report = audit(args.data)
+    print("\n".join(summary_lines(report)))
+    if args.json:
+        write_json(report, args.json)
+        print(f"written: {args.json}")
+    if args.html:
+        write_html(report, args.html)
+        print(f"written: {args.html}")
+    return 0
+
+
 # -- train ----------------------------------------------------------------------------------
 
 
@@ -91,6 +124,11 @@ def add_train(commands) -> None:
     parser.add_argument("--workers", type=int, default=defaults.workers, help="grain worker processes for decoding (default 0: in-process)")
     parser.add_argument("--compute-dtype", choices=("float32", "bfloat16"), default=defaults.compute_dtype,
                         help="convolution compute precision (bfloat16 pays on GPUs; default float32)")
+    parser.add_argument("--label-conflicts", choices=("drop", "majority"), default=defaults.label_conflicts,
+                        help="photos whose copies carry both labels: drop them all (default), or keep the label "
+                             "most copies carry")
+    parser.add_argument("--allow-leakage", action="store_true",
+                        help="train even though test/ holds copies of training photos (evaluate reports both scores)")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its last checkpoint")
     parser.set_defaults(handler=run_train)
 
@@ -105,7 +143,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         finetune_learning_rate=args.finetune_learning_rate, label_smoothing=args.label_smoothing,
         dropout=args.dropout, patience=args.patience, validation_fraction=args.validation_fraction,
         seed=args.seed, augmented_views=args.augmented_views, cache_memory_gb=args.cache_memory_gb,
-        workers=args.workers, compute_dtype=args.compute_dtype,
+        workers=args.workers, compute_dtype=args.compute_dtype, label_conflicts=args.label_conflicts,
+        allow_leakage=args.allow_leakage,
     )
 
 
@@ -196,6 +235,8 @@ def add_serve(commands) -> None:
     parser.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics (default 8002)")
     parser.add_argument("--log-verbose", type=int, default=0, help="Triton log verbosity (default 0)")
     parser.add_argument("--ready-timeout", type=float, default=600, help="seconds to wait for the models (default 600)")
+    parser.add_argument("--provision-only", action="store_true",
+                        help="only create the server's runtime environment (first use downloads ~600 MB), then exit")
     parser.set_defaults(handler=run_serve)
 
 
@@ -208,8 +249,11 @@ def run_serve(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from client.local_server import LocalTritonServer, ServerError, ServerOptions
+    from client.local_server import LocalTritonServer, ServerError, ServerOptions, ensure_runtime
 
+    if args.provision_only:
+        print(f"Triton runtime ready in {ensure_runtime().root}")
+        return 0
     options = ServerOptions(
         repository=Path(args.repository), host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
         metrics_port=args.metrics_port, log_verbose=args.log_verbose,
@@ -413,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_dashboard, add_bench):
+    for add in (add_audit, add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_dashboard, add_bench):
         add(commands)
     return parser
 

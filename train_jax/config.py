@@ -35,6 +35,10 @@ class TrainConfig:
     cache_memory_gb: float = 4.0
     workers: int = 0
     compute_dtype: str = "float32"
+    # What to do with a photo whose copies carry both labels: "drop" or "majority".
+    label_conflicts: str = "drop"
+    # Train although test/ holds copies of training photos (evaluation then reports both scores).
+    allow_leakage: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -19,7 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from client.imaging import IMAGE_SUFFIXES, ImageError, decode_image, read_image_bytes
-from train_jax.duplicates import content_hash, duplicate_groups, perceptual_hash
+from train_jax.duplicates import LocalFeatures, content_hash, duplicate_groups, local_features, perceptual_hash
 from train_jax.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,11 @@ class ScannedImage:
     record: ImageRecord
     content_hash: str
     perceptual_hash: int
-    width: int
-    height: int
-    mode: str
-    format: str
+    features: LocalFeatures = dataclasses.field(repr=False, compare=False)
+    width: int = 0
+    height: int = 0
+    mode: str = ""
+    format: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +138,7 @@ def scan(
                 record=record,
                 content_hash=content_hash(data),
                 perceptual_hash=perceptual_hash(image),
+                features=local_features(image),
                 width=image.width,
                 height=image.height,
                 mode=original_mode,
@@ -168,6 +170,20 @@ def class_counts(records: list[ImageRecord]) -> dict[str, int]:
     return {name: counts[index] for index, name in enumerate(CLASS_NAMES)}
 
 
+def with_label(image: ScannedImage, label: int) -> ScannedImage:
+    """The same photo filed under another class (label-conflict policies)."""
+    return dataclasses.replace(image, record=dataclasses.replace(image.record, label=label))
+
+
+def copy_groups(scanned: list[ScannedImage]) -> np.ndarray:
+    """Group id per photo: exact and near copies of one photo share an id."""
+    return duplicate_groups(
+        [image.content_hash for image in scanned],
+        [image.perceptual_hash for image in scanned],
+        lambda index: scanned[index].features,
+    )
+
+
 def split_train_validation(
     scanned: list[ScannedImage], validation_fraction: float, seed: int
 ) -> tuple[list[ScannedImage], list[ScannedImage]]:
@@ -179,9 +195,7 @@ def split_train_validation(
     """
     if not 0.0 < validation_fraction < 1.0:
         raise UserError(f"--validation-fraction must be between 0 and 1, got {validation_fraction}")
-    groups = duplicate_groups(
-        [image.content_hash for image in scanned], [image.perceptual_hash for image in scanned]
-    )
+    groups = copy_groups(scanned)
     members: dict[int, list[int]] = {}
     for index, group in enumerate(groups):
         members.setdefault(int(group), []).append(index)

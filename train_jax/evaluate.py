@@ -1,7 +1,9 @@
 """`cataract evaluate`: honest numbers on photos the model never trained or tuned on.
 
-The decision threshold is chosen on the run's validation predictions (never on the
-test photos), then applied unchanged to the held-out set.
+The decision threshold is chosen on the run's validation predictions (never on the test
+photos), then applied unchanged to the held-out set. Test photos that are copies of the
+run's training or validation photos are found and reported; the scores are given with
+and without them.
 """
 
 from __future__ import annotations
@@ -14,16 +16,35 @@ from typing import Any
 import numpy as np
 
 from train_jax import dataset as datasets
-from train_jax.config import write_json
-from train_jax.dataset import CLASS_NAMES
+from train_jax.audit import find_copy_groups, leaked_test_paths
+from train_jax.config import read_json, write_json
+from train_jax.dataset import CLASS_NAMES, ScannedImage
 from train_jax.errors import UserError
 from train_jax.inference import predict_records
-from train_jax.metrics import THRESHOLD_RULE, BinaryMetrics, binary_metrics, choose_threshold, roc_curve
-from train_jax.runs import load_run, read_predictions, write_predictions
+from train_jax.metrics import THRESHOLD_RULE, binary_metrics, bootstrap_intervals, choose_threshold, reliability
+from train_jax.report import write_report
+from train_jax.runs import RunPaths, load_run, read_predictions, write_predictions
 
 log = logging.getLogger(__name__)
 
 CATARACT = CLASS_NAMES.index("cataract")
+
+
+def leaked_photos(paths: RunPaths, test: list[ScannedImage]) -> list[str] | None:
+    """Test photos that are copies of the run's training or validation photos; None
+    when those photos are no longer where the run found them."""
+    split = read_json(paths.split)
+    seen = [datasets.ImageRecord(path, 0) for path in split["train"] + split["validation"]]
+    if not all(Path(record.path).is_file() for record in seen):
+        log.warning("the run's training photos moved: test leakage cannot be checked")
+        return None
+    seen_scanned, _ = datasets.scan(seen, "reading the run's training photos")
+    groups = find_copy_groups([("train", image) for image in seen_scanned] + [("test", image) for image in test])
+    return leaked_test_paths(groups)
+
+
+def scores_at(is_positive: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    return dataclasses.asdict(binary_metrics(is_positive, scores, threshold))
 
 
 def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dict[str, Any]:
@@ -35,17 +56,19 @@ def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dic
     records = [image.record for image in scanned]
     datasets.require_both_classes(records, str(data))
 
-    _, validation_labels, validation_scores = read_predictions(run.paths.validation_predictions)
+    validation_files, validation_labels, validation_scores = read_predictions(run.paths.validation_predictions)
     validation_positive = np.array(validation_labels) == CATARACT
-    threshold = choose_threshold(validation_positive, np.array(validation_scores))
+    validation_scores = np.array(validation_scores)
+    threshold = choose_threshold(validation_positive, validation_scores)
 
     probabilities = predict_records(run.model, records, batch_size, "predicting test photos")
     test_scores = probabilities[:, CATARACT]
     test_positive = np.array([r.label for r in records]) == CATARACT
-    test_predictions = run.paths.root / "test_predictions.csv"
-    write_predictions(test_predictions, [r.path for r in records], [r.label for r in records], test_scores)
+    write_predictions(run.paths.root / "test_predictions.csv", [r.path for r in records], [r.label for r in records], test_scores)
 
-    report = {
+    leaked = leaked_photos(run.paths, scanned)
+    calibration, calibration_error = reliability(test_positive, test_scores)
+    report: dict[str, Any] = {
         "run": str(run.paths.root),
         "best_epoch": run.best_epoch,
         "test_data": str(data),
@@ -53,14 +76,19 @@ def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dic
         "test_unreadable": [dataclasses.asdict(bad) for bad in unreadable],
         "threshold": threshold,
         "threshold_rule": THRESHOLD_RULE,
-        "validation_at_threshold": dataclasses.asdict(binary_metrics(validation_positive, validation_scores, threshold)),
-        "test_at_threshold": dataclasses.asdict(binary_metrics(test_positive, test_scores, threshold)),
-        "test_at_0.5": dataclasses.asdict(binary_metrics(test_positive, test_scores, 0.5)),
+        "validation_at_threshold": scores_at(validation_positive, validation_scores, threshold),
+        "test_at_threshold": scores_at(test_positive, test_scores, threshold),
+        "test_at_0.5": scores_at(test_positive, test_scores, 0.5),
+        "test_confidence_intervals_95": bootstrap_intervals(test_positive, test_scores, threshold),
+        "test_calibration": {"bins": calibration, "expected_calibration_error": calibration_error},
+        "leaked_test_photos": leaked,
     }
-    report["plots"] = {
-        "roc": str(plot_roc(run.paths.root / "roc_curve.png", test_positive, test_scores, validation_positive, validation_scores, threshold)),
-        "confusion": str(plot_confusion(run.paths.root / "confusion_matrix.png", binary_metrics(test_positive, test_scores, threshold))),
-    }
+    if leaked:
+        keep = np.array([r.path not in set(leaked) for r in records])
+        if keep.any() and len(set(test_positive[keep])) == 2:
+            report["test_without_leaked_at_threshold"] = scores_at(test_positive[keep], test_scores[keep], threshold)
+    report["files"] = write_report(run.paths.root, report, records, test_positive, test_scores,
+                                   validation_positive, validation_scores, threshold)
     write_json(run.paths.evaluation, report)
     return report
 
@@ -68,58 +96,27 @@ def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dic
 def summary_lines(report: dict[str, Any]) -> list[str]:
     test, validation = report["test_at_threshold"], report["validation_at_threshold"]
     confusion = test["confusion"]
-    return [
+    intervals = report["test_confidence_intervals_95"]
+
+    def with_interval(name: str, value: float) -> str:
+        low, high = intervals.get(name, (float("nan"), float("nan")))
+        return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+    lines = [
         f"threshold {report['threshold']:.3f} (chosen on validation by Youden's J; "
         f"validation accuracy {validation['accuracy']:.3f}, AUC {validation['roc_auc']:.3f})",
         f"test photos: {test['count']} ({report['test_counts']['cataract']} cataract, {report['test_counts']['normal']} normal)",
-        f"accuracy {test['accuracy']:.3f}  precision {test['precision']:.3f}  recall/sensitivity {test['recall']:.3f}  "
-        f"specificity {test['specificity']:.3f}  F1 {test['f1']:.3f}  ROC AUC {test['roc_auc']:.3f}",
+        f"accuracy {with_interval('accuracy', test['accuracy'])}  ROC AUC {with_interval('roc_auc', test['roc_auc'])}  (95% bootstrap)",
+        f"sensitivity {with_interval('sensitivity', test['recall'])}  specificity {with_interval('specificity', test['specificity'])}",
+        f"precision {test['precision']:.3f}  F1 {test['f1']:.3f}  calibration error {report['test_calibration']['expected_calibration_error']:.3f}",
         f"confusion: TP {confusion['true_positive']}  FN {confusion['false_negative']}  "
         f"FP {confusion['false_positive']}  TN {confusion['true_negative']}",
-        f"written: {report['run']}/metrics.json, {report['plots']['roc']}, {report['plots']['confusion']}",
     ]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_roc(path: Path, test_positive, test_scores, validation_positive, validation_scores, threshold: float) -> Path:
-    plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(5, 5))
-    for name, positive, scores in (("test", test_positive, test_scores), ("validation", validation_positive, validation_scores)):
-        fpr, tpr, _ = roc_curve(positive, scores)
-        chosen = binary_metrics(positive, scores, threshold)
-        axes.plot(fpr, tpr, label=f"{name} (AUC {chosen.roc_auc:.3f})", drawstyle="steps-post")
-        axes.plot(1 - chosen.specificity, chosen.recall, "o", color=axes.lines[-1].get_color())
-    axes.plot([0, 1], [0, 1], ":", color="grey")
-    axes.set(xlabel="1 - specificity (false positive rate)", ylabel="sensitivity (true positive rate)",
-             title=f"ROC, cataract positive; dots: threshold {threshold:.2f}")
-    axes.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
-
-
-def plot_confusion(path: Path, metrics: BinaryMetrics) -> Path:
-    plt = _pyplot()
-    c = metrics.confusion
-    matrix = np.array([[c["true_positive"], c["false_negative"]], [c["false_positive"], c["true_negative"]]])
-    figure, axes = plt.subplots(figsize=(4, 4))
-    axes.imshow(matrix, cmap="Blues")
-    for (row, column), value in np.ndenumerate(matrix):
-        axes.text(column, row, str(value), ha="center", va="center",
-                  color="white" if value > matrix.max() / 2 else "black", fontsize=14)
-    axes.set_xticks([0, 1], ["cataract", "normal"])
-    axes.set_yticks([0, 1], ["cataract", "normal"])
-    axes.set(xlabel="predicted", ylabel="true", title=f"test, threshold {metrics.threshold:.2f}")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    leaked = report["leaked_test_photos"]
+    if leaked:
+        lines.append(f"WARNING: {len(leaked)} test photos are copies of training photos; the scores above include them")
+        clean = report.get("test_without_leaked_at_threshold")
+        if clean:
+            lines.append(f"without them: {clean['count']} photos, accuracy {clean['accuracy']:.3f}, ROC AUC {clean['roc_auc']:.3f}")
+    lines.append("written: " + ", ".join(report["files"].values()))
+    return lines

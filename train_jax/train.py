@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from train_jax import dataset as datasets
 from train_jax import weights as pretrained
+from train_jax.audit import check_training_data
 from train_jax.augment import AugmentConfig
 from train_jax.config import TrainConfig, read_json, write_json
 from train_jax.dataset import CLASS_NAMES, ImageRecord, ScannedImage
@@ -266,7 +267,6 @@ class Trainer:
         if "train" not in splits:
             raise UserError(f"{self.config.data} has a test/ split but no train/ split to learn from")
         scanned, unreadable = datasets.scan(splits["train"], "reading training photos")
-        datasets.require_both_classes([image.record for image in scanned], f"{self.config.data} (train)")
         self.unreadable = unreadable
         if resume and self.paths.split.is_file():
             saved = read_json(self.paths.split)
@@ -274,8 +274,18 @@ class Trainer:
             missing = [p for p in saved["train"] + saved["validation"] if p not in by_path]
             if missing:
                 raise UserError(f"--resume: {len(missing)} photos of the run's split are gone, e.g. {missing[0]}")
-            return [by_path[p] for p in saved["train"]], [by_path[p] for p in saved["validation"]]
-        train, validation = datasets.split_train_validation(scanned, self.config.validation_fraction, self.config.seed)
+            relabelled = {path: CLASS_NAMES.index(label) for path, label in saved.get("relabelled", [])}
+
+            def as_saved(path: str) -> ScannedImage:
+                image = by_path[path]
+                return datasets.with_label(image, relabelled[path]) if path in relabelled else image
+
+            return [as_saved(p) for p in saved["train"]], [as_saved(p) for p in saved["validation"]]
+        test, _ = datasets.scan(splits.get("test", []), "reading test photos")
+        check = check_training_data(scanned, test, self.config.label_conflicts)
+        self._report_data_check(check)
+        datasets.require_both_classes([image.record for image in check.usable], f"{self.config.data} (train)")
+        train, validation = datasets.split_train_validation(check.usable, self.config.validation_fraction, self.config.seed)
         datasets.require_both_classes([image.record for image in validation], "the validation split")
         write_json(
             self.paths.split,
@@ -284,9 +294,26 @@ class Trainer:
                 "validation": [image.record.path for image in validation],
                 "content_hashes": {image.record.path: image.content_hash for image in train + validation},
                 "unreadable": [dataclasses.asdict(bad) for bad in unreadable],
+                "dropped_label_conflicts": check.dropped,
+                "relabelled": check.relabelled,
+                "leaked_test": check.leaked_test,
             },
         )
         return train, validation
+
+    def _report_data_check(self, check) -> None:
+        if check.dropped:
+            log.warning("label conflicts: dropped %d training photos whose copies carry the other label (--label-conflicts drop)", len(check.dropped))
+        for path, label in check.relabelled:
+            log.warning("label conflict: %s now counts as %s, the label most of its copies carry", path, label)
+        if check.leaked_test:
+            message = (
+                f"{len(check.leaked_test)} test photos are copies of training photos (e.g. {check.leaked_test[0]}): "
+                "a test score on them would not be honest"
+            )
+            if not self.config.allow_leakage:
+                raise UserError(message + "; remove them (see `cataract audit`) or pass --allow-leakage")
+            log.warning("%s; training anyway (--allow-leakage): `cataract evaluate` reports the score with and without them", message)
 
     def _build_model(self, resume: bool) -> tuple[VGG16, ModelConfig]:
         config = self.config
