@@ -26,7 +26,7 @@ MAX_IMAGE_PIXELS = 40_000_000  # ~ a 7700x5200 photo; larger headers are treated
 # photos are smoothed rather than aliased on their way down to 224x224.
 RESIZE_FILTER = Image.Resampling.BILINEAR
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
 

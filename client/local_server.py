@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -178,6 +179,7 @@ class LocalTritonServer:
         self.options = options
         self.runtime = runtime or ensure_runtime()
         self.process: subprocess.Popen | None = None
+        self.failed_models: list[dict] = []
         self._workspace = Path(tempfile.mkdtemp(prefix="cataract-triton-"))
         self.log_path = log_path or self._workspace / "tritonserver.log"
 
@@ -209,8 +211,12 @@ class LocalTritonServer:
             f"--metrics-address={o.host}", f"--metrics-port={o.metrics_port}",
             f"--exit-timeout-secs={EXIT_TIMEOUT_SECONDS}",
             "--strict-readiness=true",
+            # A model that fails to load (a corrupt version, say) must not take the others down.
+            "--exit-on-error=false",
             f"--log-verbose={o.log_verbose}",
         ]
+        if o.model_control == "explicit":
+            command.append("--load-model=*")
         if o.config_name:
             command.append(f"--model-config-name={o.config_name}")
         return command
@@ -236,21 +242,41 @@ class LocalTritonServer:
         return self
 
     def wait_until_ready(self, timeout: float) -> None:
+        """Wait until every model has loaded or failed to. Failures are kept in
+        `failed_models` and the server keeps serving the others; it is an error only
+        when no model loaded at all."""
         deadline = time.monotonic() + timeout
-        url = f"http://{self.http_url}/v2/health/ready"
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise ServerError(f"tritonserver exited with code {self.process.returncode}: {self.failure_summary()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
+            # With model control mode none, Triton opens its HTTP port only after every load
+            # has finished: the first index it answers holds the final states. A model
+            # without a state was never tried (an ensemble whose member failed).
+            models = self._repository_index()
+            if models:
+                self.failed_models = [
+                    {"reason": "not loaded: a model it needs failed to load", **m} for m in models if m.get("state") != "READY"
+                ]
+                if len(self.failed_models) == len(models):
+                    summary = self.failure_summary()
+                    self.stop()
+                    raise ServerError("no model could be loaded: " + "; ".join(
+                        f"{m['name']}: {m.get('reason', 'unknown reason')}" for m in self.failed_models) + f" | {summary}")
+                return
             time.sleep(0.25)
         summary = self.failure_summary()
         self.stop()
         raise ServerError(f"tritonserver was not ready after {timeout:.0f}s: {summary}")
+
+    def _repository_index(self) -> list[dict]:
+        """Triton's model repository index (name, version, state, reason), or [] while
+        the HTTP endpoint is not up yet."""
+        request = urllib.request.Request(f"http://{self.http_url}/v2/repository/index", data=b"{}", method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                return json.loads(response.read() or b"[]")
+        except (urllib.error.URLError, OSError, ValueError):
+            return []
 
     def log_text(self) -> str:
         try:

@@ -121,16 +121,16 @@ def in_process_rates(savedmodel_dir: Path, photos: list[bytes], size: int, secon
     import tensorflow as tf
 
     serve = tf.saved_model.load(str(savedmodel_dir)).signatures["serving_default"]
+    def step(start: int, batch: int) -> None:
+        images = np.stack([resize_for_model(decode_image(photos[(start + i) % len(photos)]), size) for i in range(batch)])
+        serve(image=tf.constant(images))
+
     rates = {}
     for batch in (1, 8):
-        def step(start: int) -> None:
-            images = np.stack([resize_for_model(decode_image(photos[(start + i) % len(photos)]), size) for i in range(batch)])
-            serve(image=tf.constant(images))
-
-        step(0)  # warm-up
+        step(0, batch)  # warm-up
         done, started = 0, time.perf_counter()
         while time.perf_counter() - started < seconds:
-            step(done)
+            step(done, batch)
             done += batch
         rates[batch] = done / (time.perf_counter() - started)
     return rates
@@ -235,3 +235,89 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120) -> 
         except (urllib.error.URLError, OSError):
             time.sleep(0.5)
     raise SystemExit("cataract bench serve: the reference server did not start")
+
+
+# -- soak -------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SoakReport:
+    seconds: float
+    concurrency: int
+    sent: int
+    answered: int
+    failed: int
+    p99_ms: float
+    rss_after_warmup_mib: float
+    rss_end_mib: float
+    rss_samples_mib: list[float]
+
+    @property
+    def lost(self) -> int:
+        """Requests neither answered nor reported failed: must be zero."""
+        return self.sent - self.answered - self.failed
+
+    @property
+    def memory_growth(self) -> float:
+        return self.rss_end_mib / self.rss_after_warmup_mib - 1.0
+
+
+async def soak_load(grpc_url: str, photos: list[bytes], concurrency: int, seconds: float,
+                    rss: callable, sample_every: float = 5.0) -> SoakReport:
+    """Keep `concurrency` requests in flight for `seconds`, counting every request sent,
+    answered with a well-formed result, or failed; sampling the server's memory."""
+    import tritonclient.grpc as grpcclient
+    import tritonclient.grpc.aio as aio
+
+    client = aio.InferenceServerClient(grpc_url)
+    counts = {"sent": 0, "answered": 0, "failed": 0}
+    samples: list[float] = []
+
+    async def send(photo: bytes) -> None:
+        counts["sent"] += 1
+        array = np.frombuffer(photo, np.uint8)[None, :]
+        tensor = grpcclient.InferInput("image_bytes", list(array.shape), "UINT8")
+        tensor.set_data_from_numpy(array)
+        try:
+            result = await client.infer("cataract", [tensor], client_timeout=60)
+            probabilities = result.as_numpy("probabilities")
+            if probabilities.shape != (1, 2) or not np.isclose(probabilities.sum(), 1.0, atol=1e-3):
+                raise RuntimeError("malformed answer")
+        except Exception:
+            counts["failed"] += 1
+            raise
+        counts["answered"] += 1
+
+    async def sample_memory() -> None:
+        while True:
+            samples.append(rss())
+            await asyncio.sleep(sample_every)
+
+    try:
+        await drive(send, photos, concurrency, min(10.0, seconds / 4))  # warm-up: caches, allocator, batches
+        for key in counts:
+            counts[key] = 0
+        sampler = asyncio.create_task(sample_memory())
+        result = await drive(send, photos, concurrency, seconds)
+        sampler.cancel()
+        samples.append(rss())
+    finally:
+        await client.close()
+    return SoakReport(result.seconds, concurrency, counts["sent"], counts["answered"], counts["failed"],
+                      result.percentile(99), samples[0], samples[-1], samples)
+
+
+def run_soak(repository: Path, photo_folder: Path, concurrency: int, seconds: float) -> SoakReport:
+    from client.local_server import LocalTritonServer, ServerOptions
+
+    photos = load_photos(photo_folder)
+    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(), metrics_port=free_port())
+    with LocalTritonServer(options) as server:
+        pid = server.process.pid
+        report = asyncio.run(soak_load(server.grpc_url, photos, concurrency, seconds, lambda: group_rss_mib(pid)))
+    print(f"soak | {repository} | concurrency {concurrency} for {report.seconds:.0f} s | loopback")
+    print(f"  sent {report.sent}, answered {report.answered}, failed {report.failed}, lost {report.lost}")
+    print(f"  p99 latency {report.p99_ms:.0f} ms, throughput {report.answered / report.seconds:.2f} photos/s")
+    print(f"  server resident memory {report.rss_after_warmup_mib:.0f} MiB after warm-up -> {report.rss_end_mib:.0f} MiB "
+          f"at the end ({report.memory_growth:+.1%}); peak {max(report.rss_samples_mib):.0f} MiB")
+    return report

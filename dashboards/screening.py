@@ -48,7 +48,7 @@ class Message:
 def check_photo(name: str, data: bytes) -> str | None:
     """Why a file cannot be screened, or None when it can."""
     if len(data) > MAX_IMAGE_BYTES:
-        return f"{name}: file too large ({len(data) / 2**20:.1f} MiB; the limit is {MAX_IMAGE_BYTES / 2**20:.0f} MiB)"
+        return f"{name}: file too large ({len(data) / 2**20:.1f} MiB, over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB)"
     try:
         decode_image(data)
     except ImageError as exc:

@@ -7,4 +7,5 @@ source "$ROOT/scripts/setup.sh"
 # browser download is not used).
 apt_install chromium
 cd "$ROOT"
+ruff check train_jax client dashboards tests model_repository
 exec python -m pytest "$@"

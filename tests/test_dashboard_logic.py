@@ -30,7 +30,7 @@ def test_unusable_files_are_refused_with_the_reason(synthetic_photos):
     assert check_photo("eye.jpg", good) is None
     assert "not an image" in check_photo("notes.jpg", b"shopping list")
     assert check_photo("huge.jpg", good + b"\0" * MAX_IMAGE_BYTES) == (
-        f"huge.jpg: file too large ({(len(good) + MAX_IMAGE_BYTES) / 2**20:.1f} MiB; the limit is 20 MiB)"
+        f"huge.jpg: file too large ({(len(good) + MAX_IMAGE_BYTES) / 2**20:.1f} MiB, over the limit of 20 MiB)"
     )
 
     session = ScreeningSession()

@@ -65,7 +65,8 @@ def test_run_folder_holds_config_metrics_checkpoints_and_predictions(synthetic_p
     assert [line["phase"] for line in lines] == ["head", "head", "finetune", "finetune"]
     steps = sorted(int(p.name) for p in (run / "checkpoints").iterdir() if p.name.isdigit())
     best = min(lines, key=lambda line: line["val_loss"])["epoch"]
-    assert steps == sorted({best, 4}), "keeps exactly the best and the latest checkpoint"
+    assert steps == sorted({best, 3, 4}), "keeps exactly the best and the two latest checkpoints"
+    assert sorted(int(p.stem) for p in (run / "checksums").glob("*.json")) == steps
     assert len(validation_scores(run)) == len(split["validation"])
 
     # Evaluation takes a dataset root and uses its test/ split.

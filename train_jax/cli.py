@@ -235,6 +235,9 @@ def add_serve(commands) -> None:
     parser.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics (default 8002)")
     parser.add_argument("--log-verbose", type=int, default=0, help="Triton log verbosity (default 0)")
     parser.add_argument("--ready-timeout", type=float, default=600, help="seconds to wait for the models (default 600)")
+    parser.add_argument("--allow-model-control", action="store_true",
+                        help="let clients load and unload models over the API (model control mode explicit); off by "
+                             "default: anyone who reaches the port could then swap the served model")
     parser.add_argument("--provision-only", action="store_true",
                         help="only create the server's runtime environment (first use downloads ~600 MB), then exit")
     parser.set_defaults(handler=run_serve)
@@ -257,12 +260,17 @@ def run_serve(args: argparse.Namespace) -> int:
     options = ServerOptions(
         repository=Path(args.repository), host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
         metrics_port=args.metrics_port, log_verbose=args.log_verbose,
+        model_control="explicit" if args.allow_model_control else "none",
     )
     server = LocalTritonServer(options)
     print(f"starting tritonserver on {args.repository} (log: {server.log_path})", flush=True)
     signal.signal(signal.SIGTERM, interrupt_on_signal)
     try:
         server.start(ready_timeout=args.ready_timeout)
+        for model in server.failed_models:
+            version = f" (version {model['version']})" if "version" in model else ""
+            reason = (model.get("reason") or "unknown reason").strip().splitlines()[0]
+            print(f"cataract serve: model {model['name']}{version} failed to load: {reason}", file=sys.stderr, flush=True)
         print(f"Triton ready: HTTP {server.http_url}  gRPC {server.grpc_url}  metrics {server.metrics_url}", flush=True)
         print("serving until Ctrl-C", flush=True)
         server.process.wait()
@@ -421,6 +429,22 @@ def add_bench(commands) -> None:
     serving.add_argument("--json", default=None, help="also write the figures to this JSON file")
     serving.set_defaults(handler=run_bench_serve)
 
+    soak = kinds.add_parser(
+        "soak", help="hold a constant load on the embedded server and watch for failures and memory growth",
+        description=(
+            "Start the embedded Triton on REPOSITORY (loopback only) and keep --concurrency requests to the "
+            "`cataract` ensemble in flight for --seconds after a warm-up; report requests sent, answered, failed "
+            "and lost, p99 latency and the server's resident memory after warm-up and at the end. Exit code 1 "
+            "if any request failed or was lost, or memory grew more than --max-memory-growth."
+        ),
+    )
+    soak.add_argument("--repository", default="model_repository", help="default model_repository")
+    soak.add_argument("--photos", required=True, help="folder of photos to send")
+    soak.add_argument("--concurrency", type=int, default=16, help="default 16")
+    soak.add_argument("--seconds", type=float, default=600, help="default 600")
+    soak.add_argument("--max-memory-growth", type=float, default=0.10, help="allowed growth after warm-up (default 0.10)")
+    soak.set_defaults(handler=run_bench_soak)
+
 
 def run_bench_train(args: argparse.Namespace) -> int:
     from train_jax.bench import run_training_benchmark
@@ -445,6 +469,18 @@ def run_bench_serve(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def run_bench_soak(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from client.serving_benchmark import run_soak
+
+    if args.seconds <= 0 or args.concurrency < 1:
+        raise UserError("--seconds and --concurrency must be positive")
+    report = run_soak(Path(args.repository), Path(args.photos), args.concurrency, args.seconds)
+    healthy = report.failed == 0 and report.lost == 0 and report.memory_growth <= args.max_memory_growth
+    return 0 if healthy else 1
 
 
 # -- entry point ----------------------------------------------------------------------------

@@ -1,14 +1,17 @@
 """Finding copies of one photo: exact (content hash) and near (perceptual hash, confirmed
-by matching local features).
+by matching local features and then pixels).
 
 A perceptual hash alone does not separate copies from look-alikes in scraped eye photos.
 Measured on ../shared/datasets/cataract_eyes (476 photos): pairs of DIFFERENT eyes reach a
 DCT-hash distance of 8 bits, while recoloured or cropped copies of ONE photo lie at 12-20
 bits. So the hash only proposes candidates (distance <= PHASH_CANDIDATE_DISTANCE), and a
-candidate counts as a copy when ORB keypoints of the two photos agree on one similarity
-transform (rotation, scale, shift) for at least MIN_MATCHED_KEYPOINTS matches, found by
-RANSAC. On that set (3,125 candidate pairs, checked by eye around the threshold), distinct
-photos matched at most 19 keypoints and copies at least 27.
+candidate is a copy when
+1. at least MIN_MATCHED_KEYPOINTS ORB keypoints agree on one similarity transform
+   (rotation, scale, shift; RANSAC): on that set, distinct photos reached at most 19 and
+   copies at least 27 (3,125 candidate pairs, checked by eye around the threshold); and
+2. under that transform the two grey photos correlate (>= MIN_ALIGNED_CORRELATION) where
+   they overlap: every eye has an iris and a pupil, and two concentric circles alone can
+   line up keypoints of different eyes (seen on drawn eyes, correlation ~0).
 That survives resizing, re-encoding, recolouring and crops.
 """
 
@@ -26,6 +29,8 @@ HASH_LOW_FREQUENCIES = 8
 PHASH_CANDIDATE_DISTANCE = 20
 MIN_MATCHED_KEYPOINTS = 24
 FEATURE_SIDE = 256  # photos are matched at this size (longest side)
+GREY_SIDE = 64  # and compared pixel by pixel at this one
+MIN_ALIGNED_CORRELATION = 0.5
 RATIO_TEST = 0.75
 RANSAC_PIXELS = 5.0
 
@@ -57,10 +62,13 @@ def perceptual_hash(image: Image.Image) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class LocalFeatures:
-    """ORB keypoint positions (N, 2) and binary descriptors (N, 32) of a photo."""
+    """ORB keypoint positions (N, 2) and binary descriptors (N, 32) of a photo scaled to
+    FEATURE_SIDE, and a small grey copy of it (longest side GREY_SIDE) for comparing
+    pixels once two photos are aligned."""
 
     points: np.ndarray
     descriptors: np.ndarray
+    grey: np.ndarray
 
 
 def local_features(image: Image.Image) -> LocalFeatures:
@@ -70,27 +78,57 @@ def local_features(image: Image.Image) -> LocalFeatures:
     # One scale for every photo (small ones enlarged too), so copies give comparable keypoints.
     scale = FEATURE_SIDE / max(gray.size)
     gray = gray.resize((max(1, round(gray.width * scale)), max(1, round(gray.height * scale))), Image.Resampling.BILINEAR)
+    small = gray.resize((max(1, gray.width * GREY_SIDE // FEATURE_SIDE), max(1, gray.height * GREY_SIDE // FEATURE_SIDE)),
+                        Image.Resampling.BOX)
+    grey = np.asarray(small, np.float32)
     keypoints, descriptors = cv2.ORB_create(nfeatures=500).detectAndCompute(np.asarray(gray), None)
     if descriptors is None:
-        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
-    return LocalFeatures(np.float32([k.pt for k in keypoints]), descriptors)
+        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), grey)
+    return LocalFeatures(np.float32([k.pt for k in keypoints]), descriptors, grey)
 
 
-def matched_keypoints(a: LocalFeatures, b: LocalFeatures) -> int:
-    """How many keypoint matches one similarity transform explains (RANSAC inliers)."""
+def alignment(a: LocalFeatures, b: LocalFeatures) -> tuple[int, np.ndarray | None]:
+    """The similarity transform (2x3, a -> b) most keypoint matches agree on, found by
+    RANSAC, and how many agree."""
     import cv2
 
     if len(a.descriptors) < 8 or len(b.descriptors) < 8:
-        return 0
+        return 0, None
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(a.descriptors, b.descriptors, k=2)
     good = [first for first, *rest in pairs if rest and first.distance < RATIO_TEST * rest[0].distance]
     if len(good) < 3:
-        return len(good)
+        return len(good), None
     source = a.points[[m.queryIdx for m in good]]
     target = b.points[[m.trainIdx for m in good]]
     cv2.setRNGSeed(0)  # RANSAC samples randomly: same photos, same verdict
-    _, inliers = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS)
-    return int(inliers.sum()) if inliers is not None else 0
+    transform, inliers = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS)
+    return (int(inliers.sum()), transform) if inliers is not None else (0, None)
+
+
+def aligned_correlation(a: LocalFeatures, b: LocalFeatures, transform: np.ndarray) -> float:
+    """Correlation of the two grey photos over their overlap once b is mapped onto a."""
+    import cv2
+
+    ratio = GREY_SIDE / FEATURE_SIDE
+    small = transform.astype(np.float64).copy()
+    small[:, 2] *= ratio  # same rotation and scale, translation in small-image pixels
+    height, width = a.grey.shape
+    warped = cv2.warpAffine(b.grey, small, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=-1)
+    covered = warped >= 0
+    if covered.mean() < 0.3:
+        return 0.0  # too little overlap to call them one photo
+    x, y = a.grey[covered] - a.grey[covered].mean(), warped[covered] - warped[covered].mean()
+    return float(x @ y / (np.sqrt((x @ x) * (y @ y)) + 1e-6))
+
+
+def same_photo(a: LocalFeatures, b: LocalFeatures) -> bool:
+    """Enough keypoints agree on one similarity transform, and under it the pixels agree."""
+    matches, transform = alignment(a, b)
+    return matches >= MIN_MATCHED_KEYPOINTS and aligned_correlation(a, b, transform) >= MIN_ALIGNED_CORRELATION
+
+
+def matched_keypoints(a: LocalFeatures, b: LocalFeatures) -> int:
+    return alignment(a, b)[0]
 
 
 def hamming_distances(hashes: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -140,6 +178,6 @@ def duplicate_groups(
     for i, j in candidate_pairs(perceptual_hashes):
         if groups.find(i) == groups.find(j):
             continue  # already known to be one photo
-        if matched_keypoints(features(i), features(j)) >= MIN_MATCHED_KEYPOINTS:
+        if same_photo(features(i), features(j)):
             groups.union(i, j)
     return np.array([groups.find(i) for i in range(len(content_hashes))])

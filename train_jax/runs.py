@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -22,7 +23,7 @@ import orbax.checkpoint as ocp
 from flax import nnx
 from orbax.checkpoint.checkpoint_managers import preservation_policy
 
-from train_jax.config import TrainConfig, model_config_from_json, read_json
+from train_jax.config import TrainConfig, model_config_from_json, read_json, write_json
 from train_jax.dataset import CLASS_NAMES
 from train_jax.errors import UserError
 from train_jax.model import VGG16, ModelConfig
@@ -51,6 +52,10 @@ class RunPaths:
         return self.root / "checkpoints"
 
     @property
+    def checksums(self) -> Path:
+        return self.root / "checksums"
+
+    @property
     def validation_predictions(self) -> Path:
         return self.root / "val_predictions.csv"
 
@@ -63,7 +68,9 @@ def checkpoint_manager(paths: RunPaths, *, read_only: bool = False) -> ocp.Check
     """Keeps the latest checkpoint (for --resume) and the best one (for export)."""
     policy = preservation_policy.AnyPreservationPolicy(
         [
-            preservation_policy.LatestN(1),
+            # Two latest: if the newest is damaged (killed mid-write, disk trouble), the one
+            # before it is still there to resume from.
+            preservation_policy.LatestN(2),
             preservation_policy.BestN(get_metric_fn=lambda metrics: -metrics["val_loss"], n=1),
         ]
     )
@@ -86,6 +93,53 @@ def save_checkpoint(manager: ocp.CheckpointManager, step: int, model_state, opti
         ),
         metrics={"val_loss": float(val_loss)},
     )
+
+
+def _checkpoint_files(paths: RunPaths, step: int) -> dict[str, str]:
+    folder = paths.checkpoints / str(step)
+    digests = {}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with open(file, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        digests[str(file.relative_to(folder))] = digest.hexdigest()
+    return digests
+
+
+def record_checksums(paths: RunPaths, step: int) -> None:
+    """Fingerprint every file of a just-saved checkpoint, and forget pruned ones."""
+    paths.checksums.mkdir(exist_ok=True)
+    write_json(paths.checksums / f"{step}.json", _checkpoint_files(paths, step))
+    for record in paths.checksums.glob("*.json"):
+        if not (paths.checkpoints / record.stem).is_dir():
+            record.unlink()
+
+
+def checkpoint_problem(paths: RunPaths, step: int) -> str | None:
+    """Why a checkpoint cannot be trusted, or None when every file is as it was saved."""
+    record = paths.checksums / f"{step}.json"
+    if not record.is_file():
+        return "it was never completely recorded (no checksum file)"
+    expected = read_json(record)
+    actual = _checkpoint_files(paths, step)
+    changed = sorted(name for name in expected if actual.get(name) != expected[name])
+    if changed:
+        return f"{len(changed)} of its files changed or vanished since it was saved (e.g. {changed[0]})"
+    return None
+
+
+def intact_checkpoint(paths: RunPaths, manager: ocp.CheckpointManager) -> int | None:
+    """The newest checkpoint whose files are exactly as saved. Damaged newer ones are
+    reported and deleted, never loaded silently. (Orbax finalises a checkpoint by
+    renaming its folder, so one cut short by a kill is never listed at all.)"""
+    for step in sorted(manager.all_steps(), reverse=True):
+        problem = checkpoint_problem(paths, step)
+        if problem is None:
+            return step
+        log.warning("checkpoint of epoch %d is damaged: %s; deleting it and trying the one before", step, problem)
+        manager.delete(step)
+    return None
 
 
 def restore_progress(manager: ocp.CheckpointManager, step: int) -> dict:
@@ -130,6 +184,12 @@ def load_run(run_dir: str | Path) -> TrainedRun:
     if latest is None:
         raise UserError(f"{run_dir} has no checkpoint yet: let `cataract train` finish an epoch")
     best_epoch = int(restore_progress(manager, latest)["best_epoch"])
+    problem = checkpoint_problem(paths, best_epoch)
+    if problem:  # never fall back silently to another epoch's weights
+        raise UserError(
+            f"the best checkpoint of {run_dir} (epoch {best_epoch}) is damaged: {problem}; train again, "
+            "or `cataract train --resume` to continue from the last intact checkpoint"
+        )
     model_state, _ = restore_states(manager, best_epoch, nnx.state(model))
     nnx.update(model, model_state)
     model.eval()

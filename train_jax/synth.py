@@ -50,7 +50,8 @@ def draw_eye(rng: np.random.Generator, cataract: bool, height: int = 256) -> Ima
 
     skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1, 3)
     canvas = np.broadcast_to(skin, (height, width, 3)).astype(np.float32).copy()
-    canvas *= (1 + 0.08 * _smooth_noise(rng, height, width, 24))[..., None]
+    # Broad shading plus fine pores: skin texture differs from photo to photo.
+    canvas *= (1 + 0.08 * _smooth_noise(rng, height, width, 24) + 0.05 * _smooth_noise(rng, height, width, 2))[..., None]
 
     # Eye opening: between an upper and a lower lid parabola.
     half_width = rng.uniform(1.5, 1.9)
@@ -72,7 +73,11 @@ def draw_eye(rng: np.random.Generator, cataract: bool, height: int = 256) -> Ima
     radius = np.hypot(u - iris_u, v - iris_v)
     angle = np.arctan2(v - iris_v, u - iris_u)
     iris_colour = IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))] * rng.uniform(0.8, 1.15)
-    streaks = 0.5 + 0.5 * np.sin(angle * rng.integers(24, 60) + 3 * _smooth_noise(rng, height, width, 8))
+    # Radial fibres whose count, phase and waviness differ per eye, over fine crypts:
+    # real irises are unique, and identical patterns would make distinct photos look alike.
+    fibres = np.sin(angle * rng.integers(18, 70) + rng.uniform(0, 6.3) + 6 * _smooth_noise(rng, height, width, 5))
+    crypts = _smooth_noise(rng, height, width, 2)
+    streaks = np.clip(0.5 + 0.3 * fibres + 0.5 * crypts, 0, 1)
     iris_shade = (0.75 + 0.35 * streaks) * (1 - 0.45 * np.clip((radius / iris_radius - 0.8) / 0.2, 0, 1))
     iris = (radius < iris_radius) & opening
     canvas = np.where(iris[..., None], iris_colour * iris_shade[..., None], canvas)
@@ -105,7 +110,8 @@ def draw_eye(rng: np.random.Generator, cataract: bool, height: int = 256) -> Ima
     for lash in range(lash_count):
         lash_u = -half_width + 2 * half_width * (lash + rng.random()) / lash_count
         base_v = -rng.uniform(0.55, 0.95) * (1 - (lash_u / half_width) ** 2)
-        lash_line = np.abs((u - lash_u) - 0.3 * (v - base_v)) < 0.012
+        slope, thickness = rng.uniform(0.05, 0.7) * rng.choice([-1, 1]), rng.uniform(0.007, 0.018)
+        lash_line = np.abs((u - lash_u) - slope * (v - base_v)) < thickness
         lash_mask = lash_line & (v < base_v + 0.02) & (v > base_v - rng.uniform(0.1, 0.25))
         canvas[lash_mask] *= 0.25
     for _ in range(rng.integers(1, 4)):

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
@@ -33,7 +32,7 @@ from train_jax import weights as pretrained
 from train_jax.audit import check_training_data
 from train_jax.augment import AugmentConfig
 from train_jax.config import TrainConfig, read_json, write_json
-from train_jax.dataset import CLASS_NAMES, ImageRecord, ScannedImage
+from train_jax.dataset import CLASS_NAMES, ScannedImage
 from train_jax.errors import UserError
 from train_jax.inference import make_predict, pad_batch
 from train_jax.model import POOLINGS, VGG16, ModelConfig, check_image_size, trainable_filter
@@ -41,8 +40,10 @@ from train_jax.pipeline import batch_count, epoch_batches
 from train_jax.runs import (
     RunPaths,
     append_epoch_metrics,
-    forget_epochs_after,
     checkpoint_manager,
+    forget_epochs_after,
+    intact_checkpoint,
+    record_checksums,
     restore_progress,
     restore_states,
     save_checkpoint,
@@ -363,9 +364,12 @@ class Trainer:
         config = self.config
         manager = checkpoint_manager(self.paths)
         progress = Progress()
-        latest = manager.latest_step()
+        latest = intact_checkpoint(self.paths, manager)
         if latest is not None:
             progress = Progress(**restore_progress(manager, latest))
+            if progress.best_epoch not in manager.all_steps():
+                log.warning("the best checkpoint (epoch %d) is gone: epoch %d counts as the best so far", progress.best_epoch, latest)
+                progress.best_epoch = latest
             forget_epochs_after(self.paths, progress.global_epoch)
             log.info("resuming after epoch %d (phase %d, epoch %d of it)", progress.global_epoch, progress.phase, progress.epoch_in_phase)
         self.model.train()
@@ -451,6 +455,7 @@ class Trainer:
             }
             append_epoch_metrics(self.paths, record)
             save_checkpoint(manager, global_epoch, nnx.state(self.model, nnx.Param), nnx.state(optimizer), dataclasses.asdict(progress), val_loss)
+            record_checksums(self.paths, global_epoch)
             log.info(
                 "epoch %d (%s %d/%d): loss %.4f acc %.3f | val loss %.4f acc %.3f%s | %.1fs",
                 global_epoch, phase.name, epoch + 1, phase.epochs, record["train_loss"], record["train_accuracy"],

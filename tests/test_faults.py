@@ -1,0 +1,103 @@
+"""Faults: damaged checkpoints, a model version that cannot load, long load, exposure."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+from client.local_server import LocalTritonServer, ServerOptions
+from conftest import REPOSITORY, TINY_TRAIN_ARGS, free_ports, run_cli
+from train_jax import model_repository as repo
+from train_jax.cli import build_parser, main
+
+
+def epochs_logged(run):
+    return [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def damage(folder):
+    """Flip bytes in the middle of every array file of a checkpoint, keeping sizes."""
+    for file in folder.rglob("*"):
+        if file.is_file() and file.parent.name == "d":
+            data = bytearray(file.read_bytes())
+            for i in range(len(data) // 3, len(data) // 3 + 16):
+                data[i] ^= 0xFF
+            file.write_bytes(bytes(data))
+
+
+def test_damaged_checkpoints_are_detected_skipped_and_never_loaded(synthetic_photos, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    run = tmp_path / "run"
+    args = ["train", "--data", str(synthetic_photos), "--out", str(run), *TINY_TRAIN_ARGS,
+            "--head-epochs", "2", "--finetune-epochs", "2", "--patience", "10"]
+    assert main(args) == 0
+    damage(run / "checkpoints" / "4")
+    assert main(args + ["--resume"]) == 0
+    assert "checkpoint of epoch 4 is damaged" in caplog.text
+    assert "resuming after epoch 3" in caplog.text
+    assert epochs_logged(run) == [1, 2, 3, 4]
+
+    # The best checkpoint damaged: evaluation refuses instead of using other weights.
+    best = json.loads((run / "checkpoints" / "4" / "progress" / "metadata").read_text())["best_epoch"]
+    damage(run / "checkpoints" / str(best))
+    result = run_cli("evaluate", "--run", str(run), "--data", str(synthetic_photos / "test"))
+    assert result.returncode == 2
+    assert f"the best checkpoint of {run} (epoch {best}) is damaged" in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_version_that_cannot_load_does_not_take_the_others_down(tiny_repository, tmp_path):
+    repository = tmp_path / "repository"
+    shutil.copytree(tiny_repository, repository)
+    saved = repository / repo.CLASSIFIER / "1" / repo.SAVEDMODEL_DIR / "saved_model.pb"
+    saved.write_bytes(b"this is not a SavedModel")
+    http, grpc, metrics = free_ports(3)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "train_jax.cli", "serve", "--repository", str(repository), "--ready-timeout", "180",
+         "--http-port", str(http), "--grpc-port", str(grpc), "--metrics-port", str(metrics)],
+        cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = ""
+        deadline = time.monotonic() + 300
+        while "Triton ready" not in line and time.monotonic() < deadline and process.poll() is None:
+            line = process.stdout.readline()
+        assert "Triton ready" in line, process.stderr.read()
+        request = urllib.request.Request(f"http://127.0.0.1:{http}/v2/repository/index", data=b"{}", method="POST")
+        states = {m["name"]: m.get("state") for m in json.loads(urllib.request.urlopen(request).read())}
+        assert states[repo.PREPROCESS] == "READY"
+        assert states[repo.CLASSIFIER] == "UNAVAILABLE"
+        assert states[repo.ENSEMBLE] != "READY"  # it needs the classifier
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=60)
+    assert f"model {repo.CLASSIFIER} (version 1) failed to load: Internal: OSError: Cannot parse file" in errors
+    assert f"model {repo.ENSEMBLE} failed to load: not loaded: a model it needs failed to load" in errors
+
+
+def test_soak_keeps_every_request_and_memory_flat(tiny_repository, synthetic_photos):
+    result = run_cli("bench", "soak", "--repository", str(tiny_repository), "--photos", str(synthetic_photos / "test"),
+                     "--concurrency", "16", "--seconds", "20", "--max-memory-growth", "0.10", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ", failed 0, lost 0" in result.stdout
+
+
+def test_servers_bind_to_loopback_and_keep_model_control_off_by_default(tiny_repository):
+    server = LocalTritonServer(ServerOptions(tiny_repository))
+    command = server.command()
+    for flag in ("--http-address=127.0.0.1", "--grpc-address=127.0.0.1", "--metrics-address=127.0.0.1",
+                 "--model-control-mode=none"):
+        assert flag in command
+    assert not any(flag.startswith("--load-model") for flag in command)
+    opened = LocalTritonServer(ServerOptions(tiny_repository, model_control="explicit")).command()
+    assert "--model-control-mode=explicit" in opened and "--load-model=*" in opened
+
+    parser = build_parser()
+    assert parser.parse_args(["serve"]).host == "127.0.0.1"
+    assert parser.parse_args(["dashboard"]).address == "127.0.0.1"
+    assert parser.parse_args(["serve"]).allow_model_control is False
