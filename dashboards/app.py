@@ -24,7 +24,6 @@ DISCLAIMER = (
     "an eye-care professional must examine the patient before any clinical decision."
 )
 MONITOR_PERIOD_MS = 5000
-ALERT_TYPES = {"error": "danger", "warning": "warning", "info": "info", "success": "success"}
 
 
 class DashboardView:
@@ -50,7 +49,7 @@ class DashboardView:
         self.predict_button.on_click(self._on_predict)
         self.retry_button = pn.widgets.Button(name="Retry", button_type="warning", visible=False)
         self.retry_button.on_click(self._on_predict)
-        self.show_heatmap = pn.widgets.Switch(name="Show heatmap", value=False)
+        self.show_heatmap = pmui.Switch(label="Show heatmap", value=False)
         self.download = pn.widgets.FileDownload(
             callback=lambda: io.StringIO(self.session.results_csv()), filename="screening_results.csv",
             label="Download CSV", button_type="default",
@@ -73,8 +72,8 @@ class DashboardView:
     # -- views --
 
     def messages(self, messages: list[Message]):
-        return pn.Column(*(pn.pane.Alert(m.text, alert_type=ALERT_TYPES[m.kind], css_classes=["inline-message"],
-                                         sizing_mode="stretch_width") for m in messages), sizing_mode="stretch_width")
+        return pn.Column(*(pmui.Alert(object=m.text, severity=m.kind, css_classes=["inline-message"],
+                                      sizing_mode="stretch_width") for m in messages), sizing_mode="stretch_width")
 
     def pending(self, pending: list) -> pn.pane.Markdown:
         names = ", ".join(photo.name for photo in pending)
@@ -108,8 +107,8 @@ class DashboardView:
     def server_panel(self, *_):
         m = self.monitor
         if not m.reachable:
-            return pn.pane.Alert(f"Triton server unreachable at {m.triton_url}. {m.problem}", alert_type="danger",
-                                 css_classes=["server-status"])
+            return pmui.Alert(object=f"Triton server unreachable at {m.triton_url}. {m.problem}", severity="error",
+                              css_classes=["server-status"])
         info, delta = m.model_info, m.delta
         lines = [
             f"**Server** {m.triton_url} ({m.protocol}): live {'yes' if m.live else 'no'}, ready {'yes' if m.ready else 'no'}",
@@ -136,6 +135,8 @@ class DashboardView:
             self.uploader, self.sample_picker, self.add_samples,
             pn.bind(self.pending, s.param.pending),
             self.predict_button, self.show_heatmap,
+            pn.pane.Markdown("Heatmap: red where the model sees evidence for cataract, blue where it sees a normal eye.",
+                             styles={"font-size": "12px"}),
             pn.pane.Markdown(DISCLAIMER, css_classes=["disclaimer"]),
         ]
         server = pn.bind(self.server_panel, m.param.reachable, m.param.delta, m.param.model_info, m.param.total_inferences,

@@ -11,6 +11,8 @@ from PIL import Image
 from client.imaging import decode_image
 
 THUMBNAIL_SIDE = 240
+CATARACT_COLOUR = np.array([230, 30, 30], np.float32)
+NORMAL_COLOUR = np.array([30, 90, 240], np.float32)
 
 
 def _png(image: Image.Image) -> bytes:
@@ -25,31 +27,23 @@ def thumbnail(photo: bytes, side: int = THUMBNAIL_SIDE) -> Image.Image:
     return image
 
 
-def heat_colours(values: np.ndarray) -> np.ndarray:
-    """0..1 -> RGB, transparent blue through yellow to red (a compact "jet")."""
-    values = np.clip(values, 0.0, 1.0)[..., None]
-    anchors = np.array([[0, 0, 255], [0, 255, 255], [255, 255, 0], [255, 0, 0]], np.float32)
-    position = values * (len(anchors) - 1)
-    low = np.floor(position).astype(int).clip(0, len(anchors) - 2)
-    fraction = position - low
-    return (anchors[low[..., 0]] * (1 - fraction) + anchors[low[..., 0] + 1] * fraction).astype(np.uint8)
+def heatmap_overlay(photo: bytes, heatmap: np.ndarray, side: int = THUMBNAIL_SIDE, opacity: float = 0.55) -> bytes:
+    """The photo with its class-activation map laid over it, as PNG: red where the model
+    saw evidence for cataract, blue where it saw evidence for a normal eye, stronger the
+    stronger the evidence (scaled to the map's largest magnitude).
 
-
-def heatmap_overlay(photo: bytes, heatmap: np.ndarray, side: int = THUMBNAIL_SIDE, opacity: float = 0.45) -> bytes:
-    """The photo with its class-activation map laid over it, as PNG.
-
-    Only evidence FOR cataract is coloured (positive values, scaled to the map's maximum);
-    the model saw the photo squeezed to a square, so the map is stretched back to the
+    The model saw the photo squeezed to a square, so the map is stretched back to the
     photo's own shape.
     """
     image = thumbnail(photo, side)
-    evidence = np.clip(np.asarray(heatmap, np.float32), 0.0, None)
-    peak = float(evidence.max())
-    scaled = evidence / peak if peak > 0 else evidence
-    heat = Image.fromarray((scaled * 255).astype(np.uint8)).resize(image.size, Image.Resampling.BILINEAR)
-    values = np.asarray(heat, np.float32) / 255.0
-    colours = heat_colours(values).astype(np.float32)
-    alpha = (opacity * values)[..., None]
+    evidence = np.asarray(heatmap, np.float32)
+    peak = float(np.abs(evidence).max())
+    scaled = evidence / peak if peak > 0 else evidence  # -1 (normal) .. 1 (cataract)
+    # Resize the signed map as an image: shift to 0..255, resize, shift back.
+    as_image = Image.fromarray(((scaled + 1) * 127.5).astype(np.uint8))
+    values = np.asarray(as_image.resize(image.size, Image.Resampling.BILINEAR), np.float32) / 127.5 - 1
+    colours = np.where(values[..., None] >= 0, CATARACT_COLOUR, NORMAL_COLOUR)
+    alpha = (opacity * np.abs(values))[..., None]
     blended = np.asarray(image, np.float32) * (1 - alpha) + colours * alpha
     return _png(Image.fromarray(blended.clip(0, 255).astype(np.uint8)))
 
