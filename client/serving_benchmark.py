@@ -15,6 +15,7 @@ memory (the server process and every process it started).
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import json
 import os
@@ -116,10 +117,12 @@ async def reference_load(url: str, photos: list[bytes], levels: list[int], secon
         return [await drive(send, photos, level, seconds) for level in levels]
 
 
-def in_process_rates(savedmodel_dir: Path, photos: list[bytes], size: int, seconds: float) -> dict[int, float]:
-    """Photos/s of decode + resize + the SavedModel in this process, at batch 1 and 8."""
+def in_process_rates(savedmodel_dir: Path, photos: list[bytes], size: int, seconds: float, precision: str) -> dict[int, float]:
+    """Photos/s of decode + resize + the SavedModel in this process, at batch 1 and 8, in the
+    precision the server runs (the option must be set before loading, as the backend does)."""
     import tensorflow as tf
 
+    tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": precision == "bfloat16"})
     serve = tf.saved_model.load(str(savedmodel_dir)).signatures["serving_default"]
     def step(start: int, batch: int) -> None:
         images = np.stack([resize_for_model(decode_image(photos[(start + i) % len(photos)]), size) for i in range(batch)])
@@ -183,7 +186,7 @@ def run_serving_benchmark(repository: Path, photo_folder: Path, levels: list[int
     print_table("Triton, `cataract` ensemble over gRPC (photos in, answers out)", triton, rss_start, rss_end)
     report["triton"] = [dataclasses.asdict(r) | {"throughput": r.throughput, "p99": r.percentile(99)} for r in triton]
 
-    rates = in_process_rates(version_dir / repo.SAVEDMODEL_DIR, photos, size, seconds)
+    rates = in_process_rates(version_dir / repo.SAVEDMODEL_DIR, photos, size, seconds, card["cpu_precision"])
     print(f"\nin-process SavedModel (decode + resize + TF, {card['cpu_precision']}): "
           f"batch 1 {rates[1]:.2f} photos/s, batch 8 {rates[8]:.2f} photos/s")
     report["in_process"] = rates
@@ -251,6 +254,7 @@ class SoakReport:
     rss_after_warmup_mib: float
     rss_end_mib: float
     rss_samples_mib: list[float]
+    failure_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def lost(self) -> int:
@@ -271,6 +275,7 @@ async def soak_load(grpc_url: str, photos: list[bytes], concurrency: int, second
 
     client = aio.InferenceServerClient(grpc_url)
     counts = {"sent": 0, "answered": 0, "failed": 0}
+    reasons: collections.Counter[str] = collections.Counter()
     samples: list[float] = []
 
     async def send(photo: bytes) -> None:
@@ -283,8 +288,9 @@ async def soak_load(grpc_url: str, photos: list[bytes], concurrency: int, second
             probabilities = result.as_numpy("probabilities")
             if probabilities.shape != (1, 2) or not np.isclose(probabilities.sum(), 1.0, atol=1e-3):
                 raise RuntimeError("malformed answer")
-        except Exception:
+        except Exception as exc:
             counts["failed"] += 1
+            reasons[f"{type(exc).__name__}: {str(exc)[:160]}"] += 1
             raise
         counts["answered"] += 1
 
@@ -297,6 +303,7 @@ async def soak_load(grpc_url: str, photos: list[bytes], concurrency: int, second
         await drive(send, photos, concurrency, min(10.0, seconds / 4))  # warm-up: caches, allocator, batches
         for key in counts:
             counts[key] = 0
+        reasons.clear()
         sampler = asyncio.create_task(sample_memory())
         result = await drive(send, photos, concurrency, seconds)
         sampler.cancel()
@@ -304,7 +311,7 @@ async def soak_load(grpc_url: str, photos: list[bytes], concurrency: int, second
     finally:
         await client.close()
     return SoakReport(result.seconds, concurrency, counts["sent"], counts["answered"], counts["failed"],
-                      result.percentile(99), samples[0], samples[-1], samples)
+                      result.percentile(99), samples[0], samples[-1], samples, dict(reasons.most_common()))
 
 
 def run_soak(repository: Path, photo_folder: Path, concurrency: int, seconds: float) -> SoakReport:
@@ -320,4 +327,6 @@ def run_soak(repository: Path, photo_folder: Path, concurrency: int, seconds: fl
     print(f"  p99 latency {report.p99_ms:.0f} ms, throughput {report.answered / report.seconds:.2f} photos/s")
     print(f"  server resident memory {report.rss_after_warmup_mib:.0f} MiB after warm-up -> {report.rss_end_mib:.0f} MiB "
           f"at the end ({report.memory_growth:+.1%}); peak {max(report.rss_samples_mib):.0f} MiB")
+    for reason, count in list(report.failure_reasons.items())[:5]:
+        print(f"  failed {count}x: {reason}")
     return report

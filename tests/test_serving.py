@@ -28,6 +28,7 @@ from client.imaging import model_input
 from conftest import REPOSITORY, free_ports, start_server
 from train_jax import model_repository as repo
 from train_jax import savedmodel
+from train_jax.errors import UserError
 from train_jax.export import export
 
 SIZE = 32  # the tiny model's input side
@@ -210,6 +211,51 @@ def test_export_is_standard_ops_equal_to_flax_and_versions_accumulate(tiny_run, 
         client.close()
     finally:
         server.stop()
+
+
+def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthetic_photos, tmp_path):
+    repository = tmp_path / "repository"
+    forced = export(tiny_run, repository, cpu_precision="bfloat16")
+    # The agreement with float32 is measured and recorded even when the choice is forced.
+    assert forced.card["cpu_precision"] == "bfloat16"
+    assert 0.0 <= forced.card["cpu_bfloat16_decision_agreement"] <= 1.0
+    config = repo.parse_config((repository / repo.CLASSIFIER / "config.pbtxt").read_text())
+    assert config.parameters["cpu_precision"].string_value == "bfloat16"
+    # bfloat16 rounds each probability to 8 bits; the server still answers distributions.
+    server = start_server(repository)
+    try:
+        images = np.stack([model_input(path, SIZE) for path in photos(synthetic_photos, 8)])
+        probabilities = infer("grpc", server, repo.CLASSIFIER, "image", images, outputs=("probabilities",))["probabilities"]
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+        expected = in_process(repository, images)["probabilities"]
+        np.testing.assert_allclose(probabilities, expected, atol=2e-2)  # float32 in-process vs bfloat16 served
+    finally:
+        server.stop()
+    assert export(tiny_run, repository, cpu_precision="float32").card["cpu_precision"] == "float32"
+    with pytest.raises(UserError, match="--cpu-precision must be one of auto, float32, bfloat16"):
+        export(tiny_run, repository, cpu_precision="fast")
+    assert repo.version_numbers(repository / repo.CLASSIFIER) == [1, 2]
+
+
+def test_the_real_224_vgg16_exports_to_a_savedmodel_equal_to_flax(tmp_path):
+    """The production network (full width, 224x224, 7x7 heatmap), not the tiny one: the
+    graph the GPU container and TF-TRT get must compute what Flax computes."""
+    from flax import nnx
+
+    from train_jax.export import flax_probabilities
+    from train_jax.model import VGG16, ModelConfig
+
+    model = VGG16(ModelConfig(image_size=224), rngs=nnx.Rngs(0))
+    model.eval()
+    path = tmp_path / repo.SAVEDMODEL_DIR
+    savedmodel.save(model, path)
+    images = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    expected_probabilities, expected_heatmap = flax_probabilities(model, images)
+    served = savedmodel.run_signature(savedmodel.load_signature(path), images)
+    assert served["heatmap"].shape == (2, 7, 7)
+    np.testing.assert_allclose(served["probabilities"], expected_probabilities, atol=1e-4)
+    np.testing.assert_allclose(served["heatmap"], expected_heatmap, rtol=1e-3, atol=1e-3 * np.abs(expected_heatmap).max())
+    assert "XlaCallModule" not in savedmodel.graph_op_types(path)
 
 
 def test_gpu_launch_script_runs_the_official_container(tmp_path):

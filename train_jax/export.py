@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PARITY_TOLERANCE = 1e-4
 BFLOAT16_MIN_AGREEMENT = 0.99
+CPU_PRECISIONS = ("auto", "float32", "bfloat16")
 CATARACT = CLASS_NAMES.index("cataract")
 # Forbidden in the graph: ops that tie a SavedModel to one TF build or platform.
 FORBIDDEN_OPS = {"XlaCallModule", "PyFunc", "EagerPyFunc"}
@@ -76,7 +77,13 @@ def bfloat16_probabilities(path: Path, images: np.ndarray) -> np.ndarray:
         tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": False})
 
 
-def export(run_dir: str | Path, repository: str | Path, version: int | None = None) -> ExportResult:
+def export(run_dir: str | Path, repository: str | Path, version: int | None = None,
+           cpu_precision: str = "auto") -> ExportResult:
+    """cpu_precision: "auto" serves bfloat16 only where the CPU has it natively and its
+    decisions agree with float32 on BFLOAT16_MIN_AGREEMENT of the validation photos;
+    "float32" or "bfloat16" decide outright (the agreement is still measured and recorded)."""
+    if cpu_precision not in CPU_PRECISIONS:
+        raise UserError(f"--cpu-precision must be one of {', '.join(CPU_PRECISIONS)}, got {cpu_precision!r}")
     run = load_run(run_dir)
     repository = Path(repository)
     model_dir = repository / repo.CLASSIFIER
@@ -122,14 +129,22 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
             )
 
         precision, agreement, bf16_gap = "float32", None, None
-        if cpu_supports_bfloat16():
+        if cpu_supports_bfloat16() or cpu_precision == "bfloat16":
             float32_probabilities = served[savedmodel.OUTPUT_PROBABILITIES][: len(validation_images)]
             low = bfloat16_probabilities(saved_path, validation_images)
-            agreement = float(np.mean((low[:, CATARACT] >= threshold) == (float32_probabilities[:, CATARACT] >= threshold)))
+            agreeing = int(np.sum((low[:, CATARACT] >= threshold) == (float32_probabilities[:, CATARACT] >= threshold)))
+            agreement = agreeing / len(validation_images)
             bf16_gap = float(np.abs(low - float32_probabilities).max())
-            precision = "bfloat16" if agreement >= BFLOAT16_MIN_AGREEMENT else "float32"
-            log.info("bfloat16 on CPU: decisions agree with float32 on %.1f%% of validation photos (max probability gap %.4f) -> serving in %s",
-                     100 * agreement, bf16_gap, precision)
+            if cpu_precision == "auto":
+                precision = "bfloat16" if agreement >= BFLOAT16_MIN_AGREEMENT else "float32"
+            else:
+                precision = cpu_precision
+            log.info("bfloat16 on CPU: decisions agree with float32 on %d of %d validation photos (%.2f%%, %s needs %.0f%%; "
+                     "max probability gap %.4f) -> serving in %s", agreeing, len(validation_images), 100 * agreement,
+                     "auto" if cpu_precision == "auto" else f"--cpu-precision {cpu_precision} overrides; auto",
+                     100 * BFLOAT16_MIN_AGREEMENT, bf16_gap, precision)
+            if precision == "bfloat16" and not cpu_supports_bfloat16():
+                log.warning("this CPU lacks AVX512_BF16/AMX: bfloat16 will be emulated and slower than float32")
         else:
             log.info("this CPU lacks AVX512_BF16/AMX: serving in float32")
 

@@ -44,6 +44,10 @@ class TritonPythonModel:
         try:
             result = self.serve(image=self.tf.constant(np.concatenate(images)))
             outputs = {name: result[name].numpy().astype(self.output_dtypes[name]) for name in OUTPUTS}
+            # In bfloat16 each probability is rounded to 8 bits, so a pair can sum to 1 +- 4e-3;
+            # renormalise so that clients always get a probability distribution.
+            probabilities = outputs["probabilities"]
+            outputs["probabilities"] = probabilities / probabilities.sum(axis=1, keepdims=True)
         except Exception as exc:  # a failed call answers its requests, the model stays up
             error = pb_utils.TritonError(f"classifier failed: {exc}")
             return [pb_utils.InferenceResponse(output_tensors=[], error=error) for _ in requests]
