@@ -1,5 +1,5 @@
 """Pretrained weights: files written in exactly the published layouts, loaded into the
-Flax VGG16, must reproduce Keras' and PyTorch's own VGG16 features on the same images.
+Flax VGG16 at 224x224, must reproduce Keras' and PyTorch's own VGG16 features on the same images.
 
 ImageNet weights cannot be downloaded here, so the files hold seeded random weights
 in the published layouts; the loading code is the one that reads the real files.
@@ -20,7 +20,7 @@ from train_jax import weights as pretrained
 from train_jax.errors import UserError
 from train_jax.model import VGG16, ModelConfig
 
-SIZE = 64
+SIZE = 224  # the real network: parity must hold where the product runs, 7x7 features
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_keras_notop_file_reproduces_keras_features(keras_vgg16, tmp_path, caplo
         report = pretrained.load_into(model, weights)
     actual = np.asarray(model.trunk(model.preprocess(images)))
 
-    assert expected.shape == actual.shape == (4, 2, 2, 512)
+    assert expected.shape == actual.shape == (4, SIZE // 32, SIZE // 32, 512)
     assert relative_error(expected, actual) < 1e-4
     assert len(report.loaded) == 13 and report.fresh == ("head (dense 512->2)",)
     assert "loaded: block1_conv1" in caplog.text and "fresh (random init): head" in caplog.text
