@@ -139,6 +139,24 @@ def in_process_rates(savedmodel_dir: Path, photos: list[bytes], size: int, secon
     return rates
 
 
+def client_transport_rates(grpc_url: str, photos: list[bytes], rounds: int = 2) -> dict[str, float]:
+    """Photos/s of CataractClient.predict_many with each transport: "tensor" decodes and
+    resizes here and sends batches of pixels; "bytes" sends the files to the ensemble."""
+    from client.triton_client import CataractClient
+
+    rates = {}
+    for transport in ("tensor", "bytes"):
+        with CataractClient(grpc_url, "grpc", transport=transport, timeout=120) as client:
+            client.predict_many(photos[:8])  # warm-up: connection, config
+            started = time.perf_counter()
+            for _ in range(rounds):
+                failed = [r for r in client.predict_many(photos) if isinstance(r, Exception)]
+                if failed:
+                    raise SystemExit(f"cataract bench serve: the client failed: {failed[0]}")
+            rates[transport] = rounds * len(photos) / (time.perf_counter() - started)
+    return rates
+
+
 def load_photos(folder: Path, limit: int = 64) -> list[bytes]:
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
     if not files:
@@ -183,8 +201,12 @@ def run_serving_benchmark(repository: Path, photo_folder: Path, levels: list[int
         rss_start = group_rss_mib(server.process.pid)
         triton = asyncio.run(triton_load(server.grpc_url, photos, levels, seconds))
         rss_end = group_rss_mib(server.process.pid)
+        transports = client_transport_rates(server.grpc_url, photos)
     print_table("Triton, `cataract` ensemble over gRPC (photos in, answers out)", triton, rss_start, rss_end)
     report["triton"] = [dataclasses.asdict(r) | {"throughput": r.throughput, "p99": r.percentile(99)} for r in triton]
+    print(f"\nclient library, predict_many of {len(photos)} photos over gRPC: "
+          + ", ".join(f"transport={name} {rate:.2f} photos/s" for name, rate in transports.items()))
+    report["client_transports"] = transports
 
     rates = in_process_rates(version_dir / repo.SAVEDMODEL_DIR, photos, size, seconds, card["cpu_precision"])
     print(f"\nin-process SavedModel (decode + resize + TF, {card['cpu_precision']}): "

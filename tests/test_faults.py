@@ -87,6 +87,20 @@ def test_soak_keeps_every_request_and_memory_flat(tiny_repository, synthetic_pho
     assert ", failed 0, lost 0" in result.stdout
 
 
+def test_serving_benchmark_measures_every_path_without_errors(tiny_repository, synthetic_photos, tmp_path):
+    """The benchmark is a command, not a test; this only proves that it runs end to end."""
+    figures = tmp_path / "serving.json"
+    result = run_cli("bench", "serve", "--repository", str(tiny_repository), "--photos", str(synthetic_photos / "test"),
+                     "--concurrency", "1,4", "--seconds", "2", "--json", str(figures), timeout=400)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(figures.read_text())
+    for path in ("triton", "reference"):
+        assert [level["concurrency"] for level in report[path]] == [1, 4]
+        assert all(level["errors"] == 0 and level["throughput"] > 0 for level in report[path])
+    assert set(report["in_process"]) == {"1", "8"} and set(report["client_transports"]) == {"tensor", "bytes"}
+    assert "x the reference's throughput" in result.stdout
+
+
 def test_servers_bind_to_loopback_and_keep_model_control_off_by_default(tiny_repository):
     server = LocalTritonServer(ServerOptions(tiny_repository))
     command = server.command()

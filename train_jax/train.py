@@ -371,7 +371,8 @@ class Trainer:
                 log.warning("the best checkpoint (epoch %d) is gone: epoch %d counts as the best so far", progress.best_epoch, latest)
                 progress.best_epoch = latest
             forget_epochs_after(self.paths, progress.global_epoch)
-            log.info("resuming after epoch %d (phase %d, epoch %d of it)", progress.global_epoch, progress.phase, progress.epoch_in_phase)
+            log.info("resuming after epoch %d (%s epoch %d)", progress.global_epoch,
+                     training_phases(config)[progress.phase].name, progress.epoch_in_phase)
         self.model.train()
         for phase_index, phase in enumerate(training_phases(config)):
             if phase_index < progress.phase or (phase_index == progress.phase and progress.phase_finished):
