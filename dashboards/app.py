@@ -43,7 +43,9 @@ class DashboardView:
             name=f"Sample photos ({samples_folder})" if samples else "Sample photos (none found)",
             options={str(p.relative_to(samples_folder)): str(p) for p in samples}, size=8, sizing_mode="stretch_width",
         )
-        self.add_samples = pn.widgets.Button(name="Add selected samples", button_type="default", sizing_mode="stretch_width")
+        self.add_samples = pn.widgets.Button(
+            name="Add selected samples", button_type="primary", button_style="outline", sizing_mode="stretch_width"
+        )
         self.add_samples.on_click(lambda _: self.session.add_samples(self.sample_picker.value))
         self.predict_button = pn.widgets.Button(name="Predict", button_type="primary", sizing_mode="stretch_width")
         self.predict_button.on_click(self._on_predict)
@@ -52,7 +54,7 @@ class DashboardView:
         self.show_heatmap = pmui.Switch(label="Show heatmap", value=False)
         self.download = pn.widgets.FileDownload(
             callback=lambda: io.StringIO(self.session.results_csv()), filename="screening_results.csv",
-            label="Download CSV", button_type="default",
+            label="Download CSV", button_type="primary", button_style="outline",
         )
         session.param.watch(lambda event: setattr(self.retry_button, "visible", event.new), "server_unreachable")
         session.param.watch(lambda event: setattr(self.predict_button, "loading", event.new), "busy")
