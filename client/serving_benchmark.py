@@ -79,6 +79,16 @@ async def drive(send, photos: list[bytes], concurrency: int, seconds: float) -> 
     return LoadResult(concurrency, time.perf_counter() - started, len(latencies), errors, latencies)
 
 
+def photo_input(photo: bytes):
+    """The `cataract` ensemble's input: one encoded photo as a [1, N] uint8 tensor."""
+    import tritonclient.grpc as grpcclient
+
+    array = np.frombuffer(photo, np.uint8)[None, :]
+    tensor = grpcclient.InferInput("image_bytes", list(array.shape), "UINT8")
+    tensor.set_data_from_numpy(array)
+    return tensor
+
+
 async def triton_load(grpc_url: str, photos: list[bytes], levels: list[int], seconds: float) -> list[LoadResult]:
     import tritonclient.grpc as grpcclient
     import tritonclient.grpc.aio as aio
@@ -86,10 +96,7 @@ async def triton_load(grpc_url: str, photos: list[bytes], levels: list[int], sec
     client = aio.InferenceServerClient(grpc_url)
 
     async def send(photo: bytes) -> None:
-        array = np.frombuffer(photo, np.uint8)[None, :]
-        tensor = grpcclient.InferInput("image_bytes", list(array.shape), "UINT8")
-        tensor.set_data_from_numpy(array)
-        result = await client.infer("cataract", [tensor], outputs=[grpcclient.InferRequestedOutput("probabilities")])
+        result = await client.infer("cataract", [photo_input(photo)], outputs=[grpcclient.InferRequestedOutput("probabilities")])
         if result.as_numpy("probabilities").shape != (1, 2):
             raise RuntimeError("malformed answer")
 
@@ -292,7 +299,6 @@ async def soak_load(grpc_url: str, photos: list[bytes], concurrency: int, second
                     rss: callable, sample_every: float = 5.0) -> SoakReport:
     """Keep `concurrency` requests in flight for `seconds`, counting every request sent,
     answered with a well-formed result, or failed; sampling the server's memory."""
-    import tritonclient.grpc as grpcclient
     import tritonclient.grpc.aio as aio
 
     client = aio.InferenceServerClient(grpc_url)
@@ -302,11 +308,8 @@ async def soak_load(grpc_url: str, photos: list[bytes], concurrency: int, second
 
     async def send(photo: bytes) -> None:
         counts["sent"] += 1
-        array = np.frombuffer(photo, np.uint8)[None, :]
-        tensor = grpcclient.InferInput("image_bytes", list(array.shape), "UINT8")
-        tensor.set_data_from_numpy(array)
         try:
-            result = await client.infer("cataract", [tensor], client_timeout=60)
+            result = await client.infer("cataract", [photo_input(photo)], client_timeout=60)
             probabilities = result.as_numpy("probabilities")
             if probabilities.shape != (1, 2) or not np.isclose(probabilities.sum(), 1.0, atol=1e-3):
                 raise RuntimeError("malformed answer")

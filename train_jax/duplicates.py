@@ -127,9 +127,6 @@ def same_photo(a: LocalFeatures, b: LocalFeatures) -> bool:
     return matches >= MIN_MATCHED_KEYPOINTS and aligned_correlation(a, b, transform) >= MIN_ALIGNED_CORRELATION
 
 
-def matched_keypoints(a: LocalFeatures, b: LocalFeatures) -> int:
-    return alignment(a, b)[0]
-
 
 def hamming_distances(hashes: np.ndarray, others: np.ndarray) -> np.ndarray:
     """Pairwise bit distances between two uint64 hash vectors, shape (len(hashes), len(others))."""

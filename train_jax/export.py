@@ -129,7 +129,8 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
             )
 
         precision, agreement, bf16_gap = "float32", None, None
-        if cpu_supports_bfloat16() or cpu_precision == "bfloat16":
+        native_bfloat16 = cpu_supports_bfloat16()
+        if native_bfloat16 or cpu_precision == "bfloat16":
             float32_probabilities = served[savedmodel.OUTPUT_PROBABILITIES][: len(validation_images)]
             low = bfloat16_probabilities(saved_path, validation_images)
             agreeing = int(np.sum((low[:, CATARACT] >= threshold) == (float32_probabilities[:, CATARACT] >= threshold)))
@@ -137,13 +138,13 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
             bf16_gap = float(np.abs(low - float32_probabilities).max())
             if cpu_precision == "auto":
                 precision = "bfloat16" if agreement >= BFLOAT16_MIN_AGREEMENT else "float32"
+                reason = f"auto needs {BFLOAT16_MIN_AGREEMENT:.0%}"
             else:
-                precision = cpu_precision
-            log.info("bfloat16 on CPU: decisions agree with float32 on %d of %d validation photos (%.2f%%, %s needs %.0f%%; "
-                     "max probability gap %.4f) -> serving in %s", agreeing, len(validation_images), 100 * agreement,
-                     "auto" if cpu_precision == "auto" else f"--cpu-precision {cpu_precision} overrides; auto",
-                     100 * BFLOAT16_MIN_AGREEMENT, bf16_gap, precision)
-            if precision == "bfloat16" and not cpu_supports_bfloat16():
+                precision, reason = cpu_precision, f"chosen by --cpu-precision {cpu_precision}"
+            log.info("bfloat16 on CPU: decisions agree with float32 on %d of %d validation photos (%.2f%%; max probability "
+                     "gap %.4f) -> serving in %s (%s)", agreeing, len(validation_images), 100 * agreement, bf16_gap,
+                     precision, reason)
+            if precision == "bfloat16" and not native_bfloat16:
                 log.warning("this CPU lacks AVX512_BF16/AMX: bfloat16 will be emulated and slower than float32")
         else:
             log.info("this CPU lacks AVX512_BF16/AMX: serving in float32")
