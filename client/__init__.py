@@ -1,3 +1,3 @@
-"""Client side of the cataract screening service: the shared image handling and the
-Triton client library. Kept import-light: Triton's python backend imports
-`client.imaging` in an environment that has only numpy and Pillow."""
+"""The client library of the cataract screening service: what a user of the served model
+installs. It depends on tritonclient, numpy, Pillow and the shared contract
+(cataract_contract), and on nothing of training or serving."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 
-from client.imaging import ImageError
+from cataract_contract import ImageError
 
 
 class CataractClientError(Exception):

@@ -5,12 +5,15 @@
         result = screener.predict("eye.jpg")
         print(result.label, result.confidence)                  # "Cataract" 97.9
 
-`CataractClient` (blocking) and `AsyncCataractClient` (asyncio) share everything but the
-transport. Both read the served model's config for tensor names, image size, classes,
-decision threshold and version, so nothing about the model is hard-coded here.
+`CataractClient` (blocking) and `AsyncCataractClient` (asyncio) share one core: every
+conversation with the server (reading the model's config, checking health, one
+inference) is written once, as a generator that yields the tritonclient calls it needs
+(`_Call`); each client only performs those calls its own way. Both read the served
+model's config for tensor names, image size, classes, decision threshold and version,
+so nothing about the model is hard-coded here.
 
 Two ways to send a photo (`transport`):
-- "tensor" (default): the client decodes and resizes with client/imaging.py and sends
+- "tensor" (default): the client decodes and resizes with cataract_contract and sends
   uint8 pixels to the classifier; many photos travel in one batched request.
 - "bytes": the client sends the encoded file to the `cataract` ensemble, which decodes
   it on the server with the same code; one photo per request.
@@ -26,10 +29,23 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Generator, Iterable, Sequence
 
 import numpy as np
 
+from cataract_contract import (
+    CLASSIFIER,
+    ENSEMBLE,
+    IMAGE_SUFFIXES,
+    INPUT_IMAGE_BYTES,
+    OUTPUT_HEATMAP,
+    OUTPUT_PROBABILITIES,
+    ImageError,
+    ImageSource,
+    load_rgb,
+    model_input,
+    read_image_bytes,
+)
 from client.errors import (
     CataractClientError,
     InvalidImageError,
@@ -37,10 +53,9 @@ from client.errors import (
     is_unavailable,
     translate,
 )
-from client.imaging import ImageError, ImageSource, load_rgb, model_input, read_image_bytes
 
-DEFAULT_MODEL = "cataract_vgg16"
-DEFAULT_ENSEMBLE = "cataract"
+DEFAULT_MODEL = CLASSIFIER
+DEFAULT_ENSEMBLE = ENSEMBLE
 PROTOCOLS = ("grpc", "http")
 TRANSPORTS = ("tensor", "bytes")
 DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
@@ -130,6 +145,20 @@ class _Job:
     payload: np.ndarray
 
 
+@dataclasses.dataclass(frozen=True)
+class _Call:
+    """One tritonclient method call, for the sync or the asyncio client to perform."""
+
+    model: str  # named in error messages
+    method: str
+    args: tuple = ()
+    kwargs: dict = dataclasses.field(default_factory=dict)
+    retry: bool = True  # retry with backoff while no server answers
+
+
+Conversation = Generator[_Call, Any, Any]  # yields calls, receives their results, returns the answer
+
+
 class _ClientCore:
     """Everything but the wire: arguments, config reading, request building, parsing."""
 
@@ -173,7 +202,7 @@ class _ClientCore:
         config = config.get("config", config)  # gRPC wraps the config, HTTP does not
         parameters = {key: value.get("string_value", "") for key, value in config.get("parameters", {}).items()}
         outputs = {output["name"]: output for output in config["output"]}
-        if len(config["input"]) != 1 or "probabilities" not in outputs:
+        if len(config["input"]) != 1 or OUTPUT_PROBABILITIES not in outputs:
             raise ModelNotReadyError(f"model '{self.model}' at {self.url} is not a cataract classifier (inputs {config['input']})")
         dims = [int(d) for d in config["input"][0]["dims"]]
         classes = tuple(parameters.get("classes", "cataract,normal").split(","))
@@ -182,8 +211,8 @@ class _ClientCore:
             version=parameters.get("model_version") or (max(versions, key=int) if versions else ""),
             image_size=dims[0],
             input_name=config["input"][0]["name"],
-            probability_output="probabilities",
-            heatmap_output="heatmap" if "heatmap" in outputs else "",
+            probability_output=OUTPUT_PROBABILITIES,
+            heatmap_output=OUTPUT_HEATMAP if OUTPUT_HEATMAP in outputs else "",
             classes=classes,
             positive_class=parameters.get("positive_class", classes[0]),
             threshold=float(parameters.get("decision_threshold", 0.5)),
@@ -219,7 +248,7 @@ class _ClientCore:
 
     def _request(self, job: _Job, info: ModelInfo, heatmap: bool) -> tuple[str, list, list]:
         api = self._api
-        model, input_name = (self.model, info.input_name) if self.transport == "tensor" else (self.ensemble, "image_bytes")
+        model, input_name = (self.model, info.input_name) if self.transport == "tensor" else (self.ensemble, INPUT_IMAGE_BYTES)
         tensor = api.InferInput(input_name, list(job.payload.shape), "UINT8")
         tensor.set_data_from_numpy(job.payload)
         outputs = [api.InferRequestedOutput(info.probability_output)]
@@ -256,6 +285,54 @@ class _ClientCore:
                 )
             )
         return predictions
+
+    # -- conversations with the server, written once for both clients --
+
+    def _info_conversation(self) -> Conversation:
+        if not (yield _Call(self.model, "is_model_ready", (self.model,))):
+            raise ModelNotReadyError(f"model '{self.model}' is not ready at {self.url}: is it in the served repository?")
+        config = yield _Call(self.model, "get_model_config", (self.model,), self._json_kwargs())
+        metadata = yield _Call(self.model, "get_model_metadata", (self.model,), self._json_kwargs())
+        return self._parse_info(config, metadata.get("versions", []))
+
+    def _health_conversation(self) -> Conversation:
+        """Liveness and readiness now, without retries: a monitor wants the state as it is."""
+        try:
+            live = bool((yield _Call(self.model, "is_server_live", retry=False)))
+            ready = bool((yield _Call(self.model, "is_server_ready", retry=False)))
+            model_ready = bool((yield _Call(self.model, "is_model_ready", (self.model,), retry=False)))
+        except CataractClientError as exc:
+            return ServerHealth(reachable=False, live=False, ready=False, model_ready=False, problem=str(exc))
+        return ServerHealth(reachable=True, live=live, ready=ready, model_ready=model_ready)
+
+    def _statistics_conversation(self) -> Conversation:
+        return (yield _Call(self.model, "get_inference_statistics", (self.model,), self._json_kwargs()))
+
+    def _job_conversation(self, job: _Job, sources: Sequence[ImageSource], info: ModelInfo, heatmap: bool) -> Conversation:
+        """One inference request: its Predictions, or its one error for every photo in it."""
+        model, inputs, outputs = self._request(job, info, heatmap)
+        kwargs = {"outputs": outputs, **({"client_timeout": self.timeout} if self.protocol == "grpc" else {})}
+        started = time.perf_counter()
+        try:
+            result = yield _Call(model, "infer", (model, inputs), kwargs)
+            return self._predictions(result, job, sources, info, heatmap, 1000 * (time.perf_counter() - started))
+        except CataractClientError as exc:
+            return exc
+
+    @staticmethod
+    def _advance(conversation: Conversation, outcome: Any) -> tuple[bool, Any]:
+        """Give a conversation its last call's outcome (a result, or a CataractClientError
+        raised where it waits): (True, its answer) once it has finished, else (False, its
+        next call)."""
+        try:
+            step = conversation.throw(outcome) if isinstance(outcome, CataractClientError) else conversation.send(outcome)
+        except StopIteration as done:
+            return True, done.value
+        return False, step
+
+    def _retry_delays(self) -> Iterable[float]:
+        """Seconds to wait before each retry while no server answers."""
+        return (self.backoff * 2**attempt for attempt in range(self.retries))
 
     def _plan(self, sources: Sequence[ImageSource], info: ModelInfo) -> tuple[list[_Job], dict[int, Exception]]:
         errors: dict[int, Exception] = {}
@@ -311,34 +388,41 @@ class CataractClient(_ClientCore):
             client = self._clients.pop(threading.get_ident(), None)
         _close_quietly(client)
 
-    def _call(self, model: str, method: str, *args, **kwargs):
-        """Call a tritonclient method, retrying with backoff while no server answers."""
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
+    def _call(self, call: _Call):
+        """Perform one tritonclient call, retrying with backoff while no server answers."""
+        delays = iter(self._retry_delays() if call.retry else ())
+        while True:
             try:
-                return getattr(self._client(), method)(*args, **kwargs)
+                return getattr(self._client(), call.method)(*call.args, **call.kwargs)
             except Exception as exc:  # tritonclient, socket and gevent errors
-                if is_unavailable(exc):
-                    self._drop_connection()  # a fresh channel skips gRPC's own reconnect backoff
-                if is_unavailable(exc) and attempt < self.retries:
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                raise translate(exc, self.url, model) from None
+                if not is_unavailable(exc):
+                    raise translate(exc, self.url, call.model) from None
+                self._drop_connection()  # a fresh channel skips gRPC's own reconnect backoff
+                delay = next(delays, None)
+                if delay is None:
+                    raise translate(exc, self.url, call.model) from None
+                time.sleep(delay)
+
+    def _converse(self, conversation: Conversation):
+        """Perform a conversation's calls in turn; return its answer."""
+        finished, step = self._advance(conversation, None)
+        while not finished:
+            try:
+                outcome = self._call(step)
+            except CataractClientError as exc:
+                outcome = exc
+            finished, step = self._advance(conversation, outcome)
+        return step
 
     def is_ready(self) -> bool:
-        try:
-            return bool(self._call(self.model, "is_model_ready", self.model))
-        except CataractClientError:
-            return False
+        return self.health().model_ready
+
+    def health(self) -> ServerHealth:
+        return self._converse(self._health_conversation())
 
     def info(self, refresh: bool = False) -> ModelInfo:
         if self._info is None or refresh:
-            if not self._call(self.model, "is_model_ready", self.model):
-                raise ModelNotReadyError(f"model '{self.model}' is not ready at {self.url}: is it in the served repository?")
-            config = self._call(self.model, "get_model_config", self.model, **self._json_kwargs())
-            metadata = self._call(self.model, "get_model_metadata", self.model, **self._json_kwargs())
-            self._info = self._parse_info(config, metadata.get("versions", []))
+            self._info = self._converse(self._info_conversation())
         return self._info
 
     def predict(self, source: ImageSource, heatmap: bool = False) -> Prediction:
@@ -353,15 +437,7 @@ class CataractClient(_ClientCore):
         jobs, answered = self._plan(sources, info)
 
         def run(job: _Job) -> None:
-            model, inputs, outputs = self._request(job, info, heatmap)
-            started = time.perf_counter()
-            try:
-                timeout = {"client_timeout": self.timeout} if self.protocol == "grpc" else {}
-                result = self._call(model, "infer", model, inputs, outputs=outputs, **timeout)
-                latency = 1000 * (time.perf_counter() - started)
-                self._record(answered, job, self._predictions(result, job, sources, info, heatmap, latency))
-            except CataractClientError as exc:
-                self._record(answered, job, exc)
+            self._record(answered, job, self._converse(self._job_conversation(job, sources, info, heatmap)))
 
         if len(jobs) == 1:
             run(jobs[0])
@@ -373,7 +449,7 @@ class CataractClient(_ClientCore):
 
     def server_statistics(self) -> dict[str, Any]:
         """Triton's inference statistics for the classifier (the statistics extension)."""
-        return self._call(self.model, "get_inference_statistics", self.model, **self._json_kwargs())
+        return self._converse(self._statistics_conversation())
 
     def close(self) -> None:
         if self._pool is not None:
@@ -415,47 +491,39 @@ class AsyncCataractClient(_ClientCore):
                 self._connection = aio.InferenceServerClient(self.url, conn_timeout=self.timeout)
         return self._connection
 
-    async def _call(self, model: str, method: str, *args, **kwargs):
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
+    async def _call(self, call: _Call):
+        delays = iter(self._retry_delays() if call.retry else ())
+        while True:
             try:
-                return await asyncio.wait_for(getattr(self._client(), method)(*args, **kwargs), self.timeout)
+                return await asyncio.wait_for(getattr(self._client(), call.method)(*call.args, **call.kwargs), self.timeout)
             except Exception as exc:
-                if is_unavailable(exc):
-                    await self.close()  # a fresh channel skips gRPC's own reconnect backoff
-                if is_unavailable(exc) and attempt < self.retries:
-                    await asyncio.sleep(delay)
-                    delay *= 2
-                    continue
-                raise translate(exc, self.url, model) from None
+                if not is_unavailable(exc):
+                    raise translate(exc, self.url, call.model) from None
+                await self.close()  # a fresh channel skips gRPC's own reconnect backoff
+                delay = next(delays, None)
+                if delay is None:
+                    raise translate(exc, self.url, call.model) from None
+                await asyncio.sleep(delay)
+
+    async def _converse(self, conversation: Conversation):
+        finished, step = self._advance(conversation, None)
+        while not finished:
+            try:
+                outcome = await self._call(step)
+            except CataractClientError as exc:
+                outcome = exc
+            finished, step = self._advance(conversation, outcome)
+        return step
 
     async def is_ready(self) -> bool:
-        try:
-            return bool(await self._call(self.model, "is_model_ready", self.model))
-        except CataractClientError:
-            return False
+        return (await self.health()).model_ready
 
     async def health(self) -> ServerHealth:
-        """Liveness and readiness of the server and the model, without retries: a
-        monitor wants the state now."""
-        retries, self.retries = self.retries, 0
-        try:
-            live = bool(await self._call(self.model, "is_server_live"))
-            ready = bool(await self._call(self.model, "is_server_ready"))
-            model_ready = bool(await self._call(self.model, "is_model_ready", self.model))
-            return ServerHealth(reachable=True, live=live, ready=ready, model_ready=model_ready)
-        except CataractClientError as exc:
-            return ServerHealth(reachable=False, live=False, ready=False, model_ready=False, problem=str(exc))
-        finally:
-            self.retries = retries
+        return await self._converse(self._health_conversation())
 
     async def info(self, refresh: bool = False) -> ModelInfo:
         if self._info is None or refresh:
-            if not await self._call(self.model, "is_model_ready", self.model):
-                raise ModelNotReadyError(f"model '{self.model}' is not ready at {self.url}: is it in the served repository?")
-            config = await self._call(self.model, "get_model_config", self.model, **self._json_kwargs())
-            metadata = await self._call(self.model, "get_model_metadata", self.model, **self._json_kwargs())
-            self._info = self._parse_info(config, metadata.get("versions", []))
+            self._info = await self._converse(self._info_conversation())
         return self._info
 
     async def predict(self, source: ImageSource, heatmap: bool = False) -> Prediction:
@@ -468,21 +536,14 @@ class AsyncCataractClient(_ClientCore):
         limit = asyncio.Semaphore(self.concurrency)
 
         async def run(job: _Job) -> None:
-            model, inputs, outputs = self._request(job, info, heatmap)
             async with limit:
-                started = time.perf_counter()
-                try:
-                    result = await self._call(model, "infer", model, inputs, outputs=outputs)
-                    latency = 1000 * (time.perf_counter() - started)
-                    self._record(answered, job, self._predictions(result, job, sources, info, heatmap, latency))
-                except CataractClientError as exc:
-                    self._record(answered, job, exc)
+                self._record(answered, job, await self._converse(self._job_conversation(job, sources, info, heatmap)))
 
         await asyncio.gather(*(run(job) for job in jobs))
         return self._ordered(len(sources), answered)
 
     async def server_statistics(self) -> dict[str, Any]:
-        return await self._call(self.model, "get_inference_statistics", self.model, **self._json_kwargs())
+        return await self._converse(self._statistics_conversation())
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -507,8 +568,6 @@ def _close_quietly(client) -> None:
 
 def sources_from_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Expand folders into their image files (recursively, sorted); keep files as given."""
-    from client.imaging import IMAGE_SUFFIXES
-
     expanded: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():

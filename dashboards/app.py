@@ -2,7 +2,9 @@
 
     cataract dashboard --triton-url 127.0.0.1:8001 --port 5006
 
-Each browser session gets its own ScreeningSession; the page is a panel-material-ui Page.
+Each browser session gets its own ScreeningSession and ServerMonitor (dashboards/
+screening.py), which hold every decision; the views below are `pn.viewable.Viewer`
+classes, each bound only to the parameters it shows.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 import panel as pn
 import panel_material_ui as pmui
+import param
 
-from client.imaging import MAX_IMAGE_BYTES
+from cataract_contract import MAX_IMAGE_BYTES
 from dashboards.rendering import heatmap_overlay, probability_bar, thumbnail_png
 from dashboards.screening import Message, Screened, ScreeningSession, ServerMonitor, sample_photos
 
@@ -24,24 +27,29 @@ DISCLAIMER = (
     "an eye-care professional must examine the patient before any clinical decision."
 )
 MONITOR_PERIOD_MS = 5000
+CARDS_SHOWN = 24
 
 
-class DashboardView:
-    """Widgets and layout; every decision is made by the state objects."""
+class PhotoPicker(pn.viewable.Viewer):
+    """Upload or pick sample photos, see what waits, press Predict."""
 
-    def __init__(self, session: ScreeningSession, monitor: ServerMonitor, samples_folder: str | Path | None):
-        self.session, self.monitor = session, monitor
+    session = param.ClassSelector(class_=ScreeningSession)
+    samples_folder = param.Parameter(default=None)
+    on_predict = param.Callable(allow_refs=False, doc="async: screen the waiting photos")
+
+    def __init__(self, **params):
+        super().__init__(**params)
         self._taken_uploads: set[str] = set()
-        limit_mb = MAX_IMAGE_BYTES / 2**20
         self.uploader = pn.widgets.FileDropper(
-            multiple=True, accepted_filetypes=["image/*"], max_file_size=f"{limit_mb:.0f}MB",
+            multiple=True, accepted_filetypes=["image/*"], max_file_size=f"{MAX_IMAGE_BYTES / 2**20:.0f}MB",
             chunk_size=4 * 2**20, name="Photos", sizing_mode="stretch_width",
         )
         self.uploader.param.watch(self._on_upload, "value")
-        samples = sample_photos(samples_folder)
+        samples = sample_photos(self.samples_folder)
         self.sample_picker = pn.widgets.MultiSelect(
-            name=f"Sample photos ({samples_folder})" if samples else "Sample photos (none found)",
-            options={str(p.relative_to(samples_folder)): str(p) for p in samples}, size=8, sizing_mode="stretch_width",
+            name=f"Sample photos ({self.samples_folder})" if samples else "Sample photos (none found)",
+            options={str(p.relative_to(self.samples_folder)): str(p) for p in samples}, size=8,
+            sizing_mode="stretch_width",
         )
         self.add_samples = pn.widgets.Button(
             name="Add selected samples", button_type="primary", button_style="outline", sizing_mode="stretch_width"
@@ -49,17 +57,7 @@ class DashboardView:
         self.add_samples.on_click(lambda _: self.session.add_samples(self.sample_picker.value))
         self.predict_button = pn.widgets.Button(name="Predict", button_type="primary", sizing_mode="stretch_width")
         self.predict_button.on_click(self._on_predict)
-        self.retry_button = pn.widgets.Button(name="Retry", button_type="warning", visible=False)
-        self.retry_button.on_click(self._on_predict)
-        self.show_heatmap = pmui.Switch(label="Show heatmap", value=False)
-        self.download = pn.widgets.FileDownload(
-            callback=lambda: io.StringIO(self.session.results_csv()), filename="screening_results.csv",
-            label="Download CSV", button_type="primary", button_style="outline",
-        )
-        session.param.watch(lambda event: setattr(self.retry_button, "visible", event.new), "server_unreachable")
-        session.param.watch(lambda event: setattr(self.predict_button, "loading", event.new), "busy")
-
-    # -- callbacks --
+        self.session.param.watch(lambda event: setattr(self.predict_button, "loading", event.new), "busy")
 
     def _on_upload(self, event) -> None:
         new = {name: data for name, data in (event.new or {}).items() if name not in self._taken_uploads}
@@ -68,20 +66,58 @@ class DashboardView:
             self.session.add_files(new)
 
     async def _on_predict(self, _event) -> None:
-        await self.session.predict()
-        await self.monitor.refresh()
+        await self.on_predict()
 
-    # -- views --
+    @param.depends("session.pending")
+    def _pending(self) -> pn.pane.Markdown:
+        names = ", ".join(photo.name for photo in self.session.pending)
+        return pn.pane.Markdown(f"**Waiting for Predict:** {names}" if names else "", css_classes=["pending"])
 
-    def messages(self, messages: list[Message]):
-        return pn.Column(*(pmui.Alert(object=m.text, severity=m.kind, css_classes=["inline-message"],
-                                      sizing_mode="stretch_width") for m in messages), sizing_mode="stretch_width")
+    def __panel__(self):
+        return pn.Column(
+            pn.pane.Markdown(f"### Photos\nDrag and drop or browse (JPEG, PNG, BMP, WebP; up to "
+                             f"{MAX_IMAGE_BYTES / 2**20:.0f} MiB each)."),
+            self.uploader, self.sample_picker, self.add_samples, self._pending, self.predict_button,
+            sizing_mode="stretch_width",
+        )
 
-    def pending(self, pending: list) -> pn.pane.Markdown:
-        names = ", ".join(photo.name for photo in pending)
-        return pn.pane.Markdown(f"**Waiting for Predict:** {names}" if pending else "", css_classes=["pending"])
 
-    def result_card(self, item: Screened, show_heatmap: bool):
+class Messages(pn.viewable.Viewer):
+    """What the last action has to say, with Retry when the server was unreachable."""
+
+    session = param.ClassSelector(class_=ScreeningSession)
+    on_predict = param.Callable(allow_refs=False, doc="async: screen the waiting photos")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.retry_button = pn.widgets.Button(name="Retry", button_type="warning", visible=False)
+        self.retry_button.on_click(self._on_retry)
+        self.session.param.watch(lambda event: setattr(self.retry_button, "visible", event.new), "server_unreachable")
+
+    async def _on_retry(self, _event) -> None:
+        await self.on_predict()
+
+    @param.depends("session.messages")
+    def _alerts(self):
+        return pn.Column(*(self.alert(message) for message in self.session.messages), sizing_mode="stretch_width")
+
+    @staticmethod
+    def alert(message: Message):
+        return pmui.Alert(object=message.text, severity=message.kind, css_classes=["inline-message"],
+                          sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return pn.Column(self._alerts, self.retry_button, sizing_mode="stretch_width")
+
+
+class ResultCards(pn.viewable.Viewer):
+    """One card per screened photo: label, confidence, probability bar, optional heatmap."""
+
+    session = param.ClassSelector(class_=ScreeningSession)
+    show_heatmap = param.Boolean(default=False)
+
+    @staticmethod
+    def card(item: Screened, show_heatmap: bool):
         prediction = item.prediction
         picture = (heatmap_overlay(item.photo.data, prediction.heatmap)
                    if show_heatmap and prediction.heatmap is not None else thumbnail_png(item.photo.data))
@@ -92,21 +128,50 @@ class DashboardView:
                          f'{prediction.label}</span> <span class="prediction-confidence" style="font-size:18px">'
                          f'{prediction.confidence:.1f}%</span>'),
             pn.pane.HTML(probability_bar(prediction.probabilities["cataract"], prediction.threshold), width=240),
-            pn.pane.Markdown(f"model v{prediction.model_version} &middot; {prediction.latency_ms:.0f} ms", styles={"font-size": "12px"}),
+            pn.pane.Markdown(f"model v{prediction.model_version} &middot; {prediction.latency_ms:.0f} ms",
+                             styles={"font-size": "12px"}),
             title=item.photo.name, collapsible=False, width=270, css_classes=["result-card"],
         )
 
-    def result_cards(self, results: list[Screened], show_heatmap: bool):
-        if not results:
+    @param.depends("session.results", "show_heatmap")
+    def __panel__(self):
+        if not self.session.results:
             return pn.pane.Markdown("No photos screened yet.")
-        return pn.FlexBox(*(self.result_card(item, show_heatmap) for item in results[:24]))
+        return pn.FlexBox(*(self.card(item, self.show_heatmap) for item in self.session.results[:CARDS_SHOWN]))
 
-    def results_table(self, results: list[Screened]):
+
+class ResultsTable(pn.viewable.Viewer):
+    """Every answer since the page was opened, with CSV download."""
+
+    session = param.ClassSelector(class_=ScreeningSession)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.download = pn.widgets.FileDownload(
+            callback=lambda: io.StringIO(self.session.results_csv()), filename="screening_results.csv",
+            label="Download CSV", button_type="primary", button_style="outline",
+        )
+
+    @param.depends("session.results")
+    def _table(self):
         frame = pd.DataFrame(self.session.table_rows())
         return pn.widgets.Tabulator(frame, disabled=True, show_index=False, sizing_mode="stretch_width",
                                     height=min(400, 60 + 32 * len(frame)), name="results")
 
-    def server_panel(self, *_):
+    def __panel__(self):
+        return pn.Column(pn.Row(pn.pane.Markdown("## All screened photos"), self.download), self._table,
+                         sizing_mode="stretch_width")
+
+
+class ServerPanel(pn.viewable.Viewer):
+    """Triton's state, the served model, and what happened since the last refresh."""
+
+    monitor = param.ClassSelector(class_=ServerMonitor)
+    session = param.ClassSelector(class_=ScreeningSession)
+
+    @param.depends("monitor.reachable", "monitor.delta", "monitor.model_info", "monitor.total_inferences",
+                   "session.results")
+    def __panel__(self):
         m = self.monitor
         if not m.reachable:
             return pmui.Alert(object=f"Triton server unreachable at {m.triton_url}. {m.problem}", severity="error",
@@ -129,40 +194,35 @@ class DashboardView:
             lines.append("**Recent request latencies** " + ", ".join(f"{v:.0f}" for v in latencies[:10]) + " ms")
         return pn.pane.Markdown("\n\n".join(lines), css_classes=["server-status"])
 
-    def page(self):
-        s, m = self.session, self.monitor
-        sidebar = [
-            pn.pane.Markdown(f"### Photos\nDrag and drop or browse (JPEG, PNG, BMP, WebP; up to "
-                             f"{MAX_IMAGE_BYTES / 2**20:.0f} MiB each)."),
-            self.uploader, self.sample_picker, self.add_samples,
-            pn.bind(self.pending, s.param.pending),
-            self.predict_button, self.show_heatmap,
-            pn.pane.Markdown("Heatmap: red where the model sees evidence for cataract, blue where it sees a normal eye.",
-                             styles={"font-size": "12px"}),
-            pn.pane.Markdown(DISCLAIMER, css_classes=["disclaimer"]),
-        ]
-        server = pn.bind(self.server_panel, m.param.reachable, m.param.delta, m.param.model_info, m.param.total_inferences,
-                         s.param.results)
-        main = [
-            pn.Column(pn.bind(self.messages, s.param.messages), self.retry_button, sizing_mode="stretch_width"),
-            pn.pane.Markdown("## Results"),
-            pn.bind(self.result_cards, s.param.results, self.show_heatmap),
-            pn.Row(pn.pane.Markdown("## All screened photos"), self.download),
-            pn.bind(self.results_table, s.param.results),
-            pn.pane.Markdown("## Server"),
-            server,
-        ]
-        return pmui.Page(title=TITLE, sidebar=sidebar, main=main, sidebar_width=340)
-
 
 def create_app(triton_url: str, protocol: str = "grpc", samples_folder: str | Path | None = None):
     """One page per browser session, with its own state."""
     session = ScreeningSession(triton_url=triton_url, protocol=protocol)
     monitor = ServerMonitor(triton_url=triton_url, protocol=protocol)
-    view = DashboardView(session, monitor, samples_folder)
+
+    async def predict() -> None:
+        await session.predict()
+        await monitor.refresh()  # the server panel shows this Predict's statistics at once
+
+    show_heatmap = pmui.Switch(label="Show heatmap", value=False)
+    cards = ResultCards(session=session, show_heatmap=show_heatmap.value)
+    show_heatmap.link(cards, value="show_heatmap")
+    sidebar = [
+        PhotoPicker(session=session, samples_folder=samples_folder, on_predict=predict),
+        show_heatmap,
+        pn.pane.Markdown("Heatmap: red where the model sees evidence for cataract, blue where it sees a normal eye.",
+                         styles={"font-size": "12px"}),
+        pn.pane.Markdown(DISCLAIMER, css_classes=["disclaimer"]),
+    ]
+    main = [
+        Messages(session=session, on_predict=predict),
+        pn.pane.Markdown("## Results"), cards,
+        ResultsTable(session=session),
+        pn.pane.Markdown("## Server"), ServerPanel(monitor=monitor, session=session),
+    ]
     pn.state.onload(monitor.refresh)
     pn.state.add_periodic_callback(monitor.refresh, period=MONITOR_PERIOD_MS)
-    return view.page()
+    return pmui.Page(title=TITLE, sidebar=sidebar, main=main, sidebar_width=340)
 
 
 def serve(triton_url: str, protocol: str, samples_folder: str | Path | None, port: int, address: str,

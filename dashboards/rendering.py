@@ -8,7 +8,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from client.imaging import decode_image
+from cataract_contract import decode_image
 
 THUMBNAIL_SIDE = 240
 CATARACT_COLOUR = np.array([230, 30, 30], np.float32)

@@ -18,7 +18,7 @@ from typing import Any
 import param
 
 from client.errors import CataractClientError, InvalidImageError, ModelNotReadyError, ServerUnavailableError
-from client.imaging import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageError, decode_image
+from cataract_contract import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageError, decode_image
 from client.triton_client import AsyncCataractClient, ModelInfo, Prediction
 
 RECENT_LATENCIES = 20

@@ -34,7 +34,7 @@ fi
 
 if [ -f "$RUN/val_predictions.csv" ]; then
     say "reusing the trained run in $RUN (delete it to train again)"
-elif python -c "from train_jax.weights import find_imagenet_weights as f; raise SystemExit(0 if f() else 1)" 2>/dev/null; then
+elif python -c "from train_jax.model.pretrained import find_imagenet_weights as f; raise SystemExit(0 if f() else 1)" 2>/dev/null; then
     say "training VGG16 on ImageNet weights at 224x224: head on the frozen base, then the last block"
     cataract train --data "$DATA" --out "$RUN" --weights imagenet --image-size 224 \
         --head-epochs 6 --finetune-epochs 8 --patience 3

@@ -7,5 +7,6 @@ source "$ROOT/scripts/setup.sh"
 # browser download is not used).
 apt_install chromium
 cd "$ROOT"
-ruff check train_jax client dashboards tests model_repository
+ruff check cataract_contract train_jax serving client dashboards tests model_repository
+lint-imports  # the import layers of pyproject.toml's [tool.importlinter]
 exec python -m pytest "$@"

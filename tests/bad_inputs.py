@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from client.imaging import MAX_IMAGE_BYTES
+from cataract_contract import MAX_IMAGE_BYTES
 
 
 def png_header_only(width: int, height: int) -> bytes:

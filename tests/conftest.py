@@ -13,16 +13,28 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 REAL_PHOTOS = REPOSITORY.parent / "shared" / "datasets" / "cataract_eyes"
 
 # Small and quick: the settings most training tests use (a narrow VGG16 at 32x32).
-TINY_TRAIN_ARGS = [
-    "--weights", "none", "--image-size", "32", "--width", "0.125", "--batch-size", "8",
-    "--unfreeze-blocks", "1", "--augmented-views", "2",
-]
+TINY_SETTINGS = dict(weights="none", image_size=32, width=0.125, batch_size=8, unfreeze_blocks=1, augmented_views=2)
+
+
+def tiny_config(data: Path, out: Path, **overrides):
+    """A TrainConfig for the tiny network; tests build configs, not flag lists."""
+    from train_jax.training.config import TrainConfig
+
+    return TrainConfig(data=str(data), out=str(out), **{**TINY_SETTINGS, **overrides})
+
+
+def train_command(config) -> list[str]:
+    """`cataract train` with the flags that rebuild `config`, for tests that run the
+    command line in another process, as a user would."""
+    from train_jax.settings import to_arguments
+
+    return ["train", *to_arguments(config)]
 
 
 @pytest.fixture(scope="session")
 def synthetic_photos(tmp_path_factory) -> Path:
     """96 synthetic photos (train 76 / test 20), 96 px high."""
-    from train_jax.synth import generate
+    from train_jax.data.synth import generate
 
     root = tmp_path_factory.mktemp("synthetic") / "photos"
     generate(root, 96, seed=11, height=96)
@@ -62,16 +74,14 @@ def free_ports(count: int) -> list[int]:
 @pytest.fixture(scope="session")
 def tiny_run(synthetic_photos, tmp_path_factory) -> Path:
     """A narrow 32x32 VGG16 trained for one epoch per phase: quick to export and serve."""
-    from train_jax.cli import main
+    from train_jax.training.trainer import train
 
-    run = tmp_path_factory.mktemp("tiny") / "run"
-    assert main(["train", "--data", str(synthetic_photos), "--out", str(run), *TINY_TRAIN_ARGS, "--epochs", "1"]) == 0
-    return run
+    return train(tiny_config(synthetic_photos, tmp_path_factory.mktemp("tiny") / "run", epochs=1)).root
 
 
 @pytest.fixture(scope="session")
 def tiny_repository(tiny_run, tmp_path_factory) -> Path:
-    from train_jax.export import export
+    from train_jax.export.export import export
 
     repository = tmp_path_factory.mktemp("repository") / "model_repository"
     # float32 on every CPU, so served answers can be held to 1e-4 of the in-process
@@ -81,7 +91,7 @@ def tiny_repository(tiny_run, tmp_path_factory) -> Path:
 
 
 def start_server(repository: Path):
-    from client.local_server import LocalTritonServer, ServerOptions
+    from serving.embedded import LocalTritonServer, ServerOptions
 
     http, grpc, metrics = free_ports(3)
     return LocalTritonServer(ServerOptions(repository, http_port=http, grpc_port=grpc, metrics_port=metrics)).start()

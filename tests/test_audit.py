@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY_TRAIN_ARGS, run_cli
-from train_jax.audit import audit, check_training_data, edge_map, otsu_mask, otsu_threshold, write_html, write_json
-from train_jax.cli import main
-from train_jax.dataset import discover, scan
-from train_jax.synth import draw_eye
+from conftest import run_cli, tiny_config, train_command
+from train_jax.data.audit import audit, edge_map, otsu_mask, otsu_threshold, write_html, write_json
+from train_jax.data.checks import check_training_data
+from train_jax.evaluation.evaluate import evaluate
+from train_jax.training.trainer import train
+from train_jax.data.scan import discover, scan
+from train_jax.data.synth import draw_eye
 
 
 def eye(seed: int, cataract: bool) -> Image.Image:
@@ -120,18 +122,17 @@ def test_label_conflict_policies(planted):
 
 
 def test_train_refuses_leakage_unless_allowed_and_evaluate_reports_both_scores(planted, tmp_path):
-    args = ["train", "--data", str(planted), *TINY_TRAIN_ARGS, "--epochs", "1", "--batch-size", "4"]
-    refused = run_cli(*args, "--out", str(tmp_path / "refused"))
+    refused = run_cli(*train_command(tiny_config(planted, tmp_path / "refused", epochs=1, batch_size=4)))
     assert refused.returncode == 2
     assert "2 test photos are copies of training photos" in refused.stderr and "--allow-leakage" in refused.stderr
 
     run = tmp_path / "run"
-    assert main([*args, "--out", str(run), "--allow-leakage"]) == 0
+    train(tiny_config(planted, run, epochs=1, batch_size=4, allow_leakage=True))
     split = json.loads((run / "split.json").read_text())
     assert sorted(Path(p).name for p in split["leaked_test"]) == ["e_leaked.jpg", "f_leaked_small.jpg"]
     assert sorted(Path(p).name for p in split["dropped_label_conflicts"]) == ["g.jpg", "g_again.jpg", "g_as_normal.jpg"]
 
-    assert main(["evaluate", "--run", str(run), "--data", str(planted / "test")]) == 0
+    evaluate(run, planted / "test")
     report = json.loads((run / "metrics.json").read_text())
     assert sorted(Path(p).name for p in report["leaked_test_photos"]) == ["e_leaked.jpg", "f_leaked_small.jpg"]
     assert report["test_at_threshold"]["count"] == 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from train_jax.augment import AugmentConfig, augment
+from train_jax.data.augment import AugmentConfig, augment
 
 NONE = AugmentConfig(rotation_degrees=0, shift_fraction=0, zoom_fraction=0, brightness_fraction=0, horizontal_flip=False)
 

@@ -19,7 +19,7 @@ from tritonclient.utils import InferenceServerException
 
 from bad_inputs import eye_like, encoded, write_corpus
 from client.errors import InvalidImageError
-from client.imaging import ImageError, decode_image, load_rgb, model_input
+from cataract_contract import ImageError, decode_image, load_rgb, model_input
 from client.triton_client import CataractClient, Prediction
 from conftest import run_cli
 from dashboards.screening import ScreeningSession

@@ -12,7 +12,7 @@ import tritonclient.grpc as grpcclient
 from PIL import Image
 
 from client.errors import InvalidImageError, ModelNotReadyError, ServerUnavailableError
-from client.imaging import model_input
+from cataract_contract import model_input
 from client.triton_client import AsyncCataractClient, CataractClient, Prediction
 from conftest import free_ports, run_cli, start_server
 
@@ -127,7 +127,7 @@ def test_client_recovers_when_the_server_is_killed_and_restarted(tiny_repository
         with pytest.raises(ServerUnavailableError):
             screener.predict(paths[0])
 
-        from client.local_server import LocalTritonServer
+        from serving.embedded import LocalTritonServer
 
         server = LocalTritonServer(options).start()  # same ports
         result = screener.predict(paths[0])

@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pytest
 
-from client.imaging import MAX_IMAGE_BYTES
+from cataract_contract import MAX_IMAGE_BYTES
 from conftest import free_ports
 from dashboards.rendering import heatmap_overlay, probability_bar
 from dashboards.screening import (

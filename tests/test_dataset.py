@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from train_jax import dataset as datasets
-from train_jax.dataset import CLASS_NAMES
-from train_jax.duplicates import duplicate_groups, local_features, perceptual_hash
+from train_jax.data import scan as photos
+from train_jax.data.split import split_train_validation
+from cataract_contract import CLASS_NAMES
+from train_jax.data.copies import duplicate_groups, local_features, perceptual_hash
 from train_jax.errors import UserError
-from train_jax.synth import draw_eye
+from train_jax.data.synth import draw_eye
 
 
 def write_photo(path: Path, seed: int, cataract: bool = False, size: int = 64) -> Image.Image:
@@ -29,7 +30,7 @@ def test_split_layout_with_any_case(tmp_path):
     write_photo(tmp_path / "test" / "cataract" / "c.jpeg", 3, True)
     (tmp_path / "Train" / "NORMAL" / "notes.txt").write_text("not a photo")
     (tmp_path / "Train" / "NORMAL" / ".hidden.jpg").write_bytes(b"")
-    splits = datasets.discover(tmp_path)
+    splits = photos.discover(tmp_path)
     assert sorted(splits) == ["test", "train"]
     assert [(Path(r.path).name, CLASS_NAMES[r.label]) for r in splits["train"]] == [("a.JPG", "cataract"), ("b.Png", "normal")]
     assert [Path(r.path).name for r in splits["test"]] == ["c.jpeg"]
@@ -38,16 +39,16 @@ def test_split_layout_with_any_case(tmp_path):
 def test_flat_layout_is_a_training_set(tmp_path):
     write_photo(tmp_path / "cataract" / "a.bmp", 1, True)
     write_photo(tmp_path / "normal" / "sub" / "b.webp", 2)
-    splits = datasets.discover(tmp_path)
+    splits = photos.discover(tmp_path)
     assert list(splits) == ["train"] and len(splits["train"]) == 2
 
 
 def test_missing_or_unrecognised_folders_are_clear_errors(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
-        datasets.discover(tmp_path / "nowhere")
+        photos.discover(tmp_path / "nowhere")
     (tmp_path / "photos").mkdir()
     with pytest.raises(UserError, match="neither train/"):
-        datasets.discover(tmp_path)
+        photos.discover(tmp_path)
 
 
 def test_unreadable_files_are_listed_and_skipped(tmp_path):
@@ -56,7 +57,7 @@ def test_unreadable_files_are_listed_and_skipped(tmp_path):
     good = (tmp_path / "cataract" / "good.jpg").read_bytes()
     (tmp_path / "normal").mkdir()
     (tmp_path / "normal" / "cut.jpg").write_bytes(good[: len(good) // 3])
-    scanned, unreadable = datasets.scan(datasets.discover(tmp_path)["train"])
+    scanned, unreadable = photos.scan(photos.discover(tmp_path)["train"])
     assert [Path(s.record.path).name for s in scanned] == ["good.jpg"]
     reasons = {Path(u.path).name: u.reason for u in unreadable}
     assert sorted(reasons) == ["cut.jpg", "text.jpg"]
@@ -67,9 +68,9 @@ def test_unreadable_files_are_listed_and_skipped(tmp_path):
 def test_a_single_class_is_a_clear_error(tmp_path):
     write_photo(tmp_path / "cataract" / "a.jpg", 1, True)
     (tmp_path / "normal").mkdir()
-    scanned, _ = datasets.scan(datasets.discover(tmp_path)["train"])
+    scanned, _ = photos.scan(photos.discover(tmp_path)["train"])
     with pytest.raises(UserError, match="no readable images of class 'normal'"):
-        datasets.require_both_classes([s.record for s in scanned], str(tmp_path))
+        photos.require_both_classes([s.record for s in scanned], str(tmp_path))
 
 
 def test_copies_survive_resizing_reencoding_and_crops_but_distinct_photos_stay_apart(tmp_path):
@@ -93,16 +94,16 @@ def test_split_is_stratified_seeded_and_keeps_copies_together(tmp_path):
             (tmp_path / CLASS_NAMES[0 if cataract else 1] / f"p{index}_copy.png").write_bytes(
                 (tmp_path / CLASS_NAMES[0 if cataract else 1] / f"p{index}.png").read_bytes()
             )
-    scanned, _ = datasets.scan(datasets.discover(tmp_path)["train"])
-    train, validation = datasets.split_train_validation(scanned, 0.25, seed=3)
+    scanned, _ = photos.scan(photos.discover(tmp_path)["train"])
+    train, validation = split_train_validation(scanned, 0.25, seed=3)
     assert len(train) + len(validation) == len(scanned) == 52
     validation_counts = Counter(image.record.label for image in validation)
     assert abs(validation_counts[0] - validation_counts[1]) <= 3
     stem = lambda image: Path(image.record.path).stem.split("_")[0]  # noqa: E731
     assert not {stem(i) for i in train} & {stem(i) for i in validation}, "a photo's copies crossed the split"
-    again, _ = datasets.split_train_validation(scanned, 0.25, seed=3)
+    again, _ = split_train_validation(scanned, 0.25, seed=3)
     assert [i.record.path for i in again] == [i.record.path for i in train]
-    other, _ = datasets.split_train_validation(scanned, 0.25, seed=4)
+    other, _ = split_train_validation(scanned, 0.25, seed=4)
     assert [i.record.path for i in other] != [i.record.path for i in train]
 
 
@@ -111,8 +112,8 @@ def test_fingerprint_depends_on_content_and_labels_not_paths(tmp_path):
     write_photo(tmp_path / "a" / "normal" / "y.png", 2)
     write_photo(tmp_path / "b" / "cataract" / "renamed.png", 1, True)
     write_photo(tmp_path / "b" / "normal" / "other.png", 2)
-    first = datasets.fingerprint(datasets.scan(datasets.discover(tmp_path / "a")["train"])[0])
-    second = datasets.fingerprint(datasets.scan(datasets.discover(tmp_path / "b")["train"])[0])
+    first = photos.fingerprint(photos.scan(photos.discover(tmp_path / "a")["train"])[0])
+    second = photos.fingerprint(photos.scan(photos.discover(tmp_path / "b")["train"])[0])
     assert first == second
     write_photo(tmp_path / "b" / "normal" / "extra.png", 3)
-    assert datasets.fingerprint(datasets.scan(datasets.discover(tmp_path / "b")["train"])[0]) != first
+    assert photos.fingerprint(photos.scan(photos.discover(tmp_path / "b")["train"])[0]) != first

@@ -11,10 +11,11 @@ import time
 import urllib.request
 
 
-from client.local_server import LocalTritonServer, ServerOptions
-from conftest import REPOSITORY, TINY_TRAIN_ARGS, free_ports, run_cli
-from train_jax import model_repository as repo
-from train_jax.cli import build_parser, main
+from serving.embedded import LocalTritonServer, ServerOptions
+from conftest import REPOSITORY, free_ports, run_cli, tiny_config
+import cataract_contract as contract
+from train_jax.cli import build_parser
+from train_jax.training.trainer import train
 
 
 def epochs_logged(run):
@@ -34,11 +35,10 @@ def damage(folder):
 def test_damaged_checkpoints_are_detected_skipped_and_never_loaded(synthetic_photos, tmp_path, caplog):
     caplog.set_level(logging.INFO)
     run = tmp_path / "run"
-    args = ["train", "--data", str(synthetic_photos), "--out", str(run), *TINY_TRAIN_ARGS,
-            "--head-epochs", "2", "--finetune-epochs", "2", "--patience", "10"]
-    assert main(args) == 0
+    config = tiny_config(synthetic_photos, run, head_epochs=2, finetune_epochs=2, patience=10)
+    train(config)
     damage(run / "checkpoints" / "4")
-    assert main(args + ["--resume"]) == 0
+    train(config, resume=True)
     assert "checkpoint of epoch 4 is damaged" in caplog.text
     assert "resuming after epoch 3" in caplog.text
     assert epochs_logged(run) == [1, 2, 3, 4]
@@ -54,7 +54,7 @@ def test_damaged_checkpoints_are_detected_skipped_and_never_loaded(synthetic_pho
 def test_a_version_that_cannot_load_does_not_take_the_others_down(tiny_repository, tmp_path):
     repository = tmp_path / "repository"
     shutil.copytree(tiny_repository, repository)
-    saved = repository / repo.CLASSIFIER / "1" / repo.SAVEDMODEL_DIR / "saved_model.pb"
+    saved = repository / contract.CLASSIFIER / "1" / contract.SAVEDMODEL_DIR / "saved_model.pb"
     saved.write_bytes(b"this is not a SavedModel")
     http, grpc, metrics = free_ports(3)
     process = subprocess.Popen(
@@ -70,14 +70,14 @@ def test_a_version_that_cannot_load_does_not_take_the_others_down(tiny_repositor
         assert "Triton ready" in line, process.stderr.read()
         request = urllib.request.Request(f"http://127.0.0.1:{http}/v2/repository/index", data=b"{}", method="POST")
         states = {m["name"]: m.get("state") for m in json.loads(urllib.request.urlopen(request).read())}
-        assert states[repo.PREPROCESS] == "READY"
-        assert states[repo.CLASSIFIER] == "UNAVAILABLE"
-        assert states[repo.ENSEMBLE] != "READY"  # it needs the classifier
+        assert states[contract.PREPROCESS] == "READY"
+        assert states[contract.CLASSIFIER] == "UNAVAILABLE"
+        assert states[contract.ENSEMBLE] != "READY"  # it needs the classifier
     finally:
         process.terminate()
         _, errors = process.communicate(timeout=60)
-    assert f"model {repo.CLASSIFIER} (version 1) failed to load: Internal: OSError: Cannot parse file" in errors
-    assert f"model {repo.ENSEMBLE} failed to load: not loaded: a model it needs failed to load" in errors
+    assert f"model {contract.CLASSIFIER} (version 1) failed to load: Internal: OSError: Cannot parse file" in errors
+    assert f"model {contract.ENSEMBLE} failed to load: not loaded: a model it needs failed to load" in errors
 
 
 def test_soak_keeps_every_request_and_memory_flat(tiny_repository, synthetic_photos):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from client.imaging import (
+from cataract_contract import (
     MAX_IMAGE_BYTES,
     ImageError,
     decode_image,

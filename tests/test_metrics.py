@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train_jax.metrics import binary_metrics, choose_threshold, roc_auc, roc_curve
+from train_jax.evaluation.metrics import binary_metrics, roc_auc
+from train_jax.training.threshold import choose_threshold, roc_curve
 
 
 def test_metrics_by_hand():

@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 from train_jax.errors import UserError
-from train_jax.model import VGG16, ModelConfig, check_image_size, trainable_filter
+from train_jax.model.vgg16 import VGG16, ModelConfig, check_image_size, trainable_filter
 
 
 @pytest.fixture(scope="module")

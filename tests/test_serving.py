@@ -24,23 +24,25 @@ import tritonclient.http as httpclient
 from PIL import Image
 from tritonclient.utils import InferenceServerException
 
-from client.imaging import model_input
+from cataract_contract import model_input
 from conftest import REPOSITORY, free_ports, start_server
-from train_jax import model_repository as repo
-from train_jax import savedmodel
+import cataract_contract as contract
+from train_jax.export import repository as repo
+from serving.savedmodel_runner import SavedModelClassifier
+from train_jax.export import savedmodel
 from train_jax.errors import UserError
-from train_jax.export import export
+from train_jax.export.export import export
 
 SIZE = 32  # the tiny model's input side
 
 
 def newest_savedmodel(repository: Path) -> Path:
-    version = repo.version_numbers(repository / repo.CLASSIFIER)[-1]
-    return repository / repo.CLASSIFIER / str(version) / repo.SAVEDMODEL_DIR
+    version = contract.version_numbers(repository / contract.CLASSIFIER)[-1]
+    return repository / contract.CLASSIFIER / str(version) / contract.SAVEDMODEL_DIR
 
 
 def in_process(repository: Path, images: np.ndarray) -> dict[str, np.ndarray]:
-    return savedmodel.run_signature(savedmodel.load_signature(newest_savedmodel(repository)), images)
+    return SavedModelClassifier(newest_savedmodel(repository)).run_batches(images)
 
 
 def photos(synthetic_photos: Path, count: int) -> list[Path]:
@@ -65,7 +67,7 @@ def infer(protocol, server, model, name, array, outputs=("probabilities", "heatm
 @pytest.mark.parametrize("batch", [1, 5])
 def test_classifier_answers_equal_the_savedmodel(triton, tiny_repository, synthetic_photos, protocol, batch):
     images = np.stack([model_input(p, SIZE) for p in photos(synthetic_photos, batch)])
-    served = infer(protocol, triton, repo.CLASSIFIER, "image", images)
+    served = infer(protocol, triton, contract.CLASSIFIER, "image", images)
     expected = in_process(tiny_repository, images)
     assert served["probabilities"].shape == (batch, 2) and served["heatmap"].shape == (batch, 1, 1)
     np.testing.assert_allclose(served["probabilities"], expected["probabilities"], atol=1e-4)
@@ -79,7 +81,7 @@ def test_ensemble_decodes_photos_on_the_server(triton, tiny_repository, syntheti
     buffer = io.BytesIO()
     Image.open(path).save(buffer, format=format)
     encoded = np.frombuffer(buffer.getvalue(), np.uint8)[None, :]
-    served = infer(protocol, triton, repo.ENSEMBLE, "image_bytes", encoded)
+    served = infer(protocol, triton, contract.ENSEMBLE, "image_bytes", encoded)
     expected = in_process(tiny_repository, model_input(buffer.getvalue(), SIZE)[None])
     np.testing.assert_allclose(served["probabilities"], expected["probabilities"], atol=1e-3)
     np.testing.assert_allclose(served["heatmap"], expected["heatmap"], rtol=1e-3, atol=1e-3)
@@ -90,7 +92,7 @@ def test_distinct_photos_get_distinct_correct_answers(triton, tiny_repository):
     rng = np.random.default_rng(3)
     images = rng.integers(0, 256, (8, SIZE, SIZE, 3), dtype=np.uint8)
     images[:4] //= 4  # half of them dark, so the scores spread
-    served = infer("grpc", triton, repo.CLASSIFIER, "image", images)["probabilities"]
+    served = infer("grpc", triton, contract.CLASSIFIER, "image", images)["probabilities"]
     expected = in_process(tiny_repository, images)["probabilities"]
     np.testing.assert_allclose(served, expected, atol=1e-4)
     assert len({round(float(p), 6) for p in served[:, 0]}) == 8
@@ -102,15 +104,15 @@ def test_concurrent_requests_are_batched(triton):
     async def fire():
         client = grpc_aio.InferenceServerClient(triton.grpc_url)
         try:
-            before = await client.get_inference_statistics(repo.CLASSIFIER, as_json=True)
+            before = await client.get_inference_statistics(contract.CLASSIFIER, as_json=True)
 
             async def one(image):
                 tensor = grpcclient.InferInput("image", list(image.shape), "UINT8")
                 tensor.set_data_from_numpy(image)
-                return await client.infer(repo.CLASSIFIER, [tensor])
+                return await client.infer(contract.CLASSIFIER, [tensor])
 
             await asyncio.gather(*(one(image) for image in images))
-            after = await client.get_inference_statistics(repo.CLASSIFIER, as_json=True)
+            after = await client.get_inference_statistics(contract.CLASSIFIER, as_json=True)
             return before["model_stats"][0], after["model_stats"][0]
         finally:
             await client.close()
@@ -124,8 +126,8 @@ def test_concurrent_requests_are_batched(triton):
 
 def test_classification_extension_returns_labelled_scores(triton):
     image = np.random.default_rng(5).integers(0, 256, (1, SIZE, SIZE, 3), dtype=np.uint8)
-    probabilities = infer("grpc", triton, repo.CLASSIFIER, "image", image, outputs=("probabilities",))["probabilities"][0]
-    labelled = infer("http", triton, repo.CLASSIFIER, "image", image, outputs=("probabilities",), class_count=2)["probabilities"][0]
+    probabilities = infer("grpc", triton, contract.CLASSIFIER, "image", image, outputs=("probabilities",))["probabilities"][0]
+    labelled = infer("http", triton, contract.CLASSIFIER, "image", image, outputs=("probabilities",), class_count=2)["probabilities"][0]
     entries = [entry.decode().split(":") for entry in labelled]
     assert {label for _, _, label in entries} == {"cataract", "normal"}
     for score, index, label in entries:
@@ -137,12 +139,12 @@ def test_bad_inputs_get_errors_and_the_server_keeps_serving(triton, tiny_reposit
     good_jpeg = photos(synthetic_photos, 1)[0].read_bytes()
     stubs_before = set(triton.stub_pids())
     bad_requests = {
-        "wrong dtype": (repo.CLASSIFIER, "image", np.zeros((1, SIZE, SIZE, 3), np.float32), "FP32"),
-        "wrong shape": (repo.CLASSIFIER, "image", np.zeros((1, SIZE + 1, SIZE, 3), np.uint8), "unexpected shape"),
-        "wrong rank": (repo.CLASSIFIER, "image", np.zeros((1, SIZE, SIZE), np.uint8), "unexpected shape"),
-        "batch too large": (repo.CLASSIFIER, "image", np.zeros((repo.CPU_MAX_BATCH + 1, SIZE, SIZE, 3), np.uint8), "batch"),
-        "text bytes": (repo.ENSEMBLE, "image_bytes", np.frombuffer(b"this is not a photo", np.uint8)[None], "not an image"),
-        "truncated jpeg": (repo.ENSEMBLE, "image_bytes", np.frombuffer(good_jpeg[: len(good_jpeg) // 2], np.uint8)[None], "truncated"),
+        "wrong dtype": (contract.CLASSIFIER, "image", np.zeros((1, SIZE, SIZE, 3), np.float32), "FP32"),
+        "wrong shape": (contract.CLASSIFIER, "image", np.zeros((1, SIZE + 1, SIZE, 3), np.uint8), "unexpected shape"),
+        "wrong rank": (contract.CLASSIFIER, "image", np.zeros((1, SIZE, SIZE), np.uint8), "unexpected shape"),
+        "batch too large": (contract.CLASSIFIER, "image", np.zeros((repo.CPU_MAX_BATCH + 1, SIZE, SIZE, 3), np.uint8), "batch"),
+        "text bytes": (contract.ENSEMBLE, "image_bytes", np.frombuffer(b"this is not a photo", np.uint8)[None], "not an image"),
+        "truncated jpeg": (contract.ENSEMBLE, "image_bytes", np.frombuffer(good_jpeg[: len(good_jpeg) // 2], np.uint8)[None], "truncated"),
     }
     client = grpcclient.InferenceServerClient(triton.grpc_url)
     try:
@@ -154,25 +156,25 @@ def test_bad_inputs_get_errors_and_the_server_keeps_serving(triton, tiny_reposit
                 client.infer(model, [tensor])
             assert error.value.message(), what
             assert client.is_server_live() and client.is_server_ready(), f"server unhealthy after {what}"
-        for model in (repo.CLASSIFIER, repo.PREPROCESS, repo.ENSEMBLE):
+        for model in (contract.CLASSIFIER, contract.PREPROCESS, contract.ENSEMBLE):
             assert client.is_model_ready(model)
     finally:
         client.close()
     image = model_input(good_jpeg, SIZE)[None]
-    served = infer("grpc", triton, repo.CLASSIFIER, "image", image)
+    served = infer("grpc", triton, contract.CLASSIFIER, "image", image)
     np.testing.assert_allclose(served["probabilities"], in_process(tiny_repository, image)["probabilities"], atol=1e-4)
     assert set(triton.stub_pids()) == stubs_before, "a backend stub died or was restarted"
 
 
 def test_every_config_parses_into_triton_model_config(tiny_repository):
-    classifier = repo.parse_config((tiny_repository / repo.CLASSIFIER / "config.pbtxt").read_text())
-    gpu = repo.parse_config((tiny_repository / repo.CLASSIFIER / "configs" / "gpu.pbtxt").read_text())
-    preprocess = repo.parse_config((tiny_repository / repo.PREPROCESS / "config.pbtxt").read_text())
-    ensemble = repo.parse_config((tiny_repository / repo.ENSEMBLE / "config.pbtxt").read_text())
+    classifier = repo.parse_config((tiny_repository / contract.CLASSIFIER / "config.pbtxt").read_text())
+    gpu = repo.parse_config((tiny_repository / contract.CLASSIFIER / "configs" / "gpu.pbtxt").read_text())
+    preprocess = repo.parse_config((tiny_repository / contract.PREPROCESS / "config.pbtxt").read_text())
+    ensemble = repo.parse_config((tiny_repository / contract.ENSEMBLE / "config.pbtxt").read_text())
 
     assert classifier.backend == "python" and gpu.platform == "tensorflow_savedmodel"
     for config in (classifier, gpu):
-        assert config.name == repo.CLASSIFIER
+        assert config.name == contract.CLASSIFIER
         assert list(config.input[0].dims) == [SIZE, SIZE, 3] and config.input[0].data_type == 2  # TYPE_UINT8
         assert config.input[0].format == 1  # FORMAT_NHWC
         assert [o.name for o in config.output] == ["probabilities", "heatmap"]
@@ -185,8 +187,8 @@ def test_every_config_parses_into_triton_model_config(tiny_repository):
     assert accelerator.name == "tensorrt" and accelerator.parameters["precision_mode"] == "FP16"
     assert list(preprocess.output[0].dims) == [SIZE, SIZE, 3] and preprocess.input[0].allow_ragged_batch
     steps = ensemble.ensemble_scheduling.step
-    assert [s.model_name for s in steps] == [repo.PREPROCESS, repo.CLASSIFIER]
-    assert (tiny_repository / repo.CLASSIFIER / "labels.txt").read_text().split() == ["cataract", "normal"]
+    assert [s.model_name for s in steps] == [contract.PREPROCESS, contract.CLASSIFIER]
+    assert (tiny_repository / contract.CLASSIFIER / "labels.txt").read_text().split() == ["cataract", "normal"]
 
 
 def test_export_is_standard_ops_equal_to_flax_and_versions_accumulate(tiny_run, tmp_path):
@@ -194,20 +196,20 @@ def test_export_is_standard_ops_equal_to_flax_and_versions_accumulate(tiny_run, 
     first = export(tiny_run, repository)
     second = export(tiny_run, repository)
     assert (first.version, second.version) == (1, 2)
-    assert (repository / repo.CLASSIFIER / "1" / repo.SAVEDMODEL_DIR).is_dir()
-    ops = savedmodel.graph_op_types(second.version_dir / repo.SAVEDMODEL_DIR)
+    assert (repository / contract.CLASSIFIER / "1" / contract.SAVEDMODEL_DIR).is_dir()
+    ops = savedmodel.graph_op_types(second.version_dir / contract.SAVEDMODEL_DIR)
     assert {"Conv2D", "MaxPool", "MatMul", "Relu", "Softmax"} <= ops
     assert not ops & {"XlaCallModule", "PyFunc", "EagerPyFunc"}
     assert second.card["parity_max_probability_gap"] < 1e-4
-    card = json.loads((second.version_dir / repo.MODEL_CARD).read_text())
+    card = json.loads((second.version_dir / contract.MODEL_CARD).read_text())
     assert card["version"] == 2 and card["training_data_fingerprint"]
-    config = repo.parse_config((repository / repo.CLASSIFIER / "config.pbtxt").read_text())
+    config = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
     assert config.parameters["model_version"].string_value == "2"
 
     server = start_server(repository)
     try:
         client = httpclient.InferenceServerClient(server.http_url)
-        assert client.get_model_metadata(repo.CLASSIFIER)["versions"] == ["2"]
+        assert client.get_model_metadata(contract.CLASSIFIER)["versions"] == ["2"]
         client.close()
     finally:
         server.stop()
@@ -219,13 +221,13 @@ def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthet
     # The agreement with float32 is measured and recorded even when the choice is forced.
     assert forced.card["cpu_precision"] == "bfloat16"
     assert 0.0 <= forced.card["cpu_bfloat16_decision_agreement"] <= 1.0
-    config = repo.parse_config((repository / repo.CLASSIFIER / "config.pbtxt").read_text())
+    config = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
     assert config.parameters["cpu_precision"].string_value == "bfloat16"
     # bfloat16 rounds each probability to 8 bits; the server still answers distributions.
     server = start_server(repository)
     try:
         images = np.stack([model_input(path, SIZE) for path in photos(synthetic_photos, 8)])
-        probabilities = infer("grpc", server, repo.CLASSIFIER, "image", images, outputs=("probabilities",))["probabilities"]
+        probabilities = infer("grpc", server, contract.CLASSIFIER, "image", images, outputs=("probabilities",))["probabilities"]
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
         expected = in_process(repository, images)["probabilities"]
         np.testing.assert_allclose(probabilities, expected, atol=2e-2)  # float32 in-process vs bfloat16 served
@@ -234,7 +236,7 @@ def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthet
     assert export(tiny_run, repository, cpu_precision="float32").card["cpu_precision"] == "float32"
     with pytest.raises(UserError, match="--cpu-precision must be one of auto, float32, bfloat16"):
         export(tiny_run, repository, cpu_precision="fast")
-    assert repo.version_numbers(repository / repo.CLASSIFIER) == [1, 2]
+    assert contract.version_numbers(repository / contract.CLASSIFIER) == [1, 2]
 
 
 def test_the_real_224_vgg16_exports_to_a_savedmodel_equal_to_flax(tmp_path):
@@ -242,16 +244,16 @@ def test_the_real_224_vgg16_exports_to_a_savedmodel_equal_to_flax(tmp_path):
     graph the GPU container and TF-TRT get must compute what Flax computes."""
     from flax import nnx
 
-    from train_jax.export import flax_probabilities
-    from train_jax.model import VGG16, ModelConfig
+    from train_jax.model.vgg16 import VGG16, ModelConfig
+    from train_jax.training.predict import probabilities_and_heatmaps
 
     model = VGG16(ModelConfig(image_size=224), rngs=nnx.Rngs(0))
     model.eval()
-    path = tmp_path / repo.SAVEDMODEL_DIR
+    path = tmp_path / contract.SAVEDMODEL_DIR
     savedmodel.save(model, path)
     images = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
-    expected_probabilities, expected_heatmap = flax_probabilities(model, images)
-    served = savedmodel.run_signature(savedmodel.load_signature(path), images)
+    expected_probabilities, expected_heatmap = probabilities_and_heatmaps(model, images)
+    served = SavedModelClassifier(path).run_batches(images)
     assert served["heatmap"].shape == (2, 7, 7)
     np.testing.assert_allclose(served["probabilities"], expected_probabilities, atol=1e-4)
     np.testing.assert_allclose(served["heatmap"], expected_heatmap, rtol=1e-3, atol=1e-3 * np.abs(expected_heatmap).max())

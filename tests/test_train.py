@@ -1,9 +1,10 @@
-"""Training end to end through the command line: learning, resuming, several devices,
-evaluation, and one-line errors for bad arguments."""
+"""Training end to end: learning, the run folder, resuming, several devices, the threshold
+chosen once, settings declared once, and one-line errors for bad arguments."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import signal
 import subprocess
@@ -14,9 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPOSITORY, TINY_TRAIN_ARGS, run_cli
-from train_jax.cli import main
-from train_jax.synth import generate
+from conftest import REPOSITORY, run_cli, tiny_config, train_command
+from train_jax.cli import build_parser, main
+from train_jax.data.synth import generate
+from train_jax.errors import UserError
+from train_jax.evaluation.evaluate import evaluate
+from train_jax.settings import from_arguments
+from train_jax.training.config import TrainConfig
+from train_jax.training.trainer import train
 
 
 def epoch_lines(run: Path) -> list[dict]:
@@ -34,17 +40,15 @@ def test_model_learns_synthetic_cataracts(tmp_path):
     data = tmp_path / "photos"
     generate(data, 400, seed=5, height=128)
     run = tmp_path / "run"
-    code = main([
-        "train", "--data", str(data), "--out", str(run), "--weights", "none", "--image-size", "64",
-        "--width", "0.125", "--unfreeze-blocks", "5", "--head-epochs", "1", "--finetune-epochs", "16",
-        "--learning-rate", "1e-3", "--finetune-learning-rate", "1e-3", "--label-smoothing", "0",
-        "--dropout", "0.2", "--patience", "8",
-    ])
-    assert code == 0
+    train(TrainConfig(
+        data=str(data), out=str(run), weights="none", image_size=64, width=0.125, unfreeze_blocks=5,
+        head_epochs=1, finetune_epochs=16, learning_rate=1e-3, finetune_learning_rate=1e-3, label_smoothing=0,
+        dropout=0.2, patience=8,
+    ))
     best = min(epoch_lines(run), key=lambda line: line["val_loss"])
     assert best["val_accuracy"] >= 0.8, epoch_lines(run)
 
-    assert main(["evaluate", "--run", str(run), "--data", str(data / "test")]) == 0
+    evaluate(run, data / "test")
     report = json.loads((run / "metrics.json").read_text())
     assert report["test_at_threshold"]["count"] == 80
     assert report["test_at_threshold"]["roc_auc"] >= 0.8
@@ -53,7 +57,7 @@ def test_model_learns_synthetic_cataracts(tmp_path):
 
 def test_run_folder_holds_config_metrics_checkpoints_and_predictions(synthetic_photos, tmp_path):
     run = tmp_path / "run"
-    assert main(["train", "--data", str(synthetic_photos), "--out", str(run), *TINY_TRAIN_ARGS, "--epochs", "2"]) == 0
+    train(tiny_config(synthetic_photos, run, epochs=2))
     config = json.loads((run / "config.json").read_text())
     assert config["train"]["head_epochs"] == 2 and config["model"]["image_size"] == 32
     photos_on_disk = len(list((synthetic_photos / "train" / "cataract").iterdir()))
@@ -80,13 +84,14 @@ def test_run_folder_holds_config_metrics_checkpoints_and_predictions(synthetic_p
 
 
 def test_killed_run_resumes_from_its_last_checkpoint_and_matches_an_unbroken_one(synthetic_photos, tmp_path):
-    args = ["train", "--data", str(synthetic_photos), *TINY_TRAIN_ARGS, "--head-epochs", "3", "--finetune-epochs", "3", "--patience", "10"]
+    settings = dict(head_epochs=3, finetune_epochs=3, patience=10)
     unbroken = tmp_path / "unbroken"
-    assert run_cli(*args, "--out", str(unbroken)).returncode == 0
+    assert run_cli(*train_command(tiny_config(synthetic_photos, unbroken, **settings))).returncode == 0
 
     broken = tmp_path / "broken"
+    args = train_command(tiny_config(synthetic_photos, broken, **settings))
     process = subprocess.Popen(
-        [sys.executable, "-m", "train_jax.cli", *args, "--out", str(broken)],
+        [sys.executable, "-m", "train_jax.cli", *args],
         cwd=REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
@@ -99,10 +104,10 @@ def test_killed_run_resumes_from_its_last_checkpoint_and_matches_an_unbroken_one
     process.wait()
     assert len(epoch_lines(broken)) < 6
 
-    refused = run_cli(*args, "--out", str(broken))
+    refused = run_cli(*args)
     assert refused.returncode == 2 and "--resume" in refused.stderr
 
-    resumed = run_cli(*args, "--out", str(broken), "--resume")
+    resumed = run_cli(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch" in resumed.stderr
     assert [line["epoch"] for line in epoch_lines(broken)] == [1, 2, 3, 4, 5, 6]
@@ -110,14 +115,16 @@ def test_killed_run_resumes_from_its_last_checkpoint_and_matches_an_unbroken_one
 
 
 def test_data_parallel_over_two_devices_matches_one(synthetic_photos, tmp_path):
-    args = ["train", "--data", str(synthetic_photos), *TINY_TRAIN_ARGS, "--epochs", "1"]
-    one = run_cli(*args, "--out", str(tmp_path / "one"))
-    two = run_cli(*args, "--out", str(tmp_path / "two"), env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    def command(out, **overrides):
+        return train_command(tiny_config(synthetic_photos, tmp_path / out, epochs=1, **overrides))
+
+    one = run_cli(*command("one"))
+    two = run_cli(*command("two"), env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     assert one.returncode == 0 and two.returncode == 0, two.stderr
     assert len(json.loads((tmp_path / "two" / "config.json").read_text())["devices"]) == 2
     np.testing.assert_allclose(validation_scores(tmp_path / "two"), validation_scores(tmp_path / "one"), atol=1e-4)
 
-    odd = run_cli(*args, "--out", str(tmp_path / "odd"), "--batch-size", "7", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    odd = run_cli(*command("odd", batch_size=7), env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     assert odd.returncode == 2 and "does not split evenly over 2 devices" in odd.stderr
 
 
@@ -126,12 +133,12 @@ def test_data_parallel_over_two_devices_matches_one(synthetic_photos, tmp_path):
     [
         (["--image-size", "50"], "multiple of 32"),
         (["--batch-size", "500"], "larger than the"),
-        (["--unfreeze-blocks", "9"], "--unfreeze-blocks must be between 0 and 5"),
+        (["--unfreeze-blocks", "9"], "--unfreeze-blocks must be >= 0 and <= 5"),
         (["--weights", "/no/such/file.h5"], "no such file"),
     ],
 )
 def test_bad_arguments_fail_in_one_line(synthetic_photos, tmp_path, extra, message, capsys):
-    args = ["train", "--data", str(synthetic_photos), "--out", str(tmp_path / "run"), *TINY_TRAIN_ARGS, *extra]
+    args = [*train_command(tiny_config(synthetic_photos, tmp_path / "run")), *extra]
     assert main(args) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("cataract train: error:") and message in error
@@ -144,9 +151,9 @@ def test_missing_data_fails_in_one_line_without_traceback(tmp_path):
 
 
 def test_grain_pipeline_is_deterministic_and_worker_independent(synthetic_photos):
-    from train_jax.augment import AugmentConfig
-    from train_jax.dataset import discover
-    from train_jax.pipeline import epoch_batches
+    from train_jax.data.augment import AugmentConfig
+    from train_jax.data.scan import discover
+    from train_jax.data.pipeline import epoch_batches
 
     records = discover(synthetic_photos)["train"][:12]
 
@@ -164,3 +171,56 @@ def test_grain_pipeline_is_deterministic_and_worker_independent(synthetic_photos
     plain = next(epoch_batches(records, image_size=32, batch_size=12))
     again = next(epoch_batches(records, image_size=32, batch_size=12))
     np.testing.assert_array_equal(plain["image"], again["image"])  # no augmentation outside training
+
+
+def test_settings_are_declared_once_and_the_command_line_is_built_from_them(tmp_path):
+    parser = build_parser()
+    train_parser = parser._subparsers._group_actions[0].choices["train"]
+    flags = {action.dest: action for action in train_parser._actions}
+    for field in dataclasses.fields(TrainConfig):
+        if field.name in ("data", "out"):
+            assert flags[field.name].required
+        assert field.metadata["help"] and flags[field.name].help.startswith(field.metadata["help"])
+    assert flags["compute_dtype"].choices == ("float32", "bfloat16")
+
+    # Flags and config round-trip, and the shorthand resolves into what the run records.
+    config = tiny_config(tmp_path, tmp_path / "run", epochs=3, allow_leakage=True)
+    assert (config.head_epochs, config.finetune_epochs, config.epochs) == (3, 3, None)
+    parsed = parser.parse_args(train_command(config))
+    assert from_arguments(TrainConfig, parsed) == config
+
+    # Each limit is checked by the config itself, naming the flag.
+    for field, value, message in [("dropout", 1.0, "--dropout must be >= 0 and < 1, got 1.0"),
+                                  ("compute_dtype", "float16", "--compute-dtype must be one of float32, bfloat16"),
+                                  ("image_size", 50, "multiple of 32"),
+                                  ("head_epochs", -1, "--head-epochs must be >= 0")]:
+        with pytest.raises(UserError, match=message):
+            tiny_config(tmp_path, tmp_path / "run", **{field: value})
+    with pytest.raises(UserError, match="must not both be 0"):
+        tiny_config(tmp_path, tmp_path / "run", epochs=0)
+
+
+def test_the_threshold_is_chosen_once_when_training_finishes_and_read_by_evaluate_and_export(tiny_run, synthetic_photos, tmp_path):
+    import shutil
+
+    from cataract_contract import CLASSIFIER
+    from train_jax.export.export import export
+    from train_jax.export.repository import parse_config
+    from train_jax.training.threshold import choose_threshold
+
+    chosen = json.loads((tiny_run / "threshold.json").read_text())
+    with open(tiny_run / "val_predictions.csv") as file:
+        rows = list(csv.DictReader(file))
+    labels = np.array([row["label"] == "cataract" for row in rows])
+    assert chosen["decision_threshold"] == choose_threshold(labels, validation_scores(tiny_run))
+    assert "Youden" in chosen["rule"]
+
+    # Evaluate and export take the stored threshold; they never choose their own.
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "threshold.json").write_text(json.dumps({**chosen, "decision_threshold": 0.8125}))
+    assert evaluate(run, synthetic_photos / "test")["threshold"] == 0.8125
+    exported = export(run, tmp_path / "repository", cpu_precision="float32")
+    assert exported.card["decision_threshold"] == 0.8125
+    config = parse_config((tmp_path / "repository" / CLASSIFIER / "config.pbtxt").read_text())
+    assert config.parameters["decision_threshold"].string_value == "0.812500"

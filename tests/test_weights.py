@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from train_jax import weights as pretrained
+from train_jax.model import pretrained
+from train_jax.model.keras_h5 import KERAS_NOTOP_FILE
+from train_jax.model.torch_pth import TORCHVISION_CONV_INDICES, TORCHVISION_FILE
 from train_jax.errors import UserError
-from train_jax.model import VGG16, ModelConfig
+from train_jax.model.vgg16 import VGG16, ModelConfig
 
 SIZE = 224  # the real network: parity must hold where the product runs, 7x7 features
 
@@ -75,8 +77,24 @@ def test_keras_notop_file_reproduces_keras_features(keras_vgg16, tmp_path, caplo
 
     assert expected.shape == actual.shape == (4, SIZE // 32, SIZE // 32, 512)
     assert relative_error(expected, actual) < 1e-4
-    assert len(report.loaded) == 13 and report.fresh == ("head (dense 512->2)",)
-    assert "loaded: block1_conv1" in caplog.text and "fresh (random init): head" in caplog.text
+    assert len(report.loaded) == 2 * 13 and report.fresh == ("head/bias", "head/kernel")
+    assert "loaded: blocks/0/0/bias, blocks/0/0/kernel" in caplog.text
+    assert "fresh (initialised here): head/bias, head/kernel" in caplog.text
+
+
+def test_merge_params_takes_loaded_arrays_skips_dont_load_and_names_both():
+    inited = {"blocks/0/0/kernel": np.zeros((3, 3, 3, 4)), "blocks/0/0/bias": np.zeros(4),
+              "blocks/4/2/kernel": np.zeros((3, 3, 4, 4)), "head/kernel": np.zeros((4, 2))}
+    loaded = {"blocks/0/0/kernel": np.ones((3, 3, 3, 4)), "blocks/0/0/bias": np.ones(4), "blocks/4/2/kernel": np.ones((3, 3, 4, 4))}
+    merged, report = pretrained.merge_params(loaded, inited, dont_load=["blocks/4/.*"])
+    assert report.loaded == ("blocks/0/0/kernel", "blocks/0/0/bias")
+    assert report.fresh == ("blocks/4/2/kernel", "head/kernel")
+    assert merged["blocks/0/0/kernel"].sum() == 3 * 3 * 3 * 4 and merged["blocks/4/2/kernel"].sum() == 0
+    assert inited["blocks/0/0/kernel"].sum() == 0, "the initialised parameters are not modified"
+    with pytest.raises(UserError, match="has shape \\(3, 3, 3, 4\\), the model needs \\(3, 3, 3, 8\\)"):
+        pretrained.merge_params(loaded, {**inited, "blocks/0/0/kernel": np.zeros((3, 3, 3, 8))})
+    with pytest.raises(UserError, match="parameters the model lacks: blocks/9/0/bias"):
+        pretrained.merge_params({**loaded, "blocks/9/0/bias": np.ones(1)}, inited)
 
 
 def torch_vgg16_features():
@@ -105,7 +123,7 @@ def test_torchvision_pth_reproduces_torch_features(tmp_path, legacy_format):
     vgg = torch_vgg16_features()
     path = tmp_path / "vgg16-seeded.pth"
     torch.save(vgg.state_dict(), path, _use_new_zipfile_serialization=not legacy_format)
-    assert sorted({key.split(".")[1] for key in vgg.state_dict()}, key=int) == [str(i) for i in pretrained.TORCHVISION_CONV_INDICES]
+    assert sorted({key.split(".")[1] for key in vgg.state_dict()}, key=int) == [str(i) for i in TORCHVISION_CONV_INDICES]
 
     images = photos()
     normalised = (images / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
@@ -134,7 +152,7 @@ def test_pth_that_would_run_code_is_refused(tmp_path):
 
 
 def test_published_file_name_is_md5_checked(keras_vgg16, tmp_path):
-    path = tmp_path / pretrained.KERAS_NOTOP_FILE
+    path = tmp_path / KERAS_NOTOP_FILE
     write_keras_notop_layout(keras_vgg16, path)
     with pytest.raises(UserError, match="MD5 .* not the published 6d6bbae143d832006294945121d1f1fc"):
         pretrained.read_weight_file(path)
@@ -147,7 +165,7 @@ def test_imagenet_without_the_file_says_where_to_put_it(tmp_path, monkeypatch):
         pretrained.resolve("imagenet", allow_download=False)
     message = str(error.value)
     assert "\n" not in message
-    assert pretrained.KERAS_NOTOP_FILE in message and str(tmp_path / "keras" / "models") in message
+    assert KERAS_NOTOP_FILE in message and str(tmp_path / "keras" / "models") in message
 
 
 def test_auto_without_the_file_warns_loudly_and_starts_random(tmp_path, monkeypatch, caplog):
@@ -166,7 +184,7 @@ def test_imagenet_found_in_the_torch_cache(keras_vgg16, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     cache = tmp_path / "torch" / "hub" / "checkpoints"
     cache.mkdir(parents=True)
-    torch.save(torch_vgg16_features().state_dict(), cache / pretrained.TORCHVISION_FILE)
+    torch.save(torch_vgg16_features().state_dict(), cache / TORCHVISION_FILE)
     weights = pretrained.resolve("imagenet", allow_download=False)
     assert weights.preprocessing == "torch" and len(weights.layers) == 13
 

@@ -12,7 +12,6 @@ import os
 import sys
 from typing import Callable
 
-from train_jax.config import TrainConfig
 from train_jax.errors import UserError
 
 Command = Callable[[argparse.Namespace], int]
@@ -42,7 +41,7 @@ def add_synth(commands) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from train_jax.synth import generate
+    from train_jax.data.synth import generate
 
     counts = generate(args.out, args.n, seed=args.seed, test_fraction=args.test_fraction, height=args.height)
     for split, per_class in counts.items():
@@ -70,7 +69,7 @@ def add_audit(commands) -> None:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    from train_jax.audit import audit, summary_lines, write_html, write_json
+    from train_jax.data.audit import audit, summary_lines, write_html, write_json
 
     report = audit(args.data)
     print("\n".join(summary_lines(report)))
@@ -87,71 +86,30 @@ def run_audit(args: argparse.Namespace) -> int:
 
 
 def add_train(commands) -> None:
-    defaults = TrainConfig(data="", out="")
+    from train_jax.settings import add_arguments
+    from train_jax.training.config import TrainConfig
+
     parser = commands.add_parser(
         "train", help="fine-tune VGG16 on a photo folder",
         description=(
             "Fine-tune a Flax VGG16 in two phases: the head on the frozen base, then the last "
             "block(s) as well at a lower rate; early stopping on a validation split carved from "
             "train/ (grouped so copies of one photo stay on one side); Orbax checkpoints of the "
-            "latest and the best epoch in OUT/checkpoints."
+            "latest and the best epoch in OUT/checkpoints; the decision threshold chosen on the "
+            "validation split when training finishes."
         ),
     )
-    parser.add_argument("--data", required=True, help="dataset folder: DATA/train/{cataract,normal} or DATA/{cataract,normal}")
-    parser.add_argument("--out", required=True, help="run folder to write (config, metrics, checkpoints)")
-    parser.add_argument("--weights", default=defaults.weights,
-                        help="imagenet | none | auto | PATH to a Keras .h5 or torchvision .pth file (default auto: "
-                             "ImageNet if available, else random with a warning)")
-    parser.add_argument("--image-size", type=int, default=defaults.image_size, help="square input side, a multiple of 32 (default 224)")
-    parser.add_argument("--width", type=float, default=defaults.width, help="channel multiplier; 1 is VGG16 (default 1)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="batch size over all devices (default 16)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="shorthand: set both --head-epochs and --finetune-epochs to this")
-    parser.add_argument("--head-epochs", type=int, default=defaults.head_epochs, help="phase 1 epochs, base frozen (default 10)")
-    parser.add_argument("--finetune-epochs", type=int, default=defaults.finetune_epochs, help="phase 2 epochs, last blocks unfrozen (default 10)")
-    parser.add_argument("--unfreeze-blocks", type=int, default=defaults.unfreeze_blocks, help="blocks trained in phase 2, counted from the last (default 1)")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam rate in phase 1 (default 1e-4)")
-    parser.add_argument("--finetune-learning-rate", type=float, default=defaults.finetune_learning_rate, help="Adam rate in phase 2 (default 1e-5)")
-    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing, help="default 0.1")
-    parser.add_argument("--dropout", type=float, default=defaults.dropout, help="dropout before the dense layer (default 0.5)")
-    parser.add_argument("--patience", type=int, default=defaults.patience, help="early stopping patience in epochs (default 3)")
-    parser.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction, help="share of train/ held out (default 0.2)")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed for split, shuffling, augmentation and init (default 0)")
-    parser.add_argument("--augmented-views", type=int, default=defaults.augmented_views,
-                        help="run the frozen blocks once for this many augmented views per photo and reuse them "
-                             "(fast on CPU); 0 = fresh augmentation and full forward every step (default 4)")
-    parser.add_argument("--cache-memory-gb", type=float, default=defaults.cache_memory_gb, help="memory limit for those views (default 4)")
-    parser.add_argument("--workers", type=int, default=defaults.workers, help="grain worker processes for decoding (default 0: in-process)")
-    parser.add_argument("--compute-dtype", choices=("float32", "bfloat16"), default=defaults.compute_dtype,
-                        help="convolution compute precision (bfloat16 pays on GPUs; default float32)")
-    parser.add_argument("--label-conflicts", choices=("drop", "majority"), default=defaults.label_conflicts,
-                        help="photos whose copies carry both labels: drop them all (default), or keep the label "
-                             "most copies carry")
-    parser.add_argument("--allow-leakage", action="store_true",
-                        help="train even though test/ holds copies of training photos (evaluate reports both scores)")
+    add_arguments(parser, TrainConfig)
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its last checkpoint")
     parser.set_defaults(handler=run_train)
 
 
-def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
-    head_epochs = args.epochs if args.epochs is not None else args.head_epochs
-    finetune_epochs = args.epochs if args.epochs is not None else args.finetune_epochs
-    return TrainConfig(
-        data=args.data, out=args.out, weights=args.weights, image_size=args.image_size, width=args.width,
-        batch_size=args.batch_size, head_epochs=head_epochs, finetune_epochs=finetune_epochs,
-        unfreeze_blocks=args.unfreeze_blocks, learning_rate=args.learning_rate,
-        finetune_learning_rate=args.finetune_learning_rate, label_smoothing=args.label_smoothing,
-        dropout=args.dropout, patience=args.patience, validation_fraction=args.validation_fraction,
-        seed=args.seed, augmented_views=args.augmented_views, cache_memory_gb=args.cache_memory_gb,
-        workers=args.workers, compute_dtype=args.compute_dtype, label_conflicts=args.label_conflicts,
-        allow_leakage=args.allow_leakage,
-    )
-
-
 def run_train(args: argparse.Namespace) -> int:
-    from train_jax.train import train
+    from train_jax.settings import from_arguments
+    from train_jax.training.config import TrainConfig
+    from train_jax.training.trainer import train
 
-    paths = train(train_config_from_args(args), resume=args.resume)
+    paths = train(from_arguments(TrainConfig, args), resume=args.resume)
     print(f"run written to {paths.root} (next: cataract evaluate --run {paths.root} --data DATA/test)")
     return 0
 
@@ -163,7 +121,7 @@ def add_evaluate(commands) -> None:
     parser = commands.add_parser(
         "evaluate", help="measure a trained run on held-out photos",
         description=(
-            "Choose the decision threshold on the run's VALIDATION predictions (Youden's J), then "
+            "Apply the decision threshold the run chose on its VALIDATION predictions (Youden's J), and "
             "report accuracy, precision, recall, specificity, F1, ROC AUC and the confusion matrix on "
             "the held-out photos in --data; writes RUN/metrics.json and PNG plots."
         ),
@@ -175,7 +133,7 @@ def add_evaluate(commands) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from train_jax.evaluate import evaluate, summary_lines
+    from train_jax.evaluation.evaluate import evaluate, summary_lines
 
     report = evaluate(args.run, args.data, batch_size=args.batch_size)
     print("\n".join(summary_lines(report)))
@@ -207,7 +165,7 @@ def add_export(commands) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from train_jax.export import export
+    from train_jax.export.export import export
 
     result = export(args.run, args.repository, version=args.version, cpu_precision=args.cpu_precision)
     card = result.card
@@ -257,7 +215,8 @@ def run_serve(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from client.local_server import LocalTritonServer, ServerError, ServerOptions, ensure_runtime
+    from serving.embedded import LocalTritonServer, ServerOptions
+    from serving.runtime import ServerError, ensure_runtime
 
     if args.provision_only:
         print(f"Triton runtime ready in {ensure_runtime().root}")
@@ -452,7 +411,7 @@ def add_bench(commands) -> None:
 
 
 def run_bench_train(args: argparse.Namespace) -> int:
-    from train_jax.bench import run_training_benchmark
+    from train_jax.training.benchmark import run_training_benchmark
 
     run_training_benchmark(args)
     return 0
@@ -462,7 +421,7 @@ def run_bench_serve(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from client.serving_benchmark import run_serving_benchmark
+    from serving.benchmark import run_serving_benchmark
 
     try:
         levels = [int(level) for level in args.concurrency.split(",")]
@@ -479,7 +438,7 @@ def run_bench_serve(args: argparse.Namespace) -> int:
 def run_bench_soak(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from client.serving_benchmark import run_soak
+    from serving.soak import run_soak
 
     if args.seconds <= 0 or args.concurrency < 1:
         raise UserError("--seconds and --concurrency must be positive")
@@ -511,8 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
     )
     from client.errors import CataractClientError
-    from client.imaging import ImageError
-    from client.local_server import ServerError
+    from cataract_contract import ImageError
+    from serving.runtime import ServerError
 
     try:
         return args.handler(args)

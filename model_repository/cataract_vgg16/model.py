@@ -2,9 +2,12 @@
 
 The embedded flavour of cataract_vgg16 (config.pbtxt). Each execute() receives every
 request of one dynamic batch; their images are concatenated and run as ONE TensorFlow
-call, then split back per request. On a CPU with AVX512_BF16 the export may have chosen
-bfloat16 (parameter `cpu_precision`), after checking that its decisions agree with
-float32 on the validation photos; TensorFlow's oneDNN auto-mixed-precision runs it.
+call, then split back per request. The precision is the export's choice (parameter
+`cpu_precision`): bfloat16 only where the CPU has it natively and its decisions agreed
+with float32 on the validation photos.
+
+`cataract export` copies this file into each version folder, beside
+savedmodel_runner.py and the cataract_contract package, which the stub finds on its sys.path.
 """
 
 import json
@@ -13,8 +16,8 @@ import os
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-INPUT = "image"
-OUTPUTS = ("probabilities", "heatmap")
+from cataract_contract import INPUT_IMAGE, SAVEDMODEL_DIR
+from savedmodel_runner import OUTPUTS, SavedModelClassifier
 
 
 def _parameter(config, key, default=""):
@@ -25,29 +28,19 @@ class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
         precision = os.environ.get("CATARACT_CPU_PRECISION") or _parameter(config, "cpu_precision", "float32")
-        import tensorflow as tf
-
-        if precision == "bfloat16":
-            tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
-        path = os.path.join(args["model_repository"], args["model_version"], "model.savedmodel")
-        self.tf = tf
-        self.serve = tf.saved_model.load(path).signatures["serving_default"]
+        path = os.path.join(args["model_repository"], args["model_version"], SAVEDMODEL_DIR)
+        self.classifier = SavedModelClassifier(path, precision)
         self.output_dtypes = {
             output["name"]: pb_utils.triton_string_to_numpy(output["data_type"]) for output in config["output"]
         }
-        self.logger = pb_utils.Logger
-        self.logger.log_info(f"cataract_vgg16 version {args['model_version']} loaded from {path}, precision {precision}")
+        pb_utils.Logger.log_info(f"cataract_vgg16 version {args['model_version']} loaded from {path}, precision {precision}")
 
     def execute(self, requests):
-        images = [pb_utils.get_input_tensor_by_name(request, INPUT).as_numpy() for request in requests]
+        images = [pb_utils.get_input_tensor_by_name(request, INPUT_IMAGE).as_numpy() for request in requests]
         counts = [len(batch) for batch in images]
         try:
-            result = self.serve(image=self.tf.constant(np.concatenate(images)))
-            outputs = {name: result[name].numpy().astype(self.output_dtypes[name]) for name in OUTPUTS}
-            # In bfloat16 each probability is rounded to 8 bits, so a pair can sum to 1 +- 4e-3;
-            # renormalise so that clients always get a probability distribution.
-            probabilities = outputs["probabilities"]
-            outputs["probabilities"] = probabilities / probabilities.sum(axis=1, keepdims=True)
+            result = self.classifier(np.concatenate(images))
+            outputs = {name: result[name].astype(self.output_dtypes[name]) for name in OUTPUTS}
         except Exception as exc:  # a failed call answers its requests, the model stays up
             error = pb_utils.TritonError(f"classifier failed: {exc}")
             return [pb_utils.InferenceResponse(output_tensors=[], error=error) for _ in requests]

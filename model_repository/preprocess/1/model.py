@@ -1,6 +1,6 @@
 """Triton python-backend model: encoded photo bytes -> the classifier's uint8 input.
 
-Decodes with the project's shared image code (client/imaging.py, which `cataract export`
+Decodes with the project's shared contract (the cataract_contract package, which `cataract export`
 copies beside this file: EXIF orientation, any mode to RGB, size and decompression-bomb
 limits) and resizes with the same function as training. A bad photo fails only its own
 request, with a message that names the problem.
@@ -11,7 +11,7 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from imaging import ImageError, decode_image, resize_for_model
+from cataract_contract import INPUT_IMAGE, INPUT_IMAGE_BYTES, ImageError, decode_image, resize_for_model
 
 
 class TritonPythonModel:
@@ -23,7 +23,7 @@ class TritonPythonModel:
         return [self._answer(request) for request in requests]
 
     def _answer(self, request):
-        rows = pb_utils.get_input_tensor_by_name(request, "image_bytes").as_numpy()
+        rows = pb_utils.get_input_tensor_by_name(request, INPUT_IMAGE_BYTES).as_numpy()
         try:
             # Shorter photos in a multi-photo request are zero-padded; JPEG and PNG
             # decoders stop at their end marker, so the padding is harmless.
@@ -34,4 +34,4 @@ class TritonPythonModel:
             return pb_utils.InferenceResponse(
                 output_tensors=[], error=pb_utils.TritonError(f"cannot preprocess image: {exc}")
             )
-        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("image", images)])
+        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(INPUT_IMAGE, images)])

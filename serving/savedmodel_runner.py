@@ -1,0 +1,58 @@
+"""The classifier's SavedModel run by TensorFlow: the one loader, with its precision option.
+
+Used by the classifier's Triton python model (`cataract export` copies this file and
+the cataract_contract package beside its model.py), by export's checks, by the serving benchmark
+and by the reference server, so every one of them runs the model the same way.
+
+Precision "bfloat16" turns on TensorFlow's oneDNN auto-mixed-precision, which pays on
+CPUs with AVX512_BF16 or AMX. It is a graph-rewrite option read when the loaded graph is
+first run, so the loader sets it, runs the graph once, and puts the option back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cataract_contract import INPUT_IMAGE, OUTPUT_HEATMAP, OUTPUT_PROBABILITIES, SAVEDMODEL_SIGNATURE
+
+PRECISIONS = ("float32", "bfloat16")
+OUTPUTS = (OUTPUT_PROBABILITIES, OUTPUT_HEATMAP)
+BFLOAT16_OPTION = "auto_mixed_precision_onednn_bfloat16"
+
+
+class SavedModelClassifier:
+    """uint8 images (N, S, S, 3) -> {"probabilities": (N, 2), "heatmap": (N, S/32, S/32)}."""
+
+    def __init__(self, path: str | Path, precision: str = "float32"):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        import tensorflow as tf
+
+        self._tf = tf
+        self.precision = precision
+        previous = tf.config.optimizer.get_experimental_options().get(BFLOAT16_OPTION, False)
+        tf.config.optimizer.set_experimental_options({BFLOAT16_OPTION: precision == "bfloat16"})
+        try:
+            self._signature = tf.saved_model.load(str(path)).signatures[SAVEDMODEL_SIGNATURE]
+            self.image_size = int(self._signature.structured_input_signature[1][INPUT_IMAGE].shape[1])
+            self(np.zeros((1, self.image_size, self.image_size, 3), np.uint8))  # rewritten now, under the option
+        finally:
+            tf.config.optimizer.set_experimental_options({BFLOAT16_OPTION: previous})
+
+    def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """One TensorFlow call for the whole batch."""
+        result = self._signature(**{INPUT_IMAGE: self._tf.constant(images)})
+        outputs = {name: result[name].numpy().astype(np.float32) for name in OUTPUTS}
+        if self.precision == "bfloat16":
+            # bfloat16 rounds each probability to 8 bits, so a pair can sum to 1 +- 4e-3:
+            # renormalise so that every caller gets a probability distribution.
+            probabilities = outputs[OUTPUT_PROBABILITIES]
+            outputs[OUTPUT_PROBABILITIES] = probabilities / probabilities.sum(axis=1, keepdims=True)
+        return outputs
+
+    def run_batches(self, images: np.ndarray, batch_size: int = 16) -> dict[str, np.ndarray]:
+        """Any number of images, `batch_size` per call."""
+        chunks = [self(images[start : start + batch_size]) for start in range(0, len(images), batch_size)]
+        return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in OUTPUTS}

@@ -1,0 +1,122 @@
+"""`cataract evaluate`: honest numbers on photos the model never trained or tuned on.
+
+The decision threshold is the one training chose on its validation predictions (never
+on the test photos, RUN/threshold.json), applied unchanged to the held-out set. Test photos that are copies of the
+run's training or validation photos are found and reported; the scores are given with
+and without them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cataract_contract import CATARACT
+from train_jax.data import scan as photos
+from train_jax.data.checks import find_copy_groups, leaked_test_paths
+from train_jax.data.scan import ImageRecord, ScannedImage
+from train_jax.errors import UserError
+from train_jax.evaluation.metrics import binary_metrics, bootstrap_intervals, reliability
+from train_jax.evaluation.report import write_report
+from train_jax.training.config import read_json, write_json
+from train_jax.training.predict import predict_records
+from train_jax.training.run_folder import RunPaths, load_run, read_predictions, read_threshold, write_predictions
+
+log = logging.getLogger(__name__)
+
+
+def leaked_photos(paths: RunPaths, test: list[ScannedImage]) -> list[str] | None:
+    """Test photos that are copies of the run's training or validation photos; None
+    when those photos are no longer where the run found them."""
+    split = read_json(paths.split)
+    seen = [ImageRecord(path, 0) for path in split["train"] + split["validation"]]
+    if not all(Path(record.path).is_file() for record in seen):
+        log.warning("the run's training photos moved: test leakage cannot be checked")
+        return None
+    seen_scanned, _ = photos.scan(seen, "reading the run's training photos")
+    groups = find_copy_groups([("train", image) for image in seen_scanned] + [("test", image) for image in test])
+    return leaked_test_paths(groups)
+
+
+def scores_at(is_positive: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    return dataclasses.asdict(binary_metrics(is_positive, scores, threshold))
+
+
+def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dict[str, Any]:
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    run = load_run(run_dir)
+    records = photos.records_of_split_folder(data)
+    scanned, unreadable = photos.scan(records, "reading test photos")
+    records = [image.record for image in scanned]
+    photos.require_both_classes(records, str(data))
+
+    _, validation_labels, validation_scores = read_predictions(run.paths.validation_predictions)
+    validation_positive = np.array(validation_labels) == CATARACT
+    validation_scores = np.array(validation_scores)
+    chosen = read_threshold(run.paths)
+    threshold = chosen["decision_threshold"]
+
+    probabilities = predict_records(run.model, records, batch_size, "predicting test photos")
+    test_scores = probabilities[:, CATARACT]
+    test_positive = np.array([r.label for r in records]) == CATARACT
+    write_predictions(run.paths.root / "test_predictions.csv", [r.path for r in records], [r.label for r in records], test_scores)
+
+    leaked = leaked_photos(run.paths, scanned)
+    calibration, calibration_error = reliability(test_positive, test_scores)
+    report: dict[str, Any] = {
+        "run": str(run.paths.root),
+        "best_epoch": run.best_epoch,
+        "test_data": str(data),
+        "test_counts": photos.class_counts(records),
+        "test_unreadable": [dataclasses.asdict(bad) for bad in unreadable],
+        "threshold": threshold,
+        "threshold_rule": chosen["rule"],
+        "validation_at_threshold": scores_at(validation_positive, validation_scores, threshold),
+        "test_at_threshold": scores_at(test_positive, test_scores, threshold),
+        "test_at_0.5": scores_at(test_positive, test_scores, 0.5),
+        "test_confidence_intervals_95": bootstrap_intervals(test_positive, test_scores, threshold),
+        "test_calibration": {"bins": calibration, "expected_calibration_error": calibration_error},
+        "leaked_test_photos": leaked,
+    }
+    if leaked:
+        keep = np.array([r.path not in set(leaked) for r in records])
+        if keep.any() and len(set(test_positive[keep])) == 2:
+            report["test_without_leaked_at_threshold"] = scores_at(test_positive[keep], test_scores[keep], threshold)
+    report["files"] = write_report(run.paths.root, report, records, test_positive, test_scores,
+                                   validation_positive, validation_scores, threshold)
+    write_json(run.paths.evaluation, report)
+    return report
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    test, validation = report["test_at_threshold"], report["validation_at_threshold"]
+    confusion = test["confusion"]
+    intervals = report["test_confidence_intervals_95"]
+
+    def with_interval(name: str, value: float) -> str:
+        low, high = intervals.get(name, (float("nan"), float("nan")))
+        return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+    lines = [
+        f"threshold {report['threshold']:.3f} (chosen on validation by Youden's J; "
+        f"validation accuracy {validation['accuracy']:.3f}, AUC {validation['roc_auc']:.3f})",
+        f"test photos: {test['count']} ({report['test_counts']['cataract']} cataract, {report['test_counts']['normal']} normal)",
+        f"accuracy {with_interval('accuracy', test['accuracy'])}  ROC AUC {with_interval('roc_auc', test['roc_auc'])}  (95% bootstrap)",
+        f"sensitivity {with_interval('sensitivity', test['recall'])}  specificity {with_interval('specificity', test['specificity'])}",
+        f"precision {test['precision']:.3f}  F1 {test['f1']:.3f}  calibration error {report['test_calibration']['expected_calibration_error']:.3f}",
+        f"confusion: TP {confusion['true_positive']}  FN {confusion['false_negative']}  "
+        f"FP {confusion['false_positive']}  TN {confusion['true_negative']}",
+    ]
+    leaked = report["leaked_test_photos"]
+    if leaked:
+        lines.append(f"WARNING: {len(leaked)} test photos are copies of training photos; the scores above include them")
+        clean = report.get("test_without_leaked_at_threshold")
+        if clean:
+            lines.append(f"without them: {clean['count']} photos, accuracy {clean['accuracy']:.3f}, ROC AUC {clean['roc_auc']:.3f}")
+    lines.append("written: " + ", ".join(report["files"].values()))
+    return lines

@@ -1,0 +1,156 @@
+"""The evaluation report: PNG plots and one self-contained HTML page beside metrics.json.
+
+ROC and precision-recall curves, the confusion matrix, a reliability diagram, a
+threshold table, bootstrap confidence intervals, and the misclassified photos with
+their scores.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cataract_contract import CLASS_NAMES, load_rgb
+from train_jax.data.scan import ImageRecord
+from train_jax.evaluation.metrics import binary_metrics, precision_recall_curve
+from train_jax.training.threshold import roc_curve
+
+TABLE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+MISCLASSIFIED_SHOWN = 48
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    _pyplot().close(figure)
+    return path
+
+
+def plot_roc(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float) -> Path:
+    figure, axes = _pyplot().subplots(figsize=(5, 5))
+    for name, (positive, scores) in curves.items():
+        fpr, tpr, _ = roc_curve(positive, scores)
+        chosen = binary_metrics(positive, scores, threshold)
+        line = axes.plot(fpr, tpr, label=f"{name} (AUC {chosen.roc_auc:.3f})", drawstyle="steps-post")[0]
+        axes.plot(1 - chosen.specificity, chosen.recall, "o", color=line.get_color())
+    axes.plot([0, 1], [0, 1], ":", color="grey")
+    axes.set(xlabel="1 - specificity", ylabel="sensitivity", title=f"ROC (cataract positive); dots: threshold {threshold:.2f}")
+    axes.legend(loc="lower right")
+    return _save(figure, path)
+
+
+def plot_precision_recall(path: Path, positive: np.ndarray, scores: np.ndarray) -> Path:
+    precision, recall = precision_recall_curve(positive, scores)
+    figure, axes = _pyplot().subplots(figsize=(5, 5))
+    axes.plot(recall, precision, drawstyle="steps-post")
+    axes.axhline(positive.mean(), linestyle=":", color="grey", label=f"prevalence {positive.mean():.2f}")
+    axes.set(xlabel="recall (sensitivity)", ylabel="precision", ylim=(0, 1.02), title="precision-recall, test")
+    axes.legend(loc="lower left")
+    return _save(figure, path)
+
+
+def plot_confusion(path: Path, confusion: dict[str, int], threshold: float) -> Path:
+    matrix = np.array([[confusion["true_positive"], confusion["false_negative"]],
+                       [confusion["false_positive"], confusion["true_negative"]]])
+    figure, axes = _pyplot().subplots(figsize=(4, 4))
+    axes.imshow(matrix, cmap="Blues")
+    for (row, column), value in np.ndenumerate(matrix):
+        axes.text(column, row, str(value), ha="center", va="center", fontsize=14,
+                  color="white" if value > matrix.max() / 2 else "black")
+    axes.set_xticks([0, 1], list(CLASS_NAMES))
+    axes.set_yticks([0, 1], list(CLASS_NAMES))
+    axes.set(xlabel="predicted", ylabel="true", title=f"test, threshold {threshold:.2f}")
+    return _save(figure, path)
+
+
+def plot_reliability(path: Path, bins: list[dict], calibration_error: float) -> Path:
+    figure, axes = _pyplot().subplots(figsize=(5, 5))
+    axes.plot([0, 1], [0, 1], ":", color="grey", label="perfect calibration")
+    axes.plot([b["mean_score"] for b in bins], [b["observed_positive_rate"] for b in bins], "o-", label="test photos")
+    for b in bins:
+        axes.annotate(str(b["count"]), (b["mean_score"], b["observed_positive_rate"]), fontsize=8,
+                      textcoords="offset points", xytext=(4, -10))
+    axes.set(xlabel="mean P(cataract) in bin", ylabel="share that are cataract", xlim=(0, 1), ylim=(0, 1),
+             title=f"reliability (ECE {calibration_error:.3f}; numbers: photos per bin)")
+    axes.legend(loc="upper left")
+    return _save(figure, path)
+
+
+def _img(path: Path) -> str:
+    return f"<img src='data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}'>"
+
+
+def _thumbnail(record_path: str, side: int = 140) -> str:
+    image = load_rgb(record_path)
+    image.thumbnail((side, side))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=80)
+    return f"<img src='data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode()}'>"
+
+
+def write_report(run_dir: Path, report: dict[str, Any], records: list[ImageRecord], positive: np.ndarray, scores: np.ndarray,
+                 validation_positive: np.ndarray, validation_scores: np.ndarray, threshold: float) -> dict[str, str]:
+    test = report["test_at_threshold"]
+    files = {
+        "roc": plot_roc(run_dir / "roc_curve.png", {"test": (positive, scores), "validation": (validation_positive, validation_scores)}, threshold),
+        "precision_recall": plot_precision_recall(run_dir / "precision_recall.png", positive, scores),
+        "confusion": plot_confusion(run_dir / "confusion_matrix.png", test["confusion"], threshold),
+        "reliability": plot_reliability(run_dir / "reliability.png", report["test_calibration"]["bins"],
+                                        report["test_calibration"]["expected_calibration_error"]),
+    }
+    e = html.escape
+    rows = []
+    for t in sorted({*TABLE_THRESHOLDS, round(threshold, 4)}):
+        m = binary_metrics(positive, scores, t)
+        mark = " <b>(chosen on validation)</b>" if abs(t - threshold) < 1e-4 else ""
+        rows.append(f"<tr><td>{t:.3f}{mark}</td><td>{m.recall:.3f}</td><td>{m.specificity:.3f}</td>"
+                    f"<td>{m.precision:.3f}</td><td>{m.accuracy:.3f}</td><td>{m.f1:.3f}</td></tr>")
+    intervals = report["test_confidence_intervals_95"]
+    interval_rows = ""
+    for name, metric, interval in (("accuracy", "accuracy", "accuracy"), ("ROC AUC", "roc_auc", "roc_auc"),
+                                   ("sensitivity", "recall", "sensitivity"), ("specificity", "specificity", "specificity")):
+        low, high = intervals.get(interval, (float("nan"), float("nan")))
+        interval_rows += f"<tr><td>{name}</td><td>{test[metric]:.3f}</td><td>{low:.3f} - {high:.3f}</td></tr>"
+    wrong = [i for i in np.argsort(-np.abs(scores - threshold)) if (scores[i] >= threshold) != positive[i]]
+    misclassified = "".join(
+        f"<figure>{_thumbnail(records[i].path)}<figcaption>{e(Path(records[i].path).name)}<br>true {CLASS_NAMES[records[i].label]}, "
+        f"P(cataract) {scores[i]:.3f}</figcaption></figure>" for i in wrong[:MISCLASSIFIED_SHOWN]
+    )
+    leaked = report.get("leaked_test_photos")
+    leak_note = (f"<p style='color:#b71c1c'><b>{len(leaked)} test photos are copies of training photos.</b> "
+                 f"Scores above include them; without them: {e(str(report.get('test_without_leaked_at_threshold')))}</p>"
+                 if leaked else "<p>No test photo is a copy of a training or validation photo.</p>" if leaked is not None
+                 else "<p>Leakage not checked: the run's training photos moved.</p>")
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Evaluation: {e(report['run'])}</title>
+<style>body{{font-family:sans-serif;margin:24px;max-width:1200px}}table{{border-collapse:collapse;margin:8px 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px}}figure{{display:inline-block;margin:4px;vertical-align:top}}
+figcaption{{font-size:11px;max-width:140px}}</style></head><body>
+<h1>Evaluation</h1><p>run <code>{e(report['run'])}</code> (best epoch {report['best_epoch']}), test photos <code>{e(report['test_data'])}</code>:
+{test['count']} ({report['test_counts']['cataract']} cataract, {report['test_counts']['normal']} normal).
+Screening aid, not a diagnosis.</p>
+<p>Decision threshold <b>{threshold:.3f}</b>: {e(report['threshold_rule'])}.</p>{leak_note}
+<h2>At the chosen threshold, with 95% bootstrap intervals</h2>
+<table><tr><th>metric</th><th>test</th><th>95% interval</th></tr>{interval_rows}
+<tr><td>precision</td><td>{test['precision']:.3f}</td><td></td></tr><tr><td>F1</td><td>{test['f1']:.3f}</td><td></td></tr></table>
+{_img(files['confusion'])}{_img(files['roc'])}{_img(files['precision_recall'])}{_img(files['reliability'])}
+<h2>Thresholds</h2><table><tr><th>threshold</th><th>sensitivity</th><th>specificity</th><th>precision</th><th>accuracy</th><th>F1</th></tr>
+{''.join(rows)}</table>
+<h2>Misclassified test photos ({len(wrong)}; most confident first)</h2>{misclassified}
+</body></html>"""
+    html_path = run_dir / "report.html"
+    html_path.write_text(page)
+    return {name: str(path) for name, path in {**files, "html": html_path}.items()}

@@ -1,0 +1,198 @@
+"""`cataract export`: a trained run -> a new version in a Triton model repository.
+
+Writes <repository>/cataract_vgg16/<N>/model.savedmodel (standard TF ops only), checks
+that it computes what the Flax model computes, chooses the CPU serving precision by
+measuring bfloat16 against float32 on the validation photos, and (re)writes every
+config with the decision threshold (the one training chose, RUN/threshold.json) and the
+model card of this version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cataract_contract import (
+    CATARACT,
+    CLASS_NAMES,
+    CLASSIFIER,
+    MODEL_CARD,
+    OUTPUT_HEATMAP,
+    OUTPUT_PROBABILITIES,
+    POSITIVE_CLASS,
+    SAVEDMODEL_DIR,
+    model_input,
+    version_numbers,
+)
+from serving.savedmodel_runner import SavedModelClassifier
+from train_jax.errors import UserError
+from train_jax.evaluation.metrics import binary_metrics
+from train_jax.export import repository as repo
+from train_jax.export import savedmodel
+from train_jax.training.predict import probabilities_and_heatmaps
+from train_jax.training.run_folder import load_run, read_predictions, read_threshold
+
+log = logging.getLogger(__name__)
+
+PARITY_TOLERANCE = 1e-4
+BFLOAT16_MIN_AGREEMENT = 0.99
+CPU_PRECISIONS = ("auto", "float32", "bfloat16")
+# Forbidden in the graph: ops that tie a SavedModel to one TF build or platform.
+FORBIDDEN_OPS = {"XlaCallModule", "PyFunc", "EagerPyFunc"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    version: int
+    version_dir: Path
+    card: dict[str, Any]
+
+
+def cpu_supports_bfloat16() -> bool:
+    """True where oneDNN has native bfloat16 arithmetic (AVX512_BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def export(run_dir: str | Path, repository: str | Path, version: int | None = None,
+           cpu_precision: str = "auto") -> ExportResult:
+    """cpu_precision: "auto" serves bfloat16 only where the CPU has it natively and its
+    decisions agree with float32 on BFLOAT16_MIN_AGREEMENT of the validation photos;
+    "float32" or "bfloat16" decide outright (the agreement is still measured and recorded)."""
+    if cpu_precision not in CPU_PRECISIONS:
+        raise UserError(f"--cpu-precision must be one of {', '.join(CPU_PRECISIONS)}, got {cpu_precision!r}")
+    run = load_run(run_dir)
+    repository = Path(repository)
+    model_dir = repository / CLASSIFIER
+    existing = version_numbers(model_dir)
+    if version is None:
+        version = (existing[-1] + 1) if existing else 1
+    elif version < 1:
+        raise UserError(f"--version must be a positive integer, got {version}")
+    elif version in existing:
+        raise UserError(f"{model_dir / str(version)} already exists: versions are never overwritten")
+
+    validation_files, validation_labels, validation_scores = read_predictions(run.paths.validation_predictions)
+    validation_positive = np.array(validation_labels) == CATARACT
+    chosen = read_threshold(run.paths)
+    threshold = chosen["decision_threshold"]
+    validation_metrics = binary_metrics(validation_positive, np.array(validation_scores), threshold)
+    size = run.model_config.image_size
+    validation_images = np.stack([model_input(path, size) for path in validation_files])
+    random_images = np.random.default_rng(0).integers(0, 256, (4, size, size, 3), dtype=np.uint8)
+
+    # Build in a hidden folder and rename at the end: a failed export leaves no half version.
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = model_dir / f".partial-{version}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        saved_path = staging / SAVEDMODEL_DIR
+        log.info("writing the TensorFlow SavedModel (%dx%d input)", size, size)
+        savedmodel.save(run.model, saved_path)
+        forbidden = savedmodel.graph_op_types(saved_path) & FORBIDDEN_OPS
+        if forbidden:
+            raise UserError(f"the SavedModel contains {sorted(forbidden)}: it would not load in Triton's TensorFlow")
+
+        log.info("checking the SavedModel against the Flax model on %d validation and 4 random photos", len(validation_images))
+        parity_images = np.concatenate([validation_images, random_images])
+        expected_probabilities, expected_heatmaps = probabilities_and_heatmaps(run.model, parity_images)
+        served = SavedModelClassifier(saved_path).run_batches(parity_images)
+        probability_gap = float(np.abs(served[OUTPUT_PROBABILITIES] - expected_probabilities).max())
+        heatmap_gap = float(np.abs(served[OUTPUT_HEATMAP] - expected_heatmaps).max() / max(np.abs(expected_heatmaps).max(), 1e-6))
+        if probability_gap > PARITY_TOLERANCE or heatmap_gap > PARITY_TOLERANCE:
+            raise UserError(
+                f"the SavedModel differs from the Flax model (probabilities by {probability_gap:.2e}, "
+                f"heatmaps by {heatmap_gap:.2e} relative): not exported"
+            )
+
+        precision, agreement, bf16_gap = "float32", None, None
+        native_bfloat16 = cpu_supports_bfloat16()
+        if native_bfloat16 or cpu_precision == "bfloat16":
+            float32_probabilities = served[OUTPUT_PROBABILITIES][: len(validation_images)]
+            low = SavedModelClassifier(saved_path, "bfloat16").run_batches(validation_images)[OUTPUT_PROBABILITIES]
+            agreeing = int(np.sum((low[:, CATARACT] >= threshold) == (float32_probabilities[:, CATARACT] >= threshold)))
+            agreement = agreeing / len(validation_images)
+            bf16_gap = float(np.abs(low - float32_probabilities).max())
+            if cpu_precision == "auto":
+                precision = "bfloat16" if agreement >= BFLOAT16_MIN_AGREEMENT else "float32"
+                reason = f"auto needs {BFLOAT16_MIN_AGREEMENT:.0%}"
+            else:
+                precision, reason = cpu_precision, f"chosen by --cpu-precision {cpu_precision}"
+            log.info("bfloat16 on CPU: decisions agree with float32 on %d of %d validation photos (%.2f%%; max probability "
+                     "gap %.4f) -> serving in %s (%s)", agreeing, len(validation_images), 100 * agreement, bf16_gap,
+                     precision, reason)
+            if precision == "bfloat16" and not native_bfloat16:
+                log.warning("this CPU lacks AVX512_BF16/AMX: bfloat16 will be emulated and slower than float32")
+        else:
+            log.info("this CPU lacks AVX512_BF16/AMX: serving in float32")
+
+        card = {
+            "model": CLASSIFIER,
+            "version": version,
+            "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "run": str(run.paths.root.resolve()),
+            "best_epoch": run.best_epoch,
+            "image_size": size,
+            "classes": list(CLASS_NAMES),
+            "positive_class": POSITIVE_CLASS,
+            "decision_threshold": round(threshold, 6),
+            "threshold_rule": chosen["rule"],
+            "validation": {k: v for k, v in dataclasses.asdict(validation_metrics).items() if k != "threshold"},
+            "training_data_fingerprint": run.info["data"]["fingerprint"],
+            "training_counts": run.info["data"]["train"],
+            "validation_counts": run.info["data"]["validation"],
+            "weights_source": run.info["weights_source"],
+            "preprocessing": run.model_config.preprocessing,
+            "width": run.model_config.width,
+            "parity_max_probability_gap": probability_gap,
+            "cpu_precision": precision,
+            "cpu_bfloat16_decision_agreement": agreement,
+            "cpu_bfloat16_max_probability_gap": bf16_gap,
+            "exported_on": platform.node(),
+        }
+        (staging / MODEL_CARD).write_text(json.dumps(card, indent=2) + "\n")
+        repo.copy_python_model(repo.CLASSIFIER_SOURCE, staging, with_runner=True)
+        version_dir = model_dir / str(version)
+        staging.rename(version_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+    repo.write_configs(repository, size, config_parameters(card))
+    return ExportResult(version, version_dir, card)
+
+
+def config_parameters(card: dict[str, Any]) -> dict[str, str]:
+    """The model card as Triton config parameters (strings), read back by the client."""
+    validation = card["validation"]
+    return {
+        "decision_threshold": f"{card['decision_threshold']:.6f}",
+        "threshold_rule": card["threshold_rule"],
+        "positive_class": card["positive_class"],
+        "classes": ",".join(card["classes"]),
+        "model_version": str(card["version"]),
+        "image_size": str(card["image_size"]),
+        "exported_at": card["exported_at"],
+        "training_data_fingerprint": card["training_data_fingerprint"],
+        "weights_source": card["weights_source"],
+        "validation_accuracy": f"{validation['accuracy']:.4f}",
+        "validation_sensitivity": f"{validation['recall']:.4f}",
+        "validation_specificity": f"{validation['specificity']:.4f}",
+        "validation_roc_auc": f"{validation['roc_auc']:.4f}",
+        "validation_count": str(validation["count"]),
+        "cpu_precision": card["cpu_precision"],
+        "cpu_bfloat16_decision_agreement": "n/a" if card["cpu_bfloat16_decision_agreement"] is None else f"{card['cpu_bfloat16_decision_agreement']:.4f}",
+        "heatmap": "class-activation map: per-position evidence for cataract over normal; positive pushes to cataract",
+    }

@@ -1,0 +1,68 @@
+"""Running a trained model: probabilities (and heatmaps) in fixed-shape batches, for the
+trainer's validation, evaluation and export's parity check."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import numpy as np
+from flax import nnx
+from tqdm import tqdm
+
+from cataract_contract import CATARACT
+from train_jax.data.pipeline import batch_count, epoch_batches
+from train_jax.data.scan import ImageRecord
+from train_jax.model.vgg16 import VGG16
+
+
+def make_predict(graphdef, first_block: int = 0) -> Callable:
+    """(parameter state, inputs) -> class probabilities; inputs are uint8 images, or
+    the activations entering block `first_block`."""
+
+    @jax.jit
+    def predict(state, inputs):
+        logits, _ = nnx.merge(graphdef, state).forward(inputs, from_block=first_block)
+        return jax.nn.softmax(logits)
+
+    return predict
+
+
+def pad_batch(array: np.ndarray, size: int) -> np.ndarray:
+    """Pad a final short batch to `size` by repeating its last row, so every call has
+    one shape and compiles once (the padded rows' results are dropped)."""
+    if len(array) == size:
+        return array
+    return np.concatenate([array, np.repeat(array[-1:], size - len(array), axis=0)])
+
+
+def predict_records(model: VGG16, records: list[ImageRecord], batch_size: int, description: str = "predicting") -> np.ndarray:
+    """Class probabilities (N, 2) of the photos, in order, with the model in eval mode."""
+    model.eval()
+    graphdef, state = nnx.split(model, nnx.Param)
+    predict = make_predict(graphdef)
+    batches = epoch_batches(records, image_size=model.config.image_size, batch_size=batch_size)
+    outputs = []
+    total = batch_count(len(records), batch_size, drop_remainder=False)
+    for batch in tqdm(batches, total=total, desc=description, unit="batch", leave=False):
+        images = batch["image"]
+        outputs.append(np.asarray(predict(state, pad_batch(images, batch_size)))[: len(images)])
+    return np.concatenate(outputs) if outputs else np.zeros((0, 2), np.float32)
+
+
+def probabilities_and_heatmaps(model: VGG16, images: np.ndarray, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (N, 2) and cataract heatmaps (N, h, w) of uint8 images: what
+    the exported model must reproduce."""
+    model.eval()
+    graphdef, state = nnx.split(model, nnx.Param)
+
+    @jax.jit
+    def forward(state, images):
+        model = nnx.merge(graphdef, state)
+        logits, features = model.forward(images)
+        return jax.nn.softmax(logits), model.class_activation_map(features, CATARACT)
+
+    outputs = [forward(state, pad_batch(images[i : i + batch_size], batch_size)) for i in range(0, len(images), batch_size)]
+    count = len(images)
+    return (np.concatenate([np.asarray(p) for p, _ in outputs])[:count],
+            np.concatenate([np.asarray(h) for _, h in outputs])[:count])

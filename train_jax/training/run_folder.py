@@ -1,0 +1,243 @@
+"""The run folder: what training leaves behind and what evaluation and export read.
+
+    RUN/config.json           resolved TrainConfig, ModelConfig, weights source, data facts
+    RUN/split.json            which photos trained and which validated (with content hashes)
+    RUN/metrics.jsonl         one JSON line per epoch
+    RUN/checkpoints/<epoch>/  Orbax checkpoints: the latest and the best (lowest val loss)
+    RUN/val_predictions.csv   the best model's scores on the validation photos
+    RUN/threshold.json        the decision threshold, chosen on those scores when training finished
+    RUN/metrics.json, *.png   written by `cataract evaluate`
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+from flax import nnx
+from orbax.checkpoint.checkpoint_managers import preservation_policy
+
+from cataract_contract import CLASS_NAMES
+from train_jax.errors import UserError
+from train_jax.model.vgg16 import VGG16, ModelConfig
+from train_jax.training.config import TrainConfig, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def split(self) -> Path:
+        return self.root / "split.json"
+
+    @property
+    def epoch_metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def checksums(self) -> Path:
+        return self.root / "checksums"
+
+    @property
+    def validation_predictions(self) -> Path:
+        return self.root / "val_predictions.csv"
+
+    @property
+    def threshold(self) -> Path:
+        return self.root / "threshold.json"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.root / "metrics.json"
+
+
+def checkpoint_manager(paths: RunPaths, *, read_only: bool = False) -> ocp.CheckpointManager:
+    """Keeps the latest checkpoint (for --resume) and the best one (for export)."""
+    policy = preservation_policy.AnyPreservationPolicy(
+        [
+            # Two latest: if the newest is damaged (killed mid-write, disk trouble), the one
+            # before it is still there to resume from.
+            preservation_policy.LatestN(2),
+            preservation_policy.BestN(get_metric_fn=lambda metrics: -metrics["val_loss"], n=1),
+        ]
+    )
+    options = ocp.CheckpointManagerOptions(
+        preservation_policy=policy,
+        enable_async_checkpointing=False,
+        read_only=read_only,
+        create=not read_only,
+    )
+    return ocp.CheckpointManager(paths.checkpoints.absolute(), options=options)
+
+
+def save_checkpoint(manager: ocp.CheckpointManager, step: int, model_state, optimizer_state, progress: dict, val_loss: float) -> None:
+    manager.save(
+        step,
+        args=ocp.args.Composite(
+            model=ocp.args.StandardSave(model_state),
+            optimizer=ocp.args.StandardSave(optimizer_state),
+            progress=ocp.args.JsonSave(progress),
+        ),
+        metrics={"val_loss": float(val_loss)},
+    )
+
+
+def _checkpoint_files(paths: RunPaths, step: int) -> dict[str, str]:
+    folder = paths.checkpoints / str(step)
+    digests = {}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with open(file, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        digests[str(file.relative_to(folder))] = digest.hexdigest()
+    return digests
+
+
+def record_checksums(paths: RunPaths, step: int) -> None:
+    """Fingerprint every file of a just-saved checkpoint, and forget pruned ones."""
+    paths.checksums.mkdir(exist_ok=True)
+    write_json(paths.checksums / f"{step}.json", _checkpoint_files(paths, step))
+    for record in paths.checksums.glob("*.json"):
+        if not (paths.checkpoints / record.stem).is_dir():
+            record.unlink()
+
+
+def checkpoint_problem(paths: RunPaths, step: int) -> str | None:
+    """Why a checkpoint cannot be trusted, or None when every file is as it was saved."""
+    record = paths.checksums / f"{step}.json"
+    if not record.is_file():
+        return "it was never completely recorded (no checksum file)"
+    expected = read_json(record)
+    actual = _checkpoint_files(paths, step)
+    changed = sorted(name for name in expected if actual.get(name) != expected[name])
+    if changed:
+        return f"{len(changed)} of its files changed or vanished since it was saved (e.g. {changed[0]})"
+    return None
+
+
+def intact_checkpoint(paths: RunPaths, manager: ocp.CheckpointManager) -> int | None:
+    """The newest checkpoint whose files are exactly as saved. Damaged newer ones are
+    reported and deleted, never loaded silently. (Orbax finalises a checkpoint by
+    renaming its folder, so one cut short by a kill is never listed at all.)"""
+    for step in sorted(manager.all_steps(), reverse=True):
+        problem = checkpoint_problem(paths, step)
+        if problem is None:
+            return step
+        log.warning("checkpoint of epoch %d is damaged: %s; deleting it and trying the one before", step, problem)
+        manager.delete(step)
+    return None
+
+
+def restore_progress(manager: ocp.CheckpointManager, step: int) -> dict:
+    return manager.restore(step, args=ocp.args.Composite(progress=ocp.args.JsonRestore()))["progress"]
+
+
+def restore_states(manager: ocp.CheckpointManager, step: int, model_state, optimizer_state=None) -> tuple[Any, Any]:
+    """Restore into the shapes (and shardings) of the given abstract or concrete states."""
+    items = {"model": ocp.args.StandardRestore(_abstract(model_state))}
+    if optimizer_state is not None:
+        items["optimizer"] = ocp.args.StandardRestore(_abstract(optimizer_state))
+    restored = manager.restore(step, args=ocp.args.Composite(**items))
+    return restored["model"], restored.get("optimizer") if optimizer_state is not None else None
+
+
+def _abstract(state):
+    return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+
+
+@dataclasses.dataclass
+class TrainedRun:
+    """A finished (or interrupted) run, loaded for evaluation or export."""
+
+    paths: RunPaths
+    train_config: TrainConfig
+    model_config: ModelConfig
+    info: dict[str, Any]
+    model: VGG16
+    best_epoch: int
+
+
+def load_run(run_dir: str | Path) -> TrainedRun:
+    """The run's best model (lowest validation loss), in evaluation mode."""
+    paths = RunPaths(Path(run_dir))
+    if not paths.config.is_file():
+        raise UserError(f"{run_dir} is not a training run (no config.json): run `cataract train` first")
+    info = read_json(paths.config)
+    model_config = ModelConfig(**info["model"])
+    model = VGG16(model_config, rngs=nnx.Rngs(0))
+    manager = checkpoint_manager(paths, read_only=True)
+    latest = manager.latest_step()
+    if latest is None:
+        raise UserError(f"{run_dir} has no checkpoint yet: let `cataract train` finish an epoch")
+    best_epoch = int(restore_progress(manager, latest)["best_epoch"])
+    problem = checkpoint_problem(paths, best_epoch)
+    if problem:  # never fall back silently to another epoch's weights
+        raise UserError(
+            f"the best checkpoint of {run_dir} (epoch {best_epoch}) is damaged: {problem}; train again, "
+            "or `cataract train --resume` to continue from the last intact checkpoint"
+        )
+    model_state, _ = restore_states(manager, best_epoch, nnx.state(model))
+    nnx.update(model, model_state)
+    model.eval()
+    manager.close()
+    return TrainedRun(paths, TrainConfig.from_json(info["train"]), model_config, info, model, best_epoch)
+
+
+def write_predictions(path: Path, files: list[str], labels: list[int], cataract_probabilities) -> None:
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["file", "label", "p_cataract"])
+        for name, label, probability in zip(files, labels, cataract_probabilities):
+            writer.writerow([name, CLASS_NAMES[label], f"{float(probability):.6f}"])
+
+
+def read_predictions(path: Path) -> tuple[list[str], list[int], list[float]]:
+    if not path.is_file():
+        raise UserError(f"{path} is missing: the run did not finish training")
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    return (
+        [row["file"] for row in rows],
+        [CLASS_NAMES.index(row["label"]) for row in rows],
+        [float(row["p_cataract"]) for row in rows],
+    )
+
+
+def read_threshold(paths: RunPaths) -> dict[str, Any]:
+    """The decision threshold chosen when training finished, with its rule."""
+    if not paths.threshold.is_file():
+        raise UserError(f"{paths.threshold} is missing: the run did not finish training")
+    return read_json(paths.threshold)
+
+
+def append_epoch_metrics(paths: RunPaths, values: dict[str, Any]) -> None:
+    with open(paths.epoch_metrics, "a") as file:
+        file.write(json.dumps(values, sort_keys=True) + "\n")
+
+
+def forget_epochs_after(paths: RunPaths, last_epoch: int) -> None:
+    """Drop metric lines of epochs a killed run logged but never checkpointed: resuming
+    runs them again."""
+    if not paths.epoch_metrics.is_file():
+        return
+    kept = [line for line in paths.epoch_metrics.read_text().splitlines() if json.loads(line)["epoch"] <= last_epoch]
+    paths.epoch_metrics.write_text("".join(line + "\n" for line in kept))
