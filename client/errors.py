@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 
-from cataract_contract import ImageError
+from cataract_contract import INVALID_IMAGE_MARKER, ImageError
 
 
 class CataractClientError(Exception):
@@ -64,7 +64,6 @@ def translate(error: BaseException, url: str, model: str) -> CataractClientError
         return RequestTimeoutError(f"{url} did not answer in time for model {model}: the server may be overloaded")
     if "unknown model" in message.lower() or "is not found" in message.lower() or ("not ready" in message.lower()):
         return ModelNotReadyError(f"model '{model}' is not available at {url}: {message.strip()}")
-    image_words = ("not an image", "truncated", "decompression bomb", "over the limit", "empty input", "cannot decode")
-    if any(word in message for word in image_words):
-        return InvalidImageError(message.strip())
+    if INVALID_IMAGE_MARKER in message:
+        return InvalidImageError(message.split(INVALID_IMAGE_MARKER, 1)[1].strip())
     return InferenceError(f"{model} at {url}: {message.strip()}")
