@@ -215,6 +215,59 @@ def test_export_is_standard_ops_equal_to_flax_and_versions_accumulate(tiny_run, 
         server.stop()
 
 
+def test_a_version_below_the_served_one_is_refused(tiny_run, tmp_path):
+    """The configs are shared by every version and describe the newest, the one Triton
+    serves: writing an older version would make them describe another model."""
+    repository = tmp_path / "repository"
+    export(tiny_run, repository, version=3)
+    configs = {path: path.read_text() for path in repository.rglob("*.pbtxt")}
+    with pytest.raises(UserError, match="--version 1 is below version 3, which Triton serves"):
+        export(tiny_run, repository, version=1)
+    assert contract.version_numbers(repository / contract.CLASSIFIER) == [3]
+    assert {path: path.read_text() for path in repository.rglob("*.pbtxt")} == configs
+    assert export(tiny_run, repository, version=5).version == 5  # above the newest is fine
+
+
+def test_configs_are_replaced_never_rewritten_in_place(tiny_run, tmp_path):
+    """A reader that opened a config before an export (a server loading the model, say)
+    reads the whole old file, never a truncated or half-written one."""
+    repository = tmp_path / "repository"
+    export(tiny_run, repository)
+    names = ["cataract_vgg16/config.pbtxt", "cataract_vgg16/configs/gpu.pbtxt", "preprocess/config.pbtxt",
+             "cataract/config.pbtxt", "cataract_vgg16/labels.txt"]
+    opened = {name: open(repository / name) for name in names}
+    try:
+        before = {name: file.read() for name, file in opened.items()}
+        export(tiny_run, repository)
+        for name, file in opened.items():
+            file.seek(0)
+            assert file.read() == before[name], f"{name} was rewritten in place"
+    finally:
+        for file in opened.values():
+            file.close()
+    classifier = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
+    assert classifier.parameters["model_version"].string_value == "2"
+    assert not [path.name for path in repository.rglob(".*") if path.name != ".export.lock"], "temporary files left behind"
+
+
+def test_two_exports_at_once_take_turns(tiny_run, tmp_path):
+    """Two `cataract export` processes on one repository: the lock makes them take turns,
+    so each gets its own version and staging folder, and the configs describe the newest."""
+    repository = tmp_path / "repository"
+    command = [sys.executable, "-m", "train_jax.cli", "export", "--run", str(tiny_run), "--repository", str(repository),
+               "--cpu-precision", "float32"]
+    exports = [subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    results = [process.communicate(timeout=600) for process in exports]
+    for process, (out, errors) in zip(exports, results):
+        assert process.returncode == 0, errors
+    assert sorted(line.split()[2] for out, _ in results for line in out.splitlines() if line.startswith("exported version")) == ["1", "2"]
+    assert contract.version_numbers(repository / contract.CLASSIFIER) == [1, 2]
+    assert not list((repository / contract.CLASSIFIER).glob(".partial-*"))
+    classifier = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
+    assert classifier.parameters["model_version"].string_value == "2"
+
+
 def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthetic_photos, tmp_path):
     repository = tmp_path / "repository"
     forced = export(tiny_run, repository, cpu_precision="bfloat16")

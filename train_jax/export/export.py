@@ -5,16 +5,23 @@ that it computes what the Flax model computes, chooses the CPU serving precision
 measuring bfloat16 against float32 on the validation photos, and (re)writes every
 config with the decision threshold (the one training chose, RUN/threshold.json) and the
 model card of this version.
+
+The configs are shared by all versions and Triton serves the newest, so a version is
+only ever added above the newest; the repository is locked for the whole export, so
+two exports at once take turns (and distinct versions) instead of sharing a folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import fcntl
 import json
 import logging
 import platform
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +54,7 @@ BFLOAT16_MIN_AGREEMENT = 0.99
 CPU_PRECISIONS = ("auto", "float32", "bfloat16")
 # Forbidden in the graph: ops that tie a SavedModel to one TF build or platform.
 FORBIDDEN_OPS = {"XlaCallModule", "PyFunc", "EagerPyFunc"}
+LOCK_FILE = ".export.lock"  # in the repository's root; Triton only looks at folders
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,14 +82,43 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
         raise UserError(f"--cpu-precision must be one of {', '.join(CPU_PRECISIONS)}, got {cpu_precision!r}")
     run = load_run(run_dir)
     repository = Path(repository)
-    model_dir = repository / CLASSIFIER
+    with repository_lock(repository):
+        return _export_locked(run, repository, version, cpu_precision)
+
+
+@contextlib.contextmanager
+def repository_lock(repository: Path):
+    """Hold the repository's export lock (waiting for another export to finish first)."""
+    repository.mkdir(parents=True, exist_ok=True)
+    with open(repository / LOCK_FILE, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another export is writing to %s: waiting for it to finish", repository)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # the lock goes with the file's closing
+
+
+def next_version(model_dir: Path, version: int | None) -> int:
+    """The version to write: the next one by default; a chosen one only above the newest,
+    because the shared configs describe the version Triton serves, the newest."""
     existing = version_numbers(model_dir)
+    newest = existing[-1] if existing else 0
     if version is None:
-        version = (existing[-1] + 1) if existing else 1
-    elif version < 1:
+        return newest + 1
+    if version < 1:
         raise UserError(f"--version must be a positive integer, got {version}")
-    elif version in existing:
+    if version in existing:
         raise UserError(f"{model_dir / str(version)} already exists: versions are never overwritten")
+    if version < newest:
+        raise UserError(f"--version {version} is below version {newest}, which Triton serves: the shared configs would then "
+                        f"describe another model than the one served; use a version above {newest} or leave --version out")
+    return version
+
+
+def _export_locked(run, repository: Path, version: int | None, cpu_precision: str) -> ExportResult:
+    model_dir = repository / CLASSIFIER
+    version = next_version(model_dir, version)
 
     validation_files, validation_labels, validation_scores = read_predictions(run.paths.validation_predictions)
     validation_positive = np.array(validation_labels) == CATARACT
@@ -92,11 +129,10 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
     validation_images = np.stack([model_input(path, size) for path in validation_files])
     random_images = np.random.default_rng(0).integers(0, 256, (4, size, size, 3), dtype=np.uint8)
 
-    # Build in a hidden folder and rename at the end: a failed export leaves no half version.
+    # Build in a hidden folder of its own and rename at the end: a failed export leaves no half version.
     model_dir.mkdir(parents=True, exist_ok=True)
-    staging = model_dir / f".partial-{version}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    staging = Path(tempfile.mkdtemp(prefix=f".partial-{version}-", dir=model_dir))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide the version from a server running as another user
     try:
         saved_path = staging / SAVEDMODEL_DIR
         log.info("writing the TensorFlow SavedModel (%dx%d input)", size, size)

@@ -15,12 +15,16 @@
       cataract/                  ensemble: bytes -> preprocess -> cataract_vgg16
 
 The python models' sources live in the project's own model_repository/ folder; export
-copies them, with the modules they import, into the repository it writes.
+copies them, with the modules they import, into the repository it writes. Every file is
+written beside its place and renamed over it, so a server (or a person) reading the
+repository meanwhile sees the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import cataract_contract
@@ -227,26 +231,40 @@ def write_configs(repository: Path, image_size: int, parameters: dict[str, str])
         repository / ENSEMBLE / "config.pbtxt": ensemble_config(image_size),
     }
     labels = "".join(name + "\n" for name in CLASS_NAMES)
+    for text in files.values():
+        parse_config(text)  # all of them before any is written
     for path, text in files.items():
-        parse_config(text)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        write_atomically(path, text.encode())
     for model in (CLASSIFIER, ENSEMBLE):
-        (repository / model / LABELS_FILE).write_text(labels)
+        write_atomically(repository / model / LABELS_FILE, labels.encode())
     (repository / ENSEMBLE / "1").mkdir(exist_ok=True)  # Triton needs a version folder, even empty
     copy_python_model(PREPROCESS_SOURCE, repository / PREPROCESS / "1", with_runner=False)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a temporary file beside `path`, then rename it over `path` (atomic on POSIX)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide it from a server running as another user
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def copy_atomically(source: str | Path, destination: str | Path) -> None:
+    write_atomically(Path(destination), Path(source).read_bytes())
 
 
 def copy_python_model(source: Path, version_dir: Path, with_runner: bool) -> None:
     """A python model's model.py and the project modules it imports, into a version folder."""
     version_dir.mkdir(parents=True, exist_ok=True)
-    _copy_if_elsewhere(source, version_dir / "model.py")
+    if source.resolve() != (version_dir / "model.py").resolve():
+        copy_atomically(source, version_dir / "model.py")
     shutil.copytree(CONTRACT_SOURCE, version_dir / CONTRACT_SOURCE.name, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+                    ignore=shutil.ignore_patterns("__pycache__"), copy_function=copy_atomically)
     if with_runner:
-        shutil.copyfile(RUNNER_SOURCE, version_dir / RUNNER_SOURCE.name)
-
-
-def _copy_if_elsewhere(source: Path, destination: Path) -> None:
-    if source.resolve() != destination.resolve():
-        shutil.copyfile(source, destination)
+        copy_atomically(RUNNER_SOURCE, version_dir / RUNNER_SOURCE.name)
