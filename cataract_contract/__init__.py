@@ -27,6 +27,47 @@ CLASS_NAMES = ("cataract", "normal")
 POSITIVE_CLASS = "cataract"
 CATARACT = CLASS_NAMES.index(POSITIVE_CLASS)
 
+# -- the operating point ----------------------------------------------------------------------
+# The decision threshold t is chosen on validation photos for the model's own score, its
+# P(cataract). Export folds t into the served model: it adds operating_point_offsets(t) to
+# the logits (the cataract logit shifted by -logit(t)), so the served P(cataract) is 50%
+# exactly where the score is t. The label is then the top class at every door (client,
+# dashboard, Triton's classification extension, raw KServe v2 calls), and the confidence,
+# the served probability of that label, is at least 50%. model_scores() undoes the shift,
+# so the score stays available for ROC analysis. The config says so with DECISION_RULE.
+
+DECISION_RULE = "top_class"  # config parameter `decision_rule` of a model exported this way
+SERVED_THRESHOLD = 0.5  # on served probabilities: a tie goes to cataract, as score >= t does
+_LOGIT_LIMIT = 1e-7  # keeps logit(t) finite for a threshold of exactly 0 or 1
+
+
+def logit(probability: float) -> float:
+    probability = min(max(float(probability), _LOGIT_LIMIT), 1.0 - _LOGIT_LIMIT)
+    return float(np.log(probability / (1.0 - probability)))
+
+
+def operating_point_offsets(threshold: float) -> np.ndarray:
+    """What export adds to the model's logits (CLASS_NAMES order) to serve threshold t at 50%."""
+    offsets = np.zeros(len(CLASS_NAMES), np.float32)
+    offsets[CATARACT] = -logit(threshold)
+    return offsets
+
+
+def at_operating_point(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """The model's own probabilities (N, 2) as the exported model serves them."""
+    logits = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-30, None)) + operating_point_offsets(threshold)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def model_scores(served: np.ndarray, threshold: float, positive: int = CATARACT) -> np.ndarray:
+    """The model's own P(cataract) (N,) from served probabilities (N, 2): the shift undone.
+    Computed from the log-ratio of both outputs, so it stays exact near 0 and 1."""
+    served = np.clip(np.asarray(served, np.float64), 1e-30, None)
+    difference = np.log(served[:, positive]) - np.log(served[:, 1 - positive]) + logit(threshold)
+    return 1.0 / (1.0 + np.exp(-difference))
+
+
 # -- the model repository ---------------------------------------------------------------------
 
 CLASSIFIER = "cataract_vgg16"  # uint8 pixels -> probabilities, heatmap

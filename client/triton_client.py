@@ -35,15 +35,18 @@ import numpy as np
 
 from cataract_contract import (
     CLASSIFIER,
+    DECISION_RULE,
     ENSEMBLE,
     IMAGE_SUFFIXES,
     INPUT_IMAGE_BYTES,
     OUTPUT_HEATMAP,
     OUTPUT_PROBABILITIES,
+    SERVED_THRESHOLD,
     ImageError,
     ImageSource,
     load_rgb,
     model_input,
+    model_scores,
     read_image_bytes,
 )
 from client.errors import (
@@ -73,7 +76,7 @@ class ModelInfo:
     heatmap_output: str
     classes: tuple[str, ...]
     positive_class: str
-    threshold: float
+    threshold: float  # the decision threshold of the model's own score, chosen on validation
     max_batch_size: int
     backend: str
     parameters: dict[str, str]
@@ -81,13 +84,17 @@ class ModelInfo:
 
 @dataclasses.dataclass(frozen=True)
 class Prediction:
-    """One photo's answer. `confidence` is the model's probability (in percent) of the
-    predicted label; the label comes from the served decision threshold, not from 50%."""
+    """One photo's answer. The served model carries its operating point (the decision
+    threshold chosen on validation), so `label` is the class of highest served
+    probability and `confidence` is that probability in percent, always >= 50. The
+    model's own P(cataract), for ROC analysis, is `model_score`: the photo is called
+    cataract exactly when `model_score >= threshold`."""
 
     source: str
     label: str  # "Cataract" or "Normal"
     confidence: float
-    probabilities: dict[str, float]
+    probabilities: dict[str, float]  # as served, at the operating point
+    model_score: float
     threshold: float
     model_version: str
     latency_ms: float
@@ -104,6 +111,7 @@ class Prediction:
             "prediction": self.label,
             "confidence": round(self.confidence, 2),
             "probabilities": {name: round(value, 6) for name, value in self.probabilities.items()},
+            "model_score": round(self.model_score, 6),
             "threshold": round(self.threshold, 6),
             "model_version": self.model_version,
         }
@@ -204,6 +212,11 @@ class _ClientCore:
         outputs = {output["name"]: output for output in config["output"]}
         if len(config["input"]) != 1 or OUTPUT_PROBABILITIES not in outputs:
             raise ModelNotReadyError(f"model '{self.model}' at {self.url} is not a cataract classifier (inputs {config['input']})")
+        if parameters.get("decision_rule") != DECISION_RULE:
+            raise ModelNotReadyError(
+                f"model '{self.model}' at {self.url} was exported before the decision threshold went into the model "
+                "(its config has no decision_rule): its labels would disagree between doors; re-export it with `cataract export`"
+            )
         dims = [int(d) for d in config["input"][0]["dims"]]
         classes = tuple(parameters.get("classes", "cataract,normal").split(","))
         return ModelInfo(
@@ -266,18 +279,18 @@ class _ClientCore:
             )
         version = str(result.get_response().get("model_version") if self.protocol == "http" else result.get_response().model_version)
         positive = info.classes.index(info.positive_class)
+        own_scores = model_scores(probabilities, info.threshold, positive)
         predictions = []
         for row, position in enumerate(job.positions):
-            scores = {name: float(probabilities[row, i]) for i, name in enumerate(info.classes)}
-            positive_score = scores[info.positive_class]
-            is_positive = positive_score >= info.threshold
-            other = info.classes[1 - positive]
+            served = {name: float(probabilities[row, i]) for i, name in enumerate(info.classes)}
+            label = info.positive_class if served[info.positive_class] >= SERVED_THRESHOLD else info.classes[1 - positive]
             predictions.append(
                 Prediction(
                     source=source_name(sources[position]),
-                    label=(info.positive_class if is_positive else other).capitalize(),
-                    confidence=100.0 * (positive_score if is_positive else scores[other]),
-                    probabilities=scores,
+                    label=label.capitalize(),
+                    confidence=100.0 * served[label],
+                    probabilities=served,
+                    model_score=float(own_scores[row]),
                     threshold=info.threshold,
                     model_version=version or info.version,
                     latency_ms=latency_ms,

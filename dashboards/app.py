@@ -127,7 +127,7 @@ class ResultCards(pn.viewable.Viewer):
             pn.pane.HTML(f'<span class="prediction-label" style="font-size:20px;font-weight:600;color:{colour}">'
                          f'{prediction.label}</span> <span class="prediction-confidence" style="font-size:18px">'
                          f'{prediction.confidence:.1f}%</span>'),
-            pn.pane.HTML(probability_bar(prediction.probabilities["cataract"], prediction.threshold), width=240),
+            pn.pane.HTML(probability_bar(prediction.probabilities["cataract"]), width=240),
             pn.pane.Markdown(f"model v{prediction.model_version} &middot; {prediction.latency_ms:.0f} ms",
                              styles={"font-size": "12px"}),
             title=item.photo.name, collapsible=False, width=270, css_classes=["result-card"],
@@ -181,7 +181,8 @@ class ServerPanel(pn.viewable.Viewer):
             f"**Server** {m.triton_url} ({m.protocol}): live {'yes' if m.live else 'no'}, ready {'yes' if m.ready else 'no'}",
         ]
         if info is not None:
-            lines.append(f"**Model** {info.name} v{info.version} ({info.backend}), threshold {info.threshold:.3f}")
+            lines.append(f"**Model** {info.name} v{info.version} ({info.backend}), decision threshold {info.threshold:.3f} "
+                         "on the model's score (served at 50%)")
         lines.append(f"**Inferences** {m.total_inferences}")
         if delta is not None:
             queue = f"{delta.average_queue_ms:.1f} ms" if delta.average_queue_ms is not None else "n/a"

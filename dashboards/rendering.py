@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import io
 
 import numpy as np
 from PIL import Image
 
-from cataract_contract import decode_image
+from cataract_contract import SERVED_THRESHOLD, decode_image
 
 THUMBNAIL_SIDE = 240
 CATARACT_COLOUR = np.array([230, 30, 30], np.float32)
@@ -52,15 +51,16 @@ def thumbnail_png(photo: bytes, side: int = THUMBNAIL_SIDE) -> bytes:
     return _png(thumbnail(photo, side))
 
 
-def probability_bar(probability: float, threshold: float) -> str:
-    """P(cataract) as a bar, with the served decision threshold marked on it."""
-    percent, mark = 100 * probability, 100 * threshold
-    colour = "#c62828" if probability >= threshold else "#2e7d32"
+def probability_bar(probability: float) -> str:
+    """P(cataract) as served (at the model's operating point) as a bar, with its decision
+    point, 50%, marked on it."""
+    percent, mark = 100 * probability, 100 * SERVED_THRESHOLD
+    colour = "#c62828" if probability >= SERVED_THRESHOLD else "#2e7d32"
     return (
-        f'<div class="probability-bar" title="P(cataract) {percent:.1f}%, threshold {mark:.1f}%" '
+        f'<div class="probability-bar" title="P(cataract) {percent:.1f}%, decides at {mark:.0f}%" '
         f'style="position:relative;height:14px;width:100%;background:#e0e0e0;border-radius:7px;">'
         f'<div style="width:{percent:.1f}%;height:100%;background:{colour};border-radius:7px;"></div>'
         f'<div style="position:absolute;left:{mark:.1f}%;top:-3px;width:2px;height:20px;background:#212121;"></div>'
         f"</div>"
-        f'<div style="font-size:12px;color:#555;">P(cataract) {percent:.1f}% &middot; threshold {html.escape(f"{mark:.1f}")}%</div>'
+        f'<div style="font-size:12px;color:#555;">P(cataract) {percent:.1f}% &middot; decides at {mark:.0f}%</div>'
     )

@@ -158,6 +158,7 @@ class ScreeningSession(param.Parameterized):
                 "prediction": item.prediction.label,
                 "confidence_percent": round(item.prediction.confidence, 2),
                 "p_cataract": round(item.prediction.probabilities["cataract"], 4),
+                "model_score": round(item.prediction.model_score, 4),
                 "threshold": round(item.prediction.threshold, 4),
                 "model_version": item.prediction.model_version,
                 "latency_ms": round(item.prediction.latency_ms, 1),
@@ -169,7 +170,7 @@ class ScreeningSession(param.Parameterized):
         rows = self.table_rows()
         buffer = io.StringIO()
         fields = list(rows[0]) if rows else ["time", "file", "prediction", "confidence_percent", "p_cataract",
-                                             "threshold", "model_version", "latency_ms"]
+                                             "model_score", "threshold", "model_version", "latency_ms"]
         writer = csv.DictWriter(buffer, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)

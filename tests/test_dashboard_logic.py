@@ -56,7 +56,8 @@ def test_predict_flow_against_triton(triton, synthetic_photos):
 
     rows = list(csv.DictReader(io.StringIO(session.results_csv())))
     assert len(rows) == 3
-    assert set(rows[0]) == {"time", "file", "prediction", "confidence_percent", "p_cataract", "threshold", "model_version", "latency_ms"}
+    assert set(rows[0]) == {"time", "file", "prediction", "confidence_percent", "p_cataract", "model_score", "threshold",
+                           "model_version", "latency_ms"}
     assert {row["file"] for row in rows} == {p.name for p in photos(synthetic_photos, 3)}
     assert len(session.recent_latencies_ms()) == 3
 
@@ -114,5 +115,5 @@ def test_overlay_and_probability_bar(synthetic_photos):
     heatmap[3, 3] = 5.0
     png = heatmap_overlay(photo, heatmap)
     assert png.startswith(b"\x89PNG")
-    bar = probability_bar(0.8, 0.6)
-    assert "width:80.0%" in bar and "left:60.0%" in bar and "#c62828" in bar
+    bar = probability_bar(0.8)
+    assert "width:80.0%" in bar and "left:50.0%" in bar and "#c62828" in bar

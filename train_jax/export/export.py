@@ -4,7 +4,9 @@ Writes <repository>/cataract_vgg16/<N>/model.savedmodel (standard TF ops only), 
 that it computes what the Flax model computes, chooses the CPU serving precision by
 measuring bfloat16 against float32 on the validation photos, and (re)writes every
 config with the decision threshold (the one training chose, RUN/threshold.json) and the
-model card of this version.
+model card of this version. The threshold also goes into the model itself: it serves
+its probabilities at that operating point (cataract_contract), so the top class is the
+decision at every door.
 
 The configs are shared by all versions and Triton serves the newest, so a version is
 only ever added above the newest; the repository is locked for the whole export, so
@@ -31,11 +33,14 @@ from cataract_contract import (
     CATARACT,
     CLASS_NAMES,
     CLASSIFIER,
+    DECISION_RULE,
     MODEL_CARD,
     OUTPUT_HEATMAP,
     OUTPUT_PROBABILITIES,
     POSITIVE_CLASS,
     SAVEDMODEL_DIR,
+    SERVED_THRESHOLD,
+    at_operating_point,
     model_input,
     version_numbers,
 )
@@ -136,14 +141,15 @@ def _export_locked(run, repository: Path, version: int | None, cpu_precision: st
     try:
         saved_path = staging / SAVEDMODEL_DIR
         log.info("writing the TensorFlow SavedModel (%dx%d input)", size, size)
-        savedmodel.save(run.model, saved_path)
+        savedmodel.save(run.model, saved_path, threshold)  # the operating point travels in the graph
         forbidden = savedmodel.graph_op_types(saved_path) & FORBIDDEN_OPS
         if forbidden:
             raise UserError(f"the SavedModel contains {sorted(forbidden)}: it would not load in Triton's TensorFlow")
 
         log.info("checking the SavedModel against the Flax model on %d validation and 4 random photos", len(validation_images))
         parity_images = np.concatenate([validation_images, random_images])
-        expected_probabilities, expected_heatmaps = probabilities_and_heatmaps(run.model, parity_images)
+        flax_probabilities, expected_heatmaps = probabilities_and_heatmaps(run.model, parity_images)
+        expected_probabilities = at_operating_point(flax_probabilities, threshold)  # like with like: both shifted
         served = SavedModelClassifier(saved_path).run_batches(parity_images)
         probability_gap = float(np.abs(served[OUTPUT_PROBABILITIES] - expected_probabilities).max())
         heatmap_gap = float(np.abs(served[OUTPUT_HEATMAP] - expected_heatmaps).max() / max(np.abs(expected_heatmaps).max(), 1e-6))
@@ -158,7 +164,7 @@ def _export_locked(run, repository: Path, version: int | None, cpu_precision: st
         if native_bfloat16 or cpu_precision == "bfloat16":
             float32_probabilities = served[OUTPUT_PROBABILITIES][: len(validation_images)]
             low = SavedModelClassifier(saved_path, "bfloat16").run_batches(validation_images)[OUTPUT_PROBABILITIES]
-            agreeing = int(np.sum((low[:, CATARACT] >= threshold) == (float32_probabilities[:, CATARACT] >= threshold)))
+            agreeing = int(np.sum((low[:, CATARACT] >= SERVED_THRESHOLD) == (float32_probabilities[:, CATARACT] >= SERVED_THRESHOLD)))
             agreement = agreeing / len(validation_images)
             bf16_gap = float(np.abs(low - float32_probabilities).max())
             if cpu_precision == "auto":
@@ -185,6 +191,7 @@ def _export_locked(run, repository: Path, version: int | None, cpu_precision: st
             "positive_class": POSITIVE_CLASS,
             "decision_threshold": round(threshold, 6),
             "threshold_rule": chosen["rule"],
+            "decision_rule": DECISION_RULE,
             "validation": {k: v for k, v in dataclasses.asdict(validation_metrics).items() if k != "threshold"},
             "training_data_fingerprint": run.info["data"]["fingerprint"],
             "training_counts": run.info["data"]["train"],
@@ -216,6 +223,10 @@ def config_parameters(card: dict[str, Any]) -> dict[str, str]:
     return {
         "decision_threshold": f"{card['decision_threshold']:.6f}",
         "threshold_rule": card["threshold_rule"],
+        "decision_rule": card["decision_rule"],
+        "probabilities": "at the operating point: the cataract logit is shifted by -logit(decision_threshold), so the top "
+                         "class is the decision and its probability (the confidence) is at least 0.5; the model's own score "
+                         "is P(cataract) = sigmoid(log(p_cataract / p_normal) + logit(decision_threshold))",
         "positive_class": card["positive_class"],
         "classes": ",".join(card["classes"]),
         "model_version": str(card["version"]),

@@ -7,10 +7,12 @@ servable everywhere. A parity check against the Flax model guards the translatio
 
 Signature `serving_default`:
     image          uint8 [batch, size, size, 3], raw RGB (the VGG normalisation is inside)
-    -> probabilities float32 [batch, 2]   (cataract, normal)
+    -> probabilities float32 [batch, 2]   (cataract, normal) at the operating point: the
+                     logits carry operating_point_offsets(threshold), so the decision is
+                     the top class (cataract_contract, "the operating point")
     -> heatmap       float32 [batch, size/32, size/32]: class-activation map, the per-position
                      evidence for cataract over normal (its mean plus the bias gap is the
-                     logit difference); positive values push towards "cataract".
+                     model's logit difference); positive values push towards "cataract".
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cataract_contract import (
     OUTPUT_HEATMAP,
     OUTPUT_PROBABILITIES,
     SAVEDMODEL_SIGNATURE,
+    operating_point_offsets,
 )
 from train_jax.model.vgg16 import CAFFE_BGR_MEAN, POOLINGS, TORCH_RGB_MEAN, TORCH_RGB_STD, VGG16
 
@@ -44,8 +47,9 @@ def flax_arrays(model: VGG16) -> dict[str, list[np.ndarray] | np.ndarray]:
     }
 
 
-def build_module(model: VGG16):
-    """A tf.Module computing the same function as `model` in eval mode."""
+def build_module(model: VGG16, threshold: float = 0.5):
+    """A tf.Module computing the same function as `model` in eval mode, its probabilities
+    at the operating point of `threshold` (0.5: the model's own)."""
     import tensorflow as tf
 
     config = model.config
@@ -60,6 +64,7 @@ def build_module(model: VGG16):
             self.biases = [tf.Variable(b, trainable=False, name=f"conv{i}_bias") for i, b in enumerate(arrays["biases"])]
             self.head_kernel = tf.Variable(arrays["head_kernel"], trainable=False, name="head_kernel")
             self.head_bias = tf.Variable(arrays["head_bias"], trainable=False, name="head_bias")
+            self.operating_point = tf.constant(operating_point_offsets(threshold), name="operating_point")
 
         def _normalise(self, image):
             pixels = tf.cast(image, tf.float32)
@@ -77,7 +82,7 @@ def build_module(model: VGG16):
                     x = tf.nn.relu(tf.nn.bias_add(x, self.biases[index]))
                     index += 1
                 x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="VALID")
-            logits = tf.matmul(tf.reduce_mean(x, axis=[1, 2]), self.head_kernel) + self.head_bias
+            logits = tf.matmul(tf.reduce_mean(x, axis=[1, 2]), self.head_kernel) + self.head_bias + self.operating_point
             direction = self.head_kernel[:, cataract : cataract + 1] - self.head_kernel[:, normal : normal + 1]
             side = config.image_size // 2**POOLINGS
             heatmap = tf.reshape(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), direction), [-1, side, side])
@@ -86,10 +91,10 @@ def build_module(model: VGG16):
     return CataractClassifier()
 
 
-def save(model: VGG16, path: Path) -> None:
+def save(model: VGG16, path: Path, threshold: float = 0.5) -> None:
     import tensorflow as tf
 
-    module = build_module(model)
+    module = build_module(model, threshold)
     tf.saved_model.save(module, str(path), signatures={SAVEDMODEL_SIGNATURE: module.serve})
 
 
