@@ -99,6 +99,9 @@ class LocalTritonServer:
         self.process = subprocess.Popen(
             self.command(), env=self.environment(), stdout=self._log_file, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopping it reaches every stub
+            # The python stubs put their working directory on sys.path: an empty folder, so that
+            # they import the repository's own copies of the project's modules, as in the container.
+            cwd=self._workspace,
         )
         self.wait_until_ready(ready_timeout)
         return self

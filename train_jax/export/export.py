@@ -22,6 +22,7 @@ import fcntl
 import json
 import logging
 import platform
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -217,8 +218,16 @@ def _export_locked(run, repository: Path, version: int | None, cpu_precision: st
     return ExportResult(version, version_dir, card)
 
 
+def weights_file_name(source: str) -> str:
+    """"<path> (md5 <hex>)" as "<file name> (md5 <hex>)": a served config names no folder
+    of the machine that trained the model. Other descriptions pass unchanged."""
+    match = re.fullmatch(r"(?P<path>.+) \(md5 (?P<md5>[0-9a-f]{32})\)", source)
+    return f"{Path(match['path']).name} (md5 {match['md5']})" if match else source
+
+
 def config_parameters(card: dict[str, Any]) -> dict[str, str]:
-    """The model card as Triton config parameters (strings), read back by the client."""
+    """The model card as Triton config parameters (strings), read back by any client:
+    nothing in them may reveal the exporting machine's paths."""
     validation = card["validation"]
     return {
         "decision_threshold": f"{card['decision_threshold']:.6f}",
@@ -233,7 +242,7 @@ def config_parameters(card: dict[str, Any]) -> dict[str, str]:
         "image_size": str(card["image_size"]),
         "exported_at": card["exported_at"],
         "training_data_fingerprint": card["training_data_fingerprint"],
-        "weights_source": card["weights_source"],
+        "weights_source": weights_file_name(card["weights_source"]),
         "validation_accuracy": f"{validation['accuracy']:.4f}",
         "validation_sensitivity": f"{validation['recall']:.4f}",
         "validation_specificity": f"{validation['specificity']:.4f}",
