@@ -171,13 +171,13 @@ def decode_image(data: bytes | bytearray | memoryview) -> Image.Image:
     Grayscale, palette, RGBA, CMYK and 16-bit images become RGB; animated images
     give their first frame. Raises ImageError naming the problem otherwise.
     """
-    data = bytes(data)
-    if not data:
-        raise ImageError("empty input: no image bytes")
-    if len(data) > MAX_IMAGE_BYTES:
+    if len(data) > MAX_IMAGE_BYTES:  # before any copy of it is made
         raise ImageError(
             f"image is {len(data) / 2**20:.1f} MiB, over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB"
         )
+    data = bytes(data)
+    if not data:
+        raise ImageError("empty input: no image bytes")
     try:
         with warnings.catch_warnings():
             # Our own pixel limit below is stricter; silence PIL's softer warning.

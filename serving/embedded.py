@@ -5,6 +5,7 @@ every backend stub it spawned."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import signal
@@ -32,6 +33,22 @@ class ServerOptions:
     config_name: str | None = None
     log_verbose: int = 0
     model_control: str = "none"
+
+    def __post_init__(self):
+        # A load request can carry a model's files, and the python backend runs a python
+        # model's code: model control open to a network is remote code execution.
+        if self.model_control != "none" and not is_loopback(self.host):
+            raise ServerError(f"model control (--allow-model-control) lets any client that reaches the server run code on "
+                              f"this machine: refused with --host {self.host}; use it only with a loopback address")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 class LocalTritonServer:

@@ -126,6 +126,21 @@ def test_servers_bind_to_loopback_and_keep_model_control_off_by_default(tiny_rep
     assert parser.parse_args(["serve"]).allow_model_control is False
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "triton.example.org"])
+def test_model_control_is_refused_off_loopback(tiny_repository, host):
+    """Model control lets a client load a python model, whose code the backend runs."""
+    result = run_cli("serve", "--repository", str(tiny_repository), "--host", host, "--allow-model-control")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"cataract serve: error: model control (--allow-model-control) lets any client that reaches the server run code "
+        f"on this machine: refused with --host {host}; use it only with a loopback address"
+    ]
+    for loopback in ("127.0.0.1", "::1", "localhost"):
+        assert ServerOptions(tiny_repository, host=loopback, model_control="explicit").host == loopback
+    help_text = run_cli("serve", "--help").stdout
+    assert "run any code on this machine" in " ".join(help_text.split())
+
+
 def test_served_configs_name_no_folder_of_the_training_machine(tiny_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)

@@ -184,7 +184,8 @@ def add_serve(commands) -> None:
         description=(
             "Start a real tritonserver on this machine (no Docker, no GPU) serving REPOSITORY: the classifier "
             "in its python-backend flavour, the preprocess model and the `cataract` ensemble. Binds to "
-            "127.0.0.1 unless --host says otherwise; model control mode none (no remote load/unload). "
+            "127.0.0.1 unless --host says otherwise; model control mode none (no remote load/unload). Each "
+            "model's queue is bounded: under overload a request is refused at once as busy. "
             "Waits until every model is ready, prints the endpoints, and stops Triton and its backend "
             "processes on Ctrl-C or SIGTERM. The first run provisions the server's own Python environment. "
             "For GPUs, use scripts/serve_gpu.sh (the official Triton container)."
@@ -199,8 +200,10 @@ def add_serve(commands) -> None:
     parser.add_argument("--log-verbose", type=int, default=0, help="Triton log verbosity (default 0)")
     parser.add_argument("--ready-timeout", type=float, default=600, help="seconds to wait for the models (default 600)")
     parser.add_argument("--allow-model-control", action="store_true",
-                        help="let clients load and unload models over the API (model control mode explicit); off by "
-                             "default: anyone who reaches the port could then swap the served model")
+                        help="let clients load and unload models over the API (model control mode explicit). A load "
+                             "request can carry a model's files, and the python backend runs a python model's code: "
+                             "whoever reaches the port can run any code on this machine as this user. Refused unless "
+                             "--host is a loopback address; off by default")
     parser.add_argument("--provision-only", action="store_true",
                         help="only create the server's runtime environment (first use downloads ~600 MB), then exit")
     parser.set_defaults(handler=run_serve)
@@ -399,7 +402,8 @@ def add_bench(commands) -> None:
             "Start the embedded Triton on REPOSITORY (loopback only) and keep --concurrency requests to the "
             "`cataract` ensemble in flight for --seconds after a warm-up; report requests sent, answered, failed "
             "and lost, p99 latency and the server's resident memory after warm-up and at the end. Exit code 1 "
-            "if any request failed or was lost, or memory grew more than --max-memory-growth."
+            "if any request was not answered (failed, refused as busy, or lost), or memory grew more than "
+            "--max-memory-growth."
         ),
     )
     soak.add_argument("--repository", default="model_repository", help="default model_repository")
@@ -408,6 +412,24 @@ def add_bench(commands) -> None:
     soak.add_argument("--seconds", type=float, default=600, help="default 600")
     soak.add_argument("--max-memory-growth", type=float, default=0.10, help="allowed growth after warm-up (default 0.10)")
     soak.set_defaults(handler=run_bench_soak)
+
+    overload = kinds.add_parser(
+        "overload", help="more requests than the server can take: each answered or refused as busy, none lost",
+        description=(
+            "Start the embedded Triton on REPOSITORY (loopback only) and keep --concurrency requests to the `cataract` "
+            "ensemble in flight for --seconds, more than its queues hold. Every request must be answered or refused "
+            "at once as busy (the models' queue policy), none lost; readiness is checked every 0.5 s. Prints requests "
+            "sent, answered, refused busy, failed and lost, the answered requests' p50/p99/max latency and the "
+            "readiness checks. Exit code 1 if any request failed or was lost, or the server was ever not ready."
+        ),
+    )
+    overload.add_argument("--repository", default="model_repository", help="default model_repository")
+    overload.add_argument("--photos", required=True, help="folder of photos to send")
+    overload.add_argument("--concurrency", type=int, default=64, help="default 64")
+    overload.add_argument("--seconds", type=float, default=120, help="default 120")
+    overload.add_argument("--busy-pause", type=float, default=0.1,
+                          help="seconds a refused sender waits before its next request, like a client backing off (default 0.1)")
+    overload.set_defaults(handler=run_bench_overload)
 
 
 def run_bench_train(args: argparse.Namespace) -> int:
@@ -435,6 +457,17 @@ def run_bench_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_bench_overload(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from serving.overload import run_overload
+
+    if args.seconds <= 0 or args.concurrency < 1 or args.busy_pause < 0:
+        raise UserError("--seconds and --concurrency must be positive, --busy-pause not negative")
+    report = run_overload(Path(args.repository), Path(args.photos), args.concurrency, args.seconds, args.busy_pause)
+    return 0 if report.healthy else 1
+
+
 def run_bench_soak(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -443,8 +476,7 @@ def run_bench_soak(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or args.concurrency < 1:
         raise UserError("--seconds and --concurrency must be positive")
     report = run_soak(Path(args.repository), Path(args.photos), args.concurrency, args.seconds)
-    healthy = report.failed == 0 and report.lost == 0 and report.memory_growth <= args.max_memory_growth
-    return 0 if healthy else 1
+    return 0 if report.healthy_requests and report.memory_growth <= args.max_memory_growth else 1
 
 
 # -- entry point ----------------------------------------------------------------------------

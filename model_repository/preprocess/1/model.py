@@ -27,8 +27,9 @@ class TritonPythonModel:
         rows = pb_utils.get_input_tensor_by_name(request, INPUT_IMAGE_BYTES).as_numpy()
         try:
             # Shorter photos in a multi-photo request are zero-padded; JPEG and PNG
-            # decoders stop at their end marker, so the padding is harmless.
-            images = np.stack([resize_for_model(decode_image(row.tobytes()), self.image_size) for row in rows])
+            # decoders stop at their end marker, so the padding is harmless. The rows are
+            # passed as views: an oversized one is refused before any copy of it is made.
+            images = np.stack([resize_for_model(decode_image(row.data), self.image_size) for row in rows])
         except ImageError as exc:  # our own one-line reason, written for the sender
             return pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(INVALID_IMAGE_MARKER + str(exc)))
         except Exception as exc:  # never let one photo take the model down, nor its internals reach a client
