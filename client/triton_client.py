@@ -95,7 +95,8 @@ class Prediction:
     source: str
     label: str  # "Cataract" or "Normal"
     confidence: float
-    probabilities: dict[str, float]  # as served, at the operating point
+    probabilities: dict[str, float]  # as served, at the operating point, by the served config's class names
+    cataract_probability: float  # the positive class's, as served: the label is cataract when >= 0.5
     model_score: float
     threshold: float
     model_version: str
@@ -292,6 +293,7 @@ class _ClientCore:
                     label=label.capitalize(),
                     confidence=100.0 * served[label],
                     probabilities=served,
+                    cataract_probability=served[info.positive_class],
                     model_score=float(own_scores[row]),
                     threshold=info.threshold,
                     model_version=version or info.version,

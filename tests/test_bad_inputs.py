@@ -131,7 +131,7 @@ def test_cli_reports_each_bad_file_and_answers_the_rest(triton, corpus):
 def test_dashboard_refuses_bad_uploads_with_messages(triton, corpus):
     folder, expected = corpus
     session = ScreeningSession(triton_url=triton.grpc_url)
-    session.add_files({name: (folder / name).read_bytes() for name in expected})
+    asyncio.run(session.add_files([(name, (folder / name).read_bytes()) for name in expected]))
     good = sorted(name for name, problem in expected.items() if problem is None)
     assert sorted(photo.name for photo in session.pending) == good
     errors = [m.text for m in session.messages if m.kind == "error"]

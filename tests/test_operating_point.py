@@ -88,7 +88,7 @@ def test_async_client_and_dashboard_agree(far):
 
     assert_answers(far, asyncio.run(screen()), "async client")
     session = ScreeningSession(triton_url=far["server"].grpc_url)
-    session.add_samples(far["photos"])
+    asyncio.run(session.add_samples(far["photos"]))
     asyncio.run(session.predict())
     answered = {item.photo.name: item.prediction for item in session.results}
     assert_answers(far, [answered[path.name] for path in far["photos"]], "dashboard")

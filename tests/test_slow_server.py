@@ -24,12 +24,9 @@ from slow_model import slow_image, write_slow_repository
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module")
-def slow(tmp_path_factory):
-    """Three instances and no batching: each request runs alone, as soon as one is free."""
-    server = start_server(write_slow_repository(tmp_path_factory.mktemp("slow"), instances=3))
-    yield server
-    server.stop()
+@pytest.fixture()
+def slow(slow_triton):
+    return slow_triton
 
 
 def requests_received(server) -> int:
