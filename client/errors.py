@@ -35,17 +35,18 @@ class RequestTimeoutError(CataractClientError):
 
 
 class ServerBusyError(CataractClientError):
-    """The server refused the request at once because its queue is full (overload).
-    Nothing was computed; sending it again a little later is safe."""
+    """The server refused the request under overload: its queue was full, or the request
+    waited in it its longest. Nothing was computed; sending it again later is safe."""
 
 
 _UNAVAILABLE_MARKERS = (
     "StatusCode.UNAVAILABLE", "failed to connect", "Connection refused", "connection refused",
     "Cannot connect", "Connect call failed", "Server disconnected", "Socket closed", "Broken pipe",
 )
-# Triton's refusal when a model's queue policy (max_queue_size) is reached. It travels as
-# gRPC UNAVAILABLE / HTTP 503, like a server that is down, so it is recognised first.
-_BUSY_MARKERS = ("Exceeds maximum queue size",)
+# Triton's refusals under a model's queue policy: the queue is full (max_queue_size), or a
+# request waited its longest (default_timeout_microseconds, timeout_action REJECT). They
+# travel as gRPC UNAVAILABLE / HTTP 503, like a server that is down, so they are recognised first.
+_BUSY_MARKERS = ("Exceeds maximum queue size", "Request timeout expired")
 
 
 def _message(error: BaseException) -> str:
@@ -83,7 +84,8 @@ def translate(error: BaseException, url: str, model: str, timeout: float | None 
         return error
     message = _message(error)
     if is_busy(error):
-        return ServerBusyError(f"{url} is busy: model {model}'s queue is full, so the request was refused; try again shortly")
+        return ServerBusyError(f"{url} is busy: model {model} refused the request (its queue was full, or the wait too "
+                               "long); try again shortly")
     if is_timeout(error):
         within = f" within {timeout:g} s" if timeout else " in time"
         return RequestTimeoutError(f"{url} did not answer model {model}{within}: the server may be overloaded "

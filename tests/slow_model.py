@@ -48,15 +48,16 @@ def slow_image(seconds: float, brightness: int = 100) -> np.ndarray:
 
 
 def write_slow_repository(folder: Path, instances: int = 3, queue_size: int | None = None,
+                          queue_timeout_seconds: float = repo.QUEUE_TIMEOUT_SECONDS,
                           parameters: dict[str, str] | None = None) -> Path:
     """`queue_size` None: no dynamic batching, each request runs alone on a free instance
     (requests wait for one without limit). A number: the product's dynamic batching with
-    its queue policy, that many requests at most waiting."""
+    its queue policy, that many requests at most waiting, none longer than the timeout."""
     model = folder / CLASSIFIER
     (model / "1").mkdir(parents=True)
     (model / "1" / "model.py").write_text(MODEL)
     (model / LABELS_FILE).write_text("cataract\nnormal\n")
-    batching = repo.dynamic_batching(queue_size) if queue_size is not None else ""
+    batching = repo.dynamic_batching(queue_size, queue_timeout_seconds=queue_timeout_seconds) if queue_size is not None else ""
     served = {"decision_threshold": "0.5", "decision_rule": DECISION_RULE, "classes": "cataract,normal",
               "positive_class": "cataract", "model_version": "1", **(parameters or {})}
     config = f"""name: "{CLASSIFIER}"

@@ -188,7 +188,9 @@ def test_every_config_parses_into_triton_model_config(tiny_repository):
     assert list(preprocess.output[0].dims) == [SIZE, SIZE, 3] and preprocess.input[0].allow_ragged_batch
     # Bounded queues: under overload a request is refused at once (tests/test_slow_server.py shows it).
     for config, bound in ((classifier, repo.CPU_MAX_QUEUE), (preprocess, repo.CPU_MAX_QUEUE), (gpu, repo.GPU_MAX_QUEUE)):
-        assert config.dynamic_batching.default_queue_policy.max_queue_size == bound > 0
+        policy = config.dynamic_batching.default_queue_policy
+        assert policy.max_queue_size == bound > 0 and policy.timeout_action == 0  # REJECT
+        assert policy.default_timeout_microseconds == repo.QUEUE_TIMEOUT_SECONDS * 1_000_000
     assert ensemble.max_batch_size == 1  # a valid request at the byte door holds one photo
     steps = ensemble.ensemble_scheduling.step
     assert [s.model_name for s in steps] == [contract.PREPROCESS, contract.CLASSIFIER]

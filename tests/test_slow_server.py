@@ -109,10 +109,27 @@ def test_a_full_queue_refuses_at_once_as_busy_and_nothing_is_resent(busy, protoc
     refused = [r for r in results if isinstance(r, ServerBusyError)]
     assert len(answered) + len(refused) == len(photos), results
     assert answered and refused, f"{len(answered)} answered, {len(refused)} refused: the queue bound did not act"
-    assert all("is busy" in str(r) and "queue is full" in str(r) for r in refused)
+    assert all("is busy" in str(r) and "queue was full" in str(r) for r in refused)
     assert requests_received(busy) - before == len(answered), "a refused request was sent again"
     with CataractClient(url_of(busy, protocol), protocol) as screener:
         assert screener.health().ready and isinstance(screener.predict(slow_image(0)), Prediction)
+
+
+def test_a_request_that_waited_its_longest_is_refused_as_busy(tmp_path):
+    """Requests of 8 photos, one at a time on one instance, each taking 1 s: with a queue
+    timeout of 0.5 s, those still waiting then are refused, whatever room the queue has."""
+    server = start_server(write_slow_repository(tmp_path, instances=1, queue_size=10, queue_timeout_seconds=0.5))
+    try:
+        with CataractClient(server.grpc_url, batch_size=8, concurrency=4) as screener:
+            screener.info()
+            before = requests_received(server)
+            results = screener.predict_many([slow_image(1.0)] * 32)
+        answered = [r for r in results if isinstance(r, Prediction)]
+        refused = [r for r in results if isinstance(r, ServerBusyError)]
+        assert len(answered) + len(refused) == 32 and answered and refused, results
+        assert requests_received(server) - before == 32 // 8, "a request was sent again"  # the refused count as failed
+    finally:
+        server.stop()
 
 
 def test_the_cli_names_busy_photos_and_answers_the_rest(busy, tmp_path):

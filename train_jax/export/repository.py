@@ -62,9 +62,12 @@ GPU_MAX_BATCH = 32
 QUEUE_DELAY_MICROSECONDS = 2000
 # Requests that may wait for an instance; one more is refused at once as busy. Two full
 # batches on a CPU (at ~13 photos/s for the 224 model, a wait of ~2.5 s for single
-# photos), four on a GPU.
+# photos), four on a GPU. The bound counts requests, not photos, and a request of the
+# client's tensor transport carries up to 8: a request still waiting after
+# QUEUE_TIMEOUT_SECONDS is refused as busy too, which bounds the wait whatever it carries.
 CPU_MAX_QUEUE = 2 * CPU_MAX_BATCH
 GPU_MAX_QUEUE = 4 * GPU_MAX_BATCH
+QUEUE_TIMEOUT_SECONDS = 10
 ENSEMBLE_MAX_BATCH = 1
 
 
@@ -79,14 +82,19 @@ def config_parameters_text(parameters: dict[str, str]) -> str:
 
 
 def dynamic_batching(max_queue_size: int, delay_microseconds: int = QUEUE_DELAY_MICROSECONDS,
-                     preferred_batch_size: tuple[int, ...] = ()) -> str:
+                     preferred_batch_size: tuple[int, ...] = (), queue_timeout_seconds: float = QUEUE_TIMEOUT_SECONDS) -> str:
     """Dynamic batching with a bounded queue: under overload, a request that finds
-    `max_queue_size` others waiting is refused at once ("Exceeds maximum queue size",
-    which the client reports as ServerBusyError) instead of waiting without limit."""
+    `max_queue_size` others waiting is refused at once ("Exceeds maximum queue size"),
+    and one that waited `queue_timeout_seconds` is refused then ("Request timeout
+    expired"); the client reports both as ServerBusyError. Nothing waits without limit."""
     preferred = f"\n  preferred_batch_size: [ {', '.join(map(str, preferred_batch_size))} ]" if preferred_batch_size else ""
     return f"""dynamic_batching {{{preferred}
   max_queue_delay_microseconds: {delay_microseconds}
-  default_queue_policy {{ max_queue_size: {max_queue_size} }}
+  default_queue_policy {{
+    max_queue_size: {max_queue_size}
+    timeout_action: REJECT
+    default_timeout_microseconds: {round(queue_timeout_seconds * 1e6)}
+  }}
 }}"""
 
 
