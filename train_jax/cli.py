@@ -406,10 +406,7 @@ def add_bench(commands) -> None:
             "--max-memory-growth."
         ),
     )
-    soak.add_argument("--repository", default="model_repository", help="default model_repository")
-    soak.add_argument("--photos", required=True, help="folder of photos to send")
-    soak.add_argument("--concurrency", type=int, default=16, help="default 16")
-    soak.add_argument("--seconds", type=float, default=600, help="default 600")
+    add_load_arguments(soak, concurrency=16, seconds=600)
     soak.add_argument("--max-memory-growth", type=float, default=0.10, help="allowed growth after warm-up (default 0.10)")
     soak.set_defaults(handler=run_bench_soak)
 
@@ -423,13 +420,18 @@ def add_bench(commands) -> None:
             "readiness checks. Exit code 1 if any request failed or was lost, or the server was ever not ready."
         ),
     )
-    overload.add_argument("--repository", default="model_repository", help="default model_repository")
-    overload.add_argument("--photos", required=True, help="folder of photos to send")
-    overload.add_argument("--concurrency", type=int, default=64, help="default 64")
-    overload.add_argument("--seconds", type=float, default=120, help="default 120")
+    add_load_arguments(overload, concurrency=64, seconds=120)
     overload.add_argument("--busy-pause", type=float, default=0.1,
                           help="seconds a refused sender waits before its next request, like a client backing off (default 0.1)")
     overload.set_defaults(handler=run_bench_overload)
+
+
+def add_load_arguments(parser: argparse.ArgumentParser, concurrency: int, seconds: float) -> None:
+    """What every load on the embedded server takes: where, what, how many at once, how long."""
+    parser.add_argument("--repository", default="model_repository", help="default model_repository")
+    parser.add_argument("--photos", required=True, help="folder of photos to send")
+    parser.add_argument("--concurrency", type=int, default=concurrency, help=f"default {concurrency}")
+    parser.add_argument("--seconds", type=float, default=seconds, help=f"default {seconds:g}")
 
 
 def run_bench_train(args: argparse.Namespace) -> int:
