@@ -245,14 +245,14 @@ def test_the_real_224_vgg16_exports_to_a_savedmodel_equal_to_flax(tmp_path):
     from flax import nnx
 
     from train_jax.model.vgg16 import VGG16, ModelConfig
-    from train_jax.training.predict import probabilities_and_heatmaps
+    from train_jax.training.predict import reference_outputs
 
     model = VGG16(ModelConfig(image_size=224), rngs=nnx.Rngs(0))
     model.eval()
     path = tmp_path / contract.SAVEDMODEL_DIR
     savedmodel.save(model, path)
     images = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
-    expected_probabilities, expected_heatmap = probabilities_and_heatmaps(model, images)
+    expected_probabilities, expected_heatmap = reference_outputs(model, images)
     served = SavedModelClassifier(path).run_batches(images)
     assert served["heatmap"].shape == (2, 7, 7)
     np.testing.assert_allclose(served["probabilities"], expected_probabilities, atol=1e-4)
@@ -315,3 +315,28 @@ def check_serve_stops_cleanly(process: subprocess.Popen, http: int, grpc: int) -
     assert process.wait(timeout=60) == 0
     leftovers = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], f"processes left behind: {leftovers}"
+
+
+def test_a_bfloat16_run_exports_and_serves(synthetic_photos, tmp_path):
+    """Export checks parity against the Flax model in float32 at the highest matmul
+    precision, whatever the run trained in, so a bfloat16 run exports like any other."""
+    from conftest import tiny_config
+    from train_jax.training.trainer import train
+
+    run = train(tiny_config(synthetic_photos, tmp_path / "run", epochs=1, compute_dtype="bfloat16")).root
+    assert json.loads((run / "config.json").read_text())["model"]["compute_dtype"] == "bfloat16"
+    exported = export(run, tmp_path / "repository", cpu_precision="float32")
+    assert exported.card["training_precision"] == "bfloat16"
+    assert exported.card["parity_max_probability_gap"] < 1e-4
+    config = repo.parse_config((tmp_path / "repository" / contract.CLASSIFIER / "config.pbtxt").read_text())
+    assert config.parameters["training_precision"].string_value == "bfloat16"
+
+    server = start_server(tmp_path / "repository")
+    try:
+        images = np.stack([model_input(path, SIZE) for path in photos(synthetic_photos, 6)])
+        served = infer("grpc", server, contract.CLASSIFIER, "image", images)
+        expected = in_process(tmp_path / "repository", images)
+        np.testing.assert_allclose(served["probabilities"], expected["probabilities"], atol=1e-4)
+        assert len({round(float(p), 6) for p in served["probabilities"][:, 0]}) == 6
+    finally:
+        server.stop()

@@ -87,7 +87,7 @@ def run_audit(args: argparse.Namespace) -> int:
 
 def add_train(commands) -> None:
     from train_jax.settings import add_arguments
-    from train_jax.training.config import TrainConfig
+    from train_jax.training.config import ClusterConfig, TrainConfig
 
     parser = commands.add_parser(
         "train", help="fine-tune VGG16 on a photo folder",
@@ -101,16 +101,23 @@ def add_train(commands) -> None:
     )
     add_arguments(parser, TrainConfig)
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its last checkpoint")
+    add_arguments(parser.add_argument_group("several processes or machines (see README, Training on a cluster)"), ClusterConfig)
     parser.set_defaults(handler=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
     from train_jax.settings import from_arguments
-    from train_jax.training.config import TrainConfig
+    from train_jax.training import distributed
+    from train_jax.training.config import ClusterConfig, TrainConfig
     from train_jax.training.trainer import train
 
-    paths = train(from_arguments(TrainConfig, args), resume=args.resume)
-    print(f"run written to {paths.root} (next: cataract evaluate --run {paths.root} --data DATA/test)")
+    config = from_arguments(TrainConfig, args)
+    distributed.initialize(from_arguments(ClusterConfig, args))
+    if not distributed.is_writer():  # one voice: process 0 logs for the job
+        logging.getLogger().setLevel(logging.WARNING)
+    paths = train(config, resume=args.resume)
+    if distributed.is_writer():
+        print(f"run written to {paths.root} (next: cataract evaluate --run {paths.root} --data DATA/test)")
     return 0
 
 
@@ -359,22 +366,36 @@ def add_bench(commands) -> None:
         description="Benchmarks that print figures (they are not tests).",
     )
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+    from train_jax.benchmarks.configs import InferenceBenchConfig, InputBenchConfig, TrainBenchConfig
+    from train_jax.settings import add_arguments
+
     training = kinds.add_parser(
-        "train", help="training throughput: the JAX step against Keras fit",
+        "train", help="training throughput and model FLOP utilisation (and Keras fit on CPU)",
         description=(
-            "Training throughput (images/s) on this machine's devices, same network, batch and image size: "
-            "the earlier project's recipe (phase 1 frozen base, phase 2 last block) in Keras fit and in JAX, "
-            "plus every layer trainable in both."
+            "Training throughput (images/s) and model FLOP utilisation of the trainer's step on this machine's "
+            "devices: every layer trainable, and the earlier project's recipe phase by phase; FLOPs from XLA's "
+            "cost analysis, peak from a measured matrix product (and the data sheet where known). On CPU also "
+            "Keras fit and the recipe end to end."
         ),
     )
-    training.add_argument("--image-size", type=int, default=64, help="default 64")
-    training.add_argument("--batch-size", type=int, default=32, help="default 32")
-    training.add_argument("--photos", type=int, default=256, help="photos per epoch (default 256)")
-    training.add_argument("--epochs", type=int, default=4, help="epochs per phase for the recipe figures (default 4)")
-    training.add_argument("--augmented-views", type=int, default=4, help="JAX frozen-feature views (default 4)")
-    training.add_argument("--steps", type=int, default=6, help="timed steps for the per-step figures (default 6)")
-    training.add_argument("--skip-keras", action="store_true", help="JAX figures only")
+    add_arguments(training, TrainBenchConfig)
     training.set_defaults(handler=run_bench_train)
+
+    inputs = kinds.add_parser(
+        "input", help="the training input pipeline alone: decode, resize, augment (images/s)",
+        description="Images/s of the training input pipeline (grain: read, decode, resize, fresh augmentation, "
+                    "batch) on a photo folder, for each number of worker processes; no device involved.",
+    )
+    add_arguments(inputs, InputBenchConfig)
+    inputs.set_defaults(handler=run_bench_input)
+
+    inference = kinds.add_parser(
+        "infer", help="the Flax model's forward pass per batch size: the ceiling for serving",
+        description="Images/s of the Flax VGG16 forward pass on this machine's first device, for each batch size, "
+                    "photos already on the device: the ceiling a served flavour should approach.",
+    )
+    add_arguments(inference, InferenceBenchConfig)
+    inference.set_defaults(handler=run_bench_infer)
 
     serving = kinds.add_parser(
         "serve", help="serving throughput and latency: Triton against in-process and a FastAPI baseline",
@@ -411,9 +432,29 @@ def add_bench(commands) -> None:
 
 
 def run_bench_train(args: argparse.Namespace) -> int:
-    from train_jax.training.benchmark import run_training_benchmark
+    from train_jax.benchmarks.configs import TrainBenchConfig
+    from train_jax.benchmarks.training import run_training_benchmark
+    from train_jax.settings import from_arguments
 
-    run_training_benchmark(args)
+    run_training_benchmark(from_arguments(TrainBenchConfig, args))
+    return 0
+
+
+def run_bench_input(args: argparse.Namespace) -> int:
+    from train_jax.benchmarks.configs import InputBenchConfig
+    from train_jax.benchmarks.input_pipeline import run_input_benchmark
+    from train_jax.settings import from_arguments
+
+    run_input_benchmark(from_arguments(InputBenchConfig, args))
+    return 0
+
+
+def run_bench_infer(args: argparse.Namespace) -> int:
+    from train_jax.benchmarks.configs import InferenceBenchConfig
+    from train_jax.benchmarks.inference import run_inference_benchmark
+    from train_jax.settings import from_arguments
+
+    run_inference_benchmark(from_arguments(InferenceBenchConfig, args))
     return 0
 
 

@@ -37,7 +37,7 @@ from train_jax.errors import UserError
 from train_jax.evaluation.metrics import binary_metrics
 from train_jax.export import repository as repo
 from train_jax.export import savedmodel
-from train_jax.training.predict import probabilities_and_heatmaps
+from train_jax.training.predict import reference_outputs
 from train_jax.training.run_folder import load_run, read_predictions, read_threshold
 
 log = logging.getLogger(__name__)
@@ -105,9 +105,10 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
         if forbidden:
             raise UserError(f"the SavedModel contains {sorted(forbidden)}: it would not load in Triton's TensorFlow")
 
-        log.info("checking the SavedModel against the Flax model on %d validation and 4 random photos", len(validation_images))
+        log.info("checking the SavedModel against the Flax model (float32, highest matmul precision; trained in %s) "
+                 "on %d validation and 4 random photos", run.model_config.compute_dtype, len(validation_images))
         parity_images = np.concatenate([validation_images, random_images])
-        expected_probabilities, expected_heatmaps = probabilities_and_heatmaps(run.model, parity_images)
+        expected_probabilities, expected_heatmaps = reference_outputs(run.model, parity_images)
         served = SavedModelClassifier(saved_path).run_batches(parity_images)
         probability_gap = float(np.abs(served[OUTPUT_PROBABILITIES] - expected_probabilities).max())
         heatmap_gap = float(np.abs(served[OUTPUT_HEATMAP] - expected_heatmaps).max() / max(np.abs(expected_heatmaps).max(), 1e-6))
@@ -155,6 +156,7 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
             "validation_counts": run.info["data"]["validation"],
             "weights_source": run.info["weights_source"],
             "preprocessing": run.model_config.preprocessing,
+            "training_precision": run.model_config.compute_dtype,
             "width": run.model_config.width,
             "parity_max_probability_gap": probability_gap,
             "cpu_precision": precision,
@@ -193,6 +195,7 @@ def config_parameters(card: dict[str, Any]) -> dict[str, str]:
         "validation_roc_auc": f"{validation['roc_auc']:.4f}",
         "validation_count": str(validation["count"]),
         "cpu_precision": card["cpu_precision"],
+        "training_precision": card["training_precision"],
         "cpu_bfloat16_decision_agreement": "n/a" if card["cpu_bfloat16_decision_agreement"] is None else f"{card['cpu_bfloat16_decision_agreement']:.4f}",
         "heatmap": "class-activation map: per-position evidence for cataract over normal; positive pushes to cataract",
     }

@@ -26,7 +26,8 @@ from cataract_contract import (
     OUTPUT_PROBABILITIES,
     SAVEDMODEL_SIGNATURE,
 )
-from train_jax.model.vgg16 import CAFFE_BGR_MEAN, POOLINGS, TORCH_RGB_MEAN, TORCH_RGB_STD, VGG16
+from train_jax.model.architecture import POOLINGS
+from train_jax.model.vgg16 import CAFFE_BGR_MEAN, TORCH_RGB_MEAN, TORCH_RGB_STD, VGG16
 
 
 def flax_arrays(model: VGG16) -> dict[str, list[np.ndarray] | np.ndarray]:

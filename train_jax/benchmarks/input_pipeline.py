@@ -1,0 +1,47 @@
+"""`cataract bench input`: the training input pipeline alone, in images/s.
+
+Reads, decodes, resizes and freshly augments real photos into batches, exactly as a
+training epoch without the feature cache does (data/pipeline.py), with no device in the
+way: the rate the GPUs can be fed at, for each number of grain worker processes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from pathlib import Path
+
+from train_jax.benchmarks.timing import device_description
+from train_jax.data.augment import AugmentConfig
+from train_jax.data.pipeline import epoch_batches
+from train_jax.data.scan import discover
+from train_jax.errors import UserError
+from train_jax.benchmarks.configs import InputBenchConfig
+
+
+def run_input_benchmark(config: InputBenchConfig) -> dict:
+    records = discover(config.data)["train"]
+    if len(records) < config.batch_size:
+        raise UserError(f"{config.data} has {len(records)} training photos, fewer than a batch of {config.batch_size}")
+    counts = [int(w) for w in (config.workers or f"0,{min(16, os.cpu_count() or 1)}").split(",")]
+    print(f"input pipeline, images/s | {len(records)} photos of {config.data}, {config.image_size}x{config.image_size}, "
+          f"batch {config.batch_size}, fresh augmentation | {device_description()}")
+    figures = []
+    for workers in counts:
+        batches = epoch_batches(records, image_size=config.image_size, batch_size=config.batch_size, seed=0,
+                                epochs=range(config.epochs), shuffle=True, augment_config=AugmentConfig(),
+                                drop_remainder=True, workers=workers)
+        per_epoch = len(records) // config.batch_size
+        for _ in itertools.islice(batches, per_epoch):  # the first epoch starts the workers
+            pass
+        started = time.perf_counter()
+        images = sum(len(batch["label"]) for batch in batches)
+        rate = images / (time.perf_counter() - started)
+        figures.append({"workers": workers, "images_per_second": rate})
+        print(f"  {workers:2d} workers: {rate:8.1f} images/s (epochs 2-{config.epochs}, after the workers started)")
+    report = {"device": device_description(), "photos": len(records), "figures": figures}
+    if config.json:
+        Path(config.json).write_text(json.dumps(report, indent=2) + "\n")
+    return report
