@@ -42,18 +42,18 @@ import jax
 print(jax.devices())
 EOF
 
-stage "training step: throughput and MFU" "${BENCH_TRAIN_LIMIT:-200}"
-timeout "${BENCH_TRAIN_LIMIT:-200}" "${CATARACT[@]}" bench train --json "$OUT/bench_train.json" ${BENCH_TRAIN_ARGS:-}
+stage "training step: throughput and MFU" "${BENCH_TRAIN_LIMIT:-180}"
+timeout "${BENCH_TRAIN_LIMIT:-180}" "${CATARACT[@]}" bench train --json "$OUT/bench_train.json" ${BENCH_TRAIN_ARGS:-}
 
-stage "Flax forward pass per batch" "${BENCH_INFER_LIMIT:-90}"
-timeout "${BENCH_INFER_LIMIT:-90}" "${CATARACT[@]}" bench infer --json "$OUT/bench_infer.json" ${BENCH_INFER_ARGS:-}
+stage "Flax forward pass per batch" "${BENCH_INFER_LIMIT:-75}"
+timeout "${BENCH_INFER_LIMIT:-75}" "${CATARACT[@]}" bench infer --json "$OUT/bench_infer.json" ${BENCH_INFER_ARGS:-}
 
-stage "the recipe on $DATA" "${TRAIN_LIMIT:-150}"
+stage "the recipe on $DATA" "${TRAIN_LIMIT:-170}"
 RUN=/tmp/gpu-check-run
 rm -rf "$RUN" "$OUT/run"
 started=$(date +%s)
 # No ImageNet weights offline: every layer learns from scratch, early stopping off (fixed epochs).
-timeout "${TRAIN_LIMIT:-150}" "${CATARACT[@]}" train --data "$DATA" --out "$RUN" --weights none --image-size 224 \
+timeout "${TRAIN_LIMIT:-170}" "${CATARACT[@]}" train --data "$DATA" --out "$RUN" --weights none --image-size 224 \
     --unfreeze-blocks 5 --head-epochs 2 --finetune-epochs "${FINETUNE_EPOCHS:-30}" --learning-rate 1e-3 \
     --finetune-learning-rate 1e-3 --label-smoothing 0 --dropout 0.2 --patience 1000 ${TRAIN_ARGS:-} \
     && echo "training wall time: $(( $(date +%s) - started )) s" \
