@@ -10,7 +10,8 @@
 # Needs JAX with CUDA, flax, optax, orbax-checkpoint; wheels in .whl/ for what the machine
 # lacks (grain); the photos in .data/cataract_eyes. Writes to $OUT (default gpu-check/):
 # log.txt, figures in *.json, run.tar.part-* (join with cat). Each stage has a time limit,
-# so a slow one costs its own figures, not the others'.
+# so a slow one costs its own figures, not the others'. STAGES picks stages (default all:
+# "train infer recipe input").
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -42,17 +43,18 @@ import jax
 print(jax.devices())
 EOF
 
-stage "training step: throughput and MFU" "${BENCH_TRAIN_LIMIT:-180}"
+STAGES="${STAGES:-train infer recipe input}"
+wanted() { [[ " $STAGES " == *" $1 "* ]]; }
+
+wanted train && stage "training step: throughput and MFU" "${BENCH_TRAIN_LIMIT:-180}" &&
 timeout "${BENCH_TRAIN_LIMIT:-180}" "${CATARACT[@]}" bench train --json "$OUT/bench_train.json" ${BENCH_TRAIN_ARGS:-}
 
-stage "Flax forward pass per batch" "${BENCH_INFER_LIMIT:-75}"
+wanted infer && stage "Flax forward pass per batch" "${BENCH_INFER_LIMIT:-75}" &&
 timeout "${BENCH_INFER_LIMIT:-75}" "${CATARACT[@]}" bench infer --json "$OUT/bench_infer.json" ${BENCH_INFER_ARGS:-}
 
-stage "the recipe on $DATA" "${TRAIN_LIMIT:-170}"
 RUN=/tmp/gpu-check-run
-rm -rf "$RUN" "$OUT/run"
-started=$(date +%s)
 # No ImageNet weights offline: every layer learns from scratch, early stopping off (fixed epochs).
+wanted recipe && stage "the recipe on $DATA" "${TRAIN_LIMIT:-170}" && rm -rf "$RUN" "$OUT/run" && started=$(date +%s) &&
 timeout "${TRAIN_LIMIT:-170}" "${CATARACT[@]}" train --data "$DATA" --out "$RUN" --weights none --image-size 224 \
     --unfreeze-blocks 5 --head-epochs 2 --finetune-epochs "${FINETUNE_EPOCHS:-30}" --learning-rate 1e-3 \
     --finetune-learning-rate 1e-3 --label-smoothing 0 --dropout 0.2 --patience 1000 ${TRAIN_ARGS:-} \
@@ -60,7 +62,7 @@ timeout "${TRAIN_LIMIT:-170}" "${CATARACT[@]}" train --data "$DATA" --out "$RUN"
     && "$PYTHON" scripts/slim_run.py "$RUN" "$OUT/run" \
     && tar -C "$OUT" -cf - run | split -b 15m - "$OUT/run.tar.part-" && rm -rf "$OUT/run"
 
-stage "input pipeline alone" "${BENCH_INPUT_LIMIT:-60}"
+wanted input && stage "input pipeline alone" "${BENCH_INPUT_LIMIT:-60}" &&
 timeout "${BENCH_INPUT_LIMIT:-60}" "${CATARACT[@]}" bench input --data "$DATA" --json "$OUT/bench_input.json" ${BENCH_INPUT_ARGS:-}
 
 ls -la "$OUT"

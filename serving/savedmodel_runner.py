@@ -5,8 +5,10 @@ the cataract_contract package beside its model.py), by export's checks, by the s
 and by the reference server, so every one of them runs the model the same way.
 
 Precision "bfloat16" turns on TensorFlow's oneDNN auto-mixed-precision, which pays on
-CPUs with AVX512_BF16 or AMX. It is a graph-rewrite option read when the loaded graph is
-first run, so the loader sets it, runs the graph once, and puts the option back.
+CPUs with AVX512_BF16 or AMX. It is a process-wide graph-rewrite option, read whenever
+TensorFlow optimises the graph for a new input shape, so it stays as the last loaded
+classifier set it: a process runs classifiers of one precision at a time (a Triton
+python model has a process of its own).
 """
 
 from __future__ import annotations
@@ -32,14 +34,9 @@ class SavedModelClassifier:
 
         self._tf = tf
         self.precision = precision
-        previous = tf.config.optimizer.get_experimental_options().get(BFLOAT16_OPTION, False)
         tf.config.optimizer.set_experimental_options({BFLOAT16_OPTION: precision == "bfloat16"})
-        try:
-            self._signature = tf.saved_model.load(str(path)).signatures[SAVEDMODEL_SIGNATURE]
-            self.image_size = int(self._signature.structured_input_signature[1][INPUT_IMAGE].shape[1])
-            self(np.zeros((1, self.image_size, self.image_size, 3), np.uint8))  # rewritten now, under the option
-        finally:
-            tf.config.optimizer.set_experimental_options({BFLOAT16_OPTION: previous})
+        self._signature = tf.saved_model.load(str(path)).signatures[SAVEDMODEL_SIGNATURE]
+        self.image_size = int(self._signature.structured_input_signature[1][INPUT_IMAGE].shape[1])
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """One TensorFlow call for the whole batch."""

@@ -31,7 +31,7 @@ from train_jax.export import repository as repo
 from serving.savedmodel_runner import SavedModelClassifier
 from train_jax.export import savedmodel
 from train_jax.errors import UserError
-from train_jax.export.export import export
+from train_jax.export.export import cpu_supports_bfloat16, export
 
 SIZE = 32  # the tiny model's input side
 
@@ -231,6 +231,9 @@ def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthet
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
         expected = in_process(repository, images)["probabilities"]
         np.testing.assert_allclose(probabilities, expected, atol=2e-2)  # float32 in-process vs bfloat16 served
+        if cpu_supports_bfloat16():  # bfloat16 really runs, at every batch size, not only the warm-up's
+            assert np.abs(probabilities - expected).max() > 1e-5
+            assert forced.card["cpu_bfloat16_max_probability_gap"] > 1e-5
     finally:
         server.stop()
     assert export(tiny_run, repository, cpu_precision="float32").card["cpu_precision"] == "float32"

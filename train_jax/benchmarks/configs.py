@@ -47,8 +47,8 @@ class InputBenchConfig:
     image_size: int = setting(224, "square output side")
     batch_size: int = setting(64, "photos per batch", minimum=1)
     workers: str | None = setting(None, "comma-separated worker counts to compare (default: 0 and one per CPU core up to 16)")
-    epochs: int = setting(3, "epochs read per worker count; the first, which starts the workers, is not timed",
-                          minimum=2)
+    images: int = setting(20_000, "images read per worker count (the photos are read epoch after epoch), so "
+                                   "that starting the workers and filling their buffers weigh little", minimum=1)
     json: str | None = setting(None, "also write the figures to this JSON file")
 
     def __post_init__(self):

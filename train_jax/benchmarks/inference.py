@@ -13,7 +13,7 @@ from pathlib import Path
 import jax
 from flax import nnx
 
-from train_jax.benchmarks.timing import compiled_flops, device_description, seconds_per_call
+from train_jax.benchmarks.timing import device_description, seconds_per_call, step_flops
 from train_jax.benchmarks.training import random_photos
 from train_jax.model.vgg16 import VGG16, ModelConfig
 from train_jax.benchmarks.configs import InferenceBenchConfig
@@ -33,10 +33,11 @@ def run_inference_benchmark(config: InferenceBenchConfig) -> dict:
     figures = []
     for batch in [int(b) for b in config.batch_sizes.split(",")]:
         images = jax.device_put(random_photos(batch, config.image_size)[0])
-        compiled = predict.lower(state, images).compile()
+        lowered = predict.lower(state, images)
+        compiled = lowered.compile()
         seconds = seconds_per_call(functools.partial(compiled, state, images), config.steps)
         figures.append({"batch": batch, "images_per_second": batch / seconds, "ms_per_batch": 1000 * seconds,
-                        "tflops_per_second": compiled_flops(compiled) / seconds / 1e12})
+                        "tflops_per_second": step_flops(lowered) / seconds / 1e12})
         row = figures[-1]
         print(f"{batch:6d} {row['images_per_second']:10.1f} {row['ms_per_batch']:9.2f} {row['tflops_per_second']:8.1f}")
     report = {"device": device_description(), "image_size": config.image_size, "dtype": dtype, "figures": figures}

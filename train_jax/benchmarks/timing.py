@@ -22,9 +22,11 @@ def device_description() -> str:
             f"{os.cpu_count()} CPU cores, JAX {jax.__version__}")
 
 
-def compiled_flops(compiled) -> float:
-    """FLOPs of one call of a compiled function, as XLA counts them (a multiply-add is 2)."""
-    analysis: Any = compiled.cost_analysis()
+def step_flops(lowered) -> float:
+    """FLOPs of one call, from XLA's cost analysis of the lowered function (a multiply-add
+    is 2). Taken before the backend's passes: on GPUs those hand the convolutions to cuDNN
+    as custom calls, which the analysis of the compiled module cannot count."""
+    analysis: Any = lowered.cost_analysis()
     if isinstance(analysis, (list, tuple)):  # older JAX: one entry per computation
         analysis = analysis[0]
     return float(analysis.get("flops", float("nan")))

@@ -28,6 +28,9 @@ from train_jax.data.scan import ImageRecord
 
 # Batches each worker process prepares ahead, so decoding never waits on the devices.
 PREFETCH_BATCHES_PER_WORKER = 4
+# Reading threads in each worker process: decoding and augmenting release Python's lock,
+# but dozens of threads in each of many workers would only fight over the cores.
+READ_THREADS_PER_WORKER = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +89,10 @@ def epoch_batches(
         items += [(epoch, position, records[order[position]]) for position in positions]
     dataset = grain.MapDataset.source(items).map(LoadPhoto(image_size, augment_config, seed))
     dataset = dataset.batch(batch_size // shard[1], drop_remainder=drop_remainder)
-    iterable = dataset.to_iter_dataset()
-    if workers > 0:
+    if workers == 0:
+        iterable = dataset.to_iter_dataset()  # grain's default: a pool of reading threads
+    else:
+        iterable = dataset.to_iter_dataset(grain.ReadOptions(num_threads=READ_THREADS_PER_WORKER))
         # grain's workers read absl flags, which only absl.app parses; take the defaults.
         if not flags.FLAGS.is_parsed():
             flags.FLAGS.mark_as_parsed()
