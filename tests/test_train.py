@@ -150,8 +150,9 @@ def test_missing_data_fails_in_one_line_without_traceback(tmp_path):
     assert result.stderr.strip() == f"cataract train: error: data folder {tmp_path / 'missing'} does not exist"
 
 
-def test_grain_pipeline_is_deterministic_and_worker_independent(synthetic_photos):
+def test_grain_pipeline_is_deterministic_and_worker_independent(synthetic_photos, tmp_path):
     from train_jax.data.augment import AugmentConfig
+    from train_jax.data.decoded import DecodedPhotos
     from train_jax.data.scan import discover
     from train_jax.data.pipeline import epoch_batches
 
@@ -177,6 +178,14 @@ def test_grain_pipeline_is_deterministic_and_worker_independent(synthetic_photos
     assert len(stream) == len(one_by_one) == 4
     for streamed, single in zip(stream, one_by_one):
         np.testing.assert_array_equal(streamed["image"], single["image"])
+
+    # Photos decoded once give the batches that decoding every epoch gives.
+    decoded = DecodedPhotos.build(records, 32, tmp_path / "decoded.npy", epoch_batches(records, image_size=32, batch_size=5))
+    from_decoded = list(epoch_batches(records, image_size=32, batch_size=6, seed=7, epochs=(1, 2), shuffle=True,
+                                      augment_config=AugmentConfig(), drop_remainder=True, workers=2, decoded=decoded))
+    for batch, expected in zip(from_decoded, stream, strict=True):
+        np.testing.assert_array_equal(batch["image"], expected["image"])
+        np.testing.assert_array_equal(batch["label"], expected["label"])
 
     plain = next(epoch_batches(records, image_size=32, batch_size=12))
     again = next(epoch_batches(records, image_size=32, batch_size=12))

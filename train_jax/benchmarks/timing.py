@@ -9,6 +9,8 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.sharding import SingleDeviceSharding
 
 # Dense bfloat16 peak of the cards' data sheets (TFLOP/s, without sparsity): the
 # denominator people quote MFU against. The measured matrix-product peak is shown beside it.
@@ -22,11 +24,14 @@ def device_description() -> str:
             f"{os.cpu_count()} CPU cores, JAX {jax.__version__}")
 
 
-def step_flops(lowered) -> float:
-    """FLOPs of one call, from XLA's cost analysis of the lowered function (a multiply-add
-    is 2). Taken before the backend's passes: on GPUs those hand the convolutions to cuDNN
-    as custom calls, which the analysis of the compiled module cannot count."""
-    analysis: Any = lowered.cost_analysis()
+def step_flops(jitted, *args) -> float:
+    """FLOPs of one call of a jitted function on `args`, from XLA's cost analysis (a
+    multiply-add is 2). The function is lowered for the CPU, whose analysis counts every
+    convolution: a GPU's compiled module hands them to cuDNN as custom calls, which the
+    analysis cannot count, and its lowered module offers no analysis at all."""
+    cpu = SingleDeviceSharding(jax.devices("cpu")[0])
+    abstract = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(np.shape(leaf), leaf.dtype, sharding=cpu), args)
+    analysis: Any = jitted.lower(*abstract).cost_analysis()
     if isinstance(analysis, (list, tuple)):  # older JAX: one entry per computation
         analysis = analysis[0]
     return float(analysis.get("flops", float("nan")))

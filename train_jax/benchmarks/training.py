@@ -4,7 +4,7 @@ and on CPU the earlier project's Keras `fit` beside it.
 Every figure times the trainer's own step function (training/steps.py: donated state,
 metrics kept on the devices) on photos already on the devices, so it measures training
 compute, not decoding (`cataract bench input` measures that). FLOPs per step come from
-XLA's cost analysis of the lowered step; utilisation (MFU) divides the achieved rate by
+XLA's cost analysis of the step (lowered for the CPU, which counts the convolutions); utilisation (MFU) divides the achieved rate by
 the device's peak: the measured rate of a large matrix product in the same precision, and
 where known the data sheet's dense bfloat16 rate.
 
@@ -70,15 +70,15 @@ def step_figures(name: str, size: int, batch: int, first_trainable_block: int, s
     inputs = images if from_block == 0 else make_frozen_features(nnx.graphdef(model), from_block)(nnx.state(model), images)
     inputs, labels, key = jax.device_put(inputs), jax.device_put(labels), jax.random.key(0)
     carried = [state, zero_metrics()]  # donated and replaced by every call
-    lowered = step.lower(*carried, inputs, labels, key)
-    compiled = lowered.compile()
+    flops = step_flops(step, *carried, inputs, labels, key)
+    compiled = step.lower(*carried, inputs, labels, key).compile()
 
     def call():
         carried[:] = compiled(*carried, inputs, labels, key)
         return carried[1]
 
     seconds = seconds_per_call(call, steps)
-    return StepFigures(name, batch, batch / seconds, step_flops(lowered) / seconds / 1e12)
+    return StepFigures(name, batch, batch / seconds, flops / seconds / 1e12)
 
 
 def jax_recipe_rate(size: int, batch: int, photos: int, epochs: int, views: int) -> tuple[float, float]:

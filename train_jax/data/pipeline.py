@@ -24,6 +24,7 @@ from absl import flags
 
 from cataract_contract import decode_image, read_image_bytes, resize_for_model
 from train_jax.data.augment import AugmentConfig, augment
+from train_jax.data.decoded import DecodedPhotos
 from train_jax.data.scan import ImageRecord
 
 # Batches each worker process prepares ahead, so decoding never waits on the devices.
@@ -35,17 +36,22 @@ READ_THREADS_PER_WORKER = 2
 
 @dataclasses.dataclass(frozen=True)
 class LoadPhoto(grain.transforms.Map):
-    """(epoch, position, record) -> {"image": uint8 (size, size, 3), "label": int32},
+    """(epoch, position, index, record) -> {"image": uint8 (size, size, 3), "label": int32}:
+    the record's photo decoded and resized, or its pixels from `decoded` (index), then
     augmented with a generator seeded by (seed, epoch, position) when `augment_config`
     is given."""
 
     image_size: int
     augment_config: AugmentConfig | None = None
     seed: int = 0
+    decoded: DecodedPhotos | None = None
 
-    def map(self, item: tuple[int, int, ImageRecord]) -> dict[str, np.ndarray]:
-        epoch, position, record = item
-        image = resize_for_model(decode_image(read_image_bytes(record.path)), self.image_size)
+    def map(self, item: tuple[int, int, int, ImageRecord]) -> dict[str, np.ndarray]:
+        epoch, position, index, record = item
+        if self.decoded is not None:
+            image = np.array(self.decoded.pixels(index))  # a copy, out of the memory map
+        else:
+            image = resize_for_model(decode_image(read_image_bytes(record.path)), self.image_size)
         if self.augment_config is not None:
             image = augment(image, np.random.default_rng([self.seed, epoch, position]), self.augment_config)
         return {"image": image, "label": np.int32(record.label)}
@@ -77,17 +83,19 @@ def epoch_batches(
     drop_remainder: bool = False,
     workers: int = 0,
     shard: tuple[int, int] = (0, 1),
+    decoded: DecodedPhotos | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
     """The batches of `epochs`, one after the other: this shard's rows (batch_size / shards
     per batch). Training shuffles, augments and drops each epoch's last partial batch (so
     every step has one shape and no batch spans two epochs); evaluation keeps order and
-    every record (then a batch can span two epochs: the photos come in epoch order)."""
+    every record (then a batch can span two epochs: the photos come in epoch order).
+    With `decoded` (the records' pixels, in the records' order), nothing is decoded."""
     positions = shard_positions(len(records), batch_size, drop_remainder, shard)
     items = []
     for epoch in epochs:
         order = np.random.default_rng([seed, epoch]).permutation(len(records)) if shuffle else np.arange(len(records))
-        items += [(epoch, position, records[order[position]]) for position in positions]
-    dataset = grain.MapDataset.source(items).map(LoadPhoto(image_size, augment_config, seed))
+        items += [(epoch, position, order[position], records[order[position]]) for position in positions]
+    dataset = grain.MapDataset.source(items).map(LoadPhoto(image_size, augment_config, seed, decoded))
     dataset = dataset.batch(batch_size // shard[1], drop_remainder=drop_remainder)
     if workers == 0:
         iterable = dataset.to_iter_dataset()  # grain's default: a pool of reading threads

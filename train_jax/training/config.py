@@ -56,7 +56,8 @@ class TrainConfig:
         None, "run the frozen blocks once for this many augmented views per photo and reuse them (fast on CPU); "
               "0 = fresh augmentation and a full forward pass every step (default: 4 on one CPU process, else 0)",
         minimum=0)
-    cache_memory_gb: float = setting(4.0, "memory limit for those cached views", minimum=0.0)
+    cache_memory_gb: float = setting(4.0, "memory for those cached views, or, with fresh augmentation, for the "
+                                          "photos decoded once (a file on the temporary disk)", minimum=0.0)
     workers: int | None = setting(
         None, "grain worker processes decoding and augmenting photos (0: in-process; default: 0 on CPU, "
               "on GPUs one per CPU core up to 16)", minimum=0)

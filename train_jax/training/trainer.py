@@ -24,10 +24,12 @@ every batch, process 0 writing the run folder.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import logging
 import math
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -42,6 +44,7 @@ from cataract_contract import CATARACT, CLASS_NAMES
 from train_jax.data import scan as photos
 from train_jax.data.augment import AugmentConfig
 from train_jax.data.checks import check_training_data
+from train_jax.data.decoded import DecodedPhotos
 from train_jax.data.pipeline import batch_count, epoch_batches
 from train_jax.data.scan import ScannedImage
 from train_jax.data.split import split_train_validation
@@ -421,8 +424,9 @@ def fit_phase(run: PreparedRun, phase: Phase, optimizer, trainable, manager, pro
 
 class TrainingBatches:
     """Each epoch's shuffled, augmented batches: cached activations, or photos through one
-    grain pipeline for all the epochs a run may still train, so its decoding workers start
-    once and stay ahead of the devices across epochs and phases."""
+    grain pipeline for all the epochs a run may still train, so its workers start once and
+    stay ahead of the devices across epochs and phases. Photos are decoded once, when their
+    pixels fit in --cache-memory-gb (DecodedPhotos), so the workers only augment."""
 
     def __init__(self, run: PreparedRun, first_epoch: int):
         config = run.config
@@ -430,12 +434,13 @@ class TrainingBatches:
         self.steps = batch_count(len(run.train), config.batch_size, drop_remainder=True)
         self._photos = None
         if run.cache is None:
+            records = [image.record for image in run.train]
             last_epoch = config.head_epochs + config.finetune_epochs  # early stopping may end sooner
             self._photos = epoch_batches(
-                [image.record for image in run.train], image_size=config.image_size, batch_size=config.batch_size,
-                seed=config.seed, epochs=range(first_epoch, last_epoch + 1), shuffle=True,
-                augment_config=AugmentConfig(), drop_remainder=True, workers=config.workers,
-                shard=(jax.process_index(), jax.process_count()),
+                records, image_size=config.image_size, batch_size=config.batch_size, seed=config.seed,
+                epochs=range(first_epoch, last_epoch + 1), shuffle=True, augment_config=AugmentConfig(),
+                drop_remainder=True, workers=config.workers, shard=(jax.process_index(), jax.process_count()),
+                decoded=decode_once(run, records),
             )
 
     def epoch(self, global_epoch: int) -> Iterator[dict[str, np.ndarray]]:
@@ -446,6 +451,22 @@ class TrainingBatches:
         if self._photos is None:
             return self.run.cache.epoch_batches(self.run.train_labels, config.batch_size, config.seed, global_epoch)
         return itertools.islice(self._photos, self.steps)
+
+
+def decode_once(run: PreparedRun, records: list) -> DecodedPhotos | None:
+    """The training photos decoded and resized into one file on this machine's temporary
+    disk (named by their content and order, so a resumed or repeated run reuses it), or
+    None when they do not fit in --cache-memory-gb."""
+    config = run.config
+    needed = DecodedPhotos.bytes_needed(len(records), config.image_size)
+    if needed > config.cache_memory_gb * 2**30:
+        log.info("decoding photos every epoch: their pixels need %.1f GiB, over --cache-memory-gb %g",
+                 needed / 2**30, config.cache_memory_gb)
+        return None
+    digest = hashlib.sha256("".join(f"{image.content_hash}:{image.record.label}\n" for image in run.train).encode())
+    path = Path(tempfile.gettempdir()) / f"cataract-decoded-{digest.hexdigest()[:16]}-{config.image_size}.npy"
+    batches = epoch_batches(records, image_size=config.image_size, batch_size=config.batch_size, workers=config.workers)
+    return DecodedPhotos.build(records, config.image_size, path, batches)
 
 
 class ValidationPredictor:
