@@ -114,14 +114,15 @@ def test_the_feature_cache_refuses_several_processes_in_one_line(synthetic_photo
     assert "pass --augmented-views 0 to train on several" in outputs[0].strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize("platform,devices,processes,expected", [
-    ("cpu", 1, 1, dict(batch_size=16, augmented_views=4, workers=0, compute_dtype="float32")),
-    ("cpu", 2, 2, dict(batch_size=16, augmented_views=0, workers=0, compute_dtype="float32")),
-    ("gpu", 1, 1, dict(batch_size=128, augmented_views=0, workers=16, compute_dtype="bfloat16")),
-    ("gpu", 8, 2, dict(batch_size=1024, augmented_views=0, workers=16, compute_dtype="bfloat16")),
+@pytest.mark.parametrize("platform,devices,processes,expected,cpus", [
+    ("cpu", 1, 1, dict(batch_size=16, augmented_views=4, workers=0, compute_dtype="float32"), 32),
+    ("cpu", 2, 2, dict(batch_size=16, augmented_views=0, workers=0, compute_dtype="float32"), 32),
+    ("gpu", 1, 1, dict(batch_size=128, augmented_views=0, workers=16, compute_dtype="bfloat16"), 32),
+    ("gpu", 8, 2, dict(batch_size=1024, augmented_views=0, workers=16, compute_dtype="bfloat16"), 32),
+    ("gpu", 1, 1, dict(workers=8), 16),
 ])
-def test_auto_settings_follow_the_devices(tmp_path, platform, devices, processes, expected):
-    config = TrainConfig(data=str(tmp_path), out=str(tmp_path / "run")).resolved(platform, devices, processes, 32, 10_000)
+def test_auto_settings_follow_the_devices(tmp_path, platform, devices, processes, expected, cpus):
+    config = TrainConfig(data=str(tmp_path), out=str(tmp_path / "run")).resolved(platform, devices, processes, cpus, 10_000)
     assert {key: getattr(config, key) for key in expected} == expected
     small = TrainConfig(data=str(tmp_path), out=str(tmp_path / "run")).resolved("gpu", 1, 1, 32, 380)
     assert small.batch_size == 47, "at most an eighth of the training photos, so an epoch has steps to learn from"

@@ -34,27 +34,31 @@ PREFETCH_BATCHES_PER_WORKER = 4
 READ_THREADS_PER_WORKER = 2
 
 
+Item = tuple[int, int, int, ImageRecord]  # (epoch, position in the epoch's order, record index, record)
+
+
 @dataclasses.dataclass(frozen=True)
-class LoadPhoto(grain.transforms.Map):
-    """(epoch, position, index, record) -> {"image": uint8 (size, size, 3), "label": int32}:
-    the record's photo decoded and resized, or its pixels from `decoded` (index), then
-    augmented with a generator seeded by (seed, epoch, position) when `augment_config`
-    is given."""
+class LoadBatch(grain.transforms.Map):
+    """A batch's items -> {"image": uint8 (n, size, size, 3), "label": int32 (n,)}: each
+    record's photo decoded and resized, or its pixels taken from `decoded`, then augmented
+    with a generator seeded by (seed, epoch, position) when `augment_config` is given.
+    Whole batches per call keep grain's per-element bookkeeping off the hot path."""
 
     image_size: int
     augment_config: AugmentConfig | None = None
     seed: int = 0
     decoded: DecodedPhotos | None = None
 
-    def map(self, item: tuple[int, int, int, ImageRecord]) -> dict[str, np.ndarray]:
-        epoch, position, index, record = item
+    def map(self, items: list[Item]) -> dict[str, np.ndarray]:
         if self.decoded is not None:
-            image = np.array(self.decoded.pixels(index))  # a copy, out of the memory map
+            images = self.decoded.pixels_of([index for _, _, index, _ in items])  # one read, a copy
         else:
-            image = resize_for_model(decode_image(read_image_bytes(record.path)), self.image_size)
+            images = np.stack([resize_for_model(decode_image(read_image_bytes(record.path)), self.image_size)
+                               for *_, record in items])
         if self.augment_config is not None:
-            image = augment(image, np.random.default_rng([self.seed, epoch, position]), self.augment_config)
-        return {"image": image, "label": np.int32(record.label)}
+            for row, (epoch, position, _, _) in enumerate(items):
+                images[row] = augment(images[row], np.random.default_rng([self.seed, epoch, position]), self.augment_config)
+        return {"image": images, "label": np.array([record.label for *_, record in items], np.int32)}
 
 
 def shard_positions(count: int, batch_size: int, drop_remainder: bool, shard: tuple[int, int]) -> list[int]:
@@ -95,8 +99,9 @@ def epoch_batches(
     for epoch in epochs:
         order = np.random.default_rng([seed, epoch]).permutation(len(records)) if shuffle else np.arange(len(records))
         items += [(epoch, position, order[position], records[order[position]]) for position in positions]
-    dataset = grain.MapDataset.source(items).map(LoadPhoto(image_size, augment_config, seed, decoded))
-    dataset = dataset.batch(batch_size // shard[1], drop_remainder=drop_remainder)
+    rows = batch_size // shard[1]  # positions already hold whole batches when dropping the remainder
+    batches = [items[start : start + rows] for start in range(0, len(items), rows)]
+    dataset = grain.MapDataset.source(batches).map(LoadBatch(image_size, augment_config, seed, decoded))
     if workers == 0:
         iterable = dataset.to_iter_dataset()  # grain's default: a pool of reading threads
     else:
