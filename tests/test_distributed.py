@@ -117,9 +117,9 @@ def test_the_feature_cache_refuses_several_processes_in_one_line(synthetic_photo
 @pytest.mark.parametrize("platform,devices,processes,expected,cpus", [
     ("cpu", 1, 1, dict(batch_size=16, augmented_views=4, workers=0, compute_dtype="float32"), 32),
     ("cpu", 2, 2, dict(batch_size=16, augmented_views=0, workers=0, compute_dtype="float32"), 32),
-    ("gpu", 1, 1, dict(batch_size=128, augmented_views=0, workers=16, compute_dtype="bfloat16"), 32),
-    ("gpu", 8, 2, dict(batch_size=1024, augmented_views=0, workers=16, compute_dtype="bfloat16"), 32),
-    ("gpu", 1, 1, dict(workers=8), 16),
+    ("gpu", 1, 1, dict(batch_size=128, augmented_views=0, workers=8, compute_dtype="bfloat16"), 32),
+    ("gpu", 8, 2, dict(batch_size=1024, augmented_views=0, workers=16, compute_dtype="bfloat16"), 128),
+    ("gpu", 1, 1, dict(workers=4), 16),
 ])
 def test_auto_settings_follow_the_devices(tmp_path, platform, devices, processes, expected, cpus):
     config = TrainConfig(data=str(tmp_path), out=str(tmp_path / "run")).resolved(platform, devices, processes, cpus, 10_000)
