@@ -338,6 +338,7 @@ def add_dashboard(commands) -> None:
     parser.add_argument("--samples", default=None,
                         help="folder of sample photos to offer (default: demo/photos/test if present)")
     parser.add_argument("--show", action="store_true", help="open a browser")
+    add_credentials_option(parser)
     parser.set_defaults(handler=run_dashboard)
 
 
@@ -345,6 +346,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from dashboards.app import serve
+    from serving.access import read_credentials, require_credentials_off_loopback
 
     samples = args.samples
     if samples is None:
@@ -352,8 +354,54 @@ def run_dashboard(args: argparse.Namespace) -> int:
         samples = str(default) if default.is_dir() else None
     elif not Path(samples).is_dir():
         raise UserError(f"--samples {samples}: no such folder")
+    require_credentials_off_loopback(args.address, args.credentials, "dashboard")
+    if args.credentials:
+        read_credentials(args.credentials)  # a broken file fails here, in one line, not at the first login
     print(f"dashboard on http://{args.address}:{args.port}/ (Triton at {args.triton_url}, {args.protocol})", flush=True)
-    serve(args.triton_url, args.protocol, samples, args.port, args.address, args.show, args.allow_websocket_origin)
+    serve(args.triton_url, args.protocol, samples, args.port, args.address, args.show, args.allow_websocket_origin,
+          credentials=args.credentials)
+    return 0
+
+
+def add_credentials_option(parser: argparse.ArgumentParser) -> None:
+    """The same login for the dashboard and the gateway (serving/access.py)."""
+    parser.add_argument("--credentials", default=None, metavar="FILE",
+                        help="JSON file of user name -> password; every user must log in (required when binding "
+                             "anything but loopback: patients' photos are never open to anonymous access)")
+
+
+
+
+# -- gateway --------------------------------------------------------------------------------
+
+
+def add_gateway(commands) -> None:
+    parser = commands.add_parser(
+        "gateway", help="the earlier project's REST API (POST /predict/) in front of Triton",
+        description=(
+            'Serve POST /predict/ (multipart field "file") answering {"prediction": "Cataract"|"Normal", '
+            '"confidence": percent} as the earlier FastAPI app did, and GET /health; each photo goes to Triton '
+            "through the asyncio client. 400 for a photo that cannot be used, 413 for a file over 20 MiB, 503 when "
+            "Triton is unreachable. Binds to 127.0.0.1 unless --host says otherwise."
+        ),
+    )
+    parser.add_argument("--triton-url", default="127.0.0.1:8001", help="Triton HOST:PORT (default 127.0.0.1:8001)")
+    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="default grpc")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="default 8080")
+    add_credentials_option(parser)
+    parser.set_defaults(handler=run_gateway)
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    from serving.access import read_credentials, require_credentials_off_loopback
+    from serving.gateway import serve
+
+    require_credentials_off_loopback(args.host, args.credentials, "gateway")
+    credentials = read_credentials(args.credentials) if args.credentials else None
+    print(f"gateway on http://{args.host}:{args.port}/predict/ (Triton at {args.triton_url}, {args.protocol})"
+          f"{'' if credentials else ', no login'}", flush=True)
+    serve(args.triton_url, args.protocol, args.host, args.port, credentials)
     return 0
 
 
@@ -498,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_audit, add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_dashboard, add_bench):
+    for add in (add_audit, add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_dashboard, add_gateway, add_bench):
         add(commands)
     return parser
 
@@ -512,11 +560,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     from client.errors import CataractClientError
     from cataract_contract import ImageError
+    from serving.access import AccessError
     from serving.runtime import ServerError
 
     try:
         return args.handler(args)
-    except (UserError, ImageError, CataractClientError, ServerError) as exc:
+    except (UserError, ImageError, CataractClientError, ServerError, AccessError) as exc:
         print(f"cataract {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
