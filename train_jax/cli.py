@@ -328,8 +328,7 @@ def add_dashboard(commands) -> None:
             "--address says otherwise."
         ),
     )
-    parser.add_argument("--triton-url", default="127.0.0.1:8001", help="Triton HOST:PORT (default 127.0.0.1:8001)")
-    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="default grpc")
+    add_triton_options(parser)
     parser.add_argument("--port", type=int, default=5006, help="default 5006")
     parser.add_argument("--address", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1; 0.0.0.0 lets anyone on the network screen photos)")
@@ -363,6 +362,12 @@ def run_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_triton_options(parser: argparse.ArgumentParser) -> None:
+    """Where the dashboard and the gateway find Triton."""
+    parser.add_argument("--triton-url", default="127.0.0.1:8001", help="Triton HOST:PORT (default 127.0.0.1:8001)")
+    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="default grpc")
+
+
 def add_credentials_option(parser: argparse.ArgumentParser) -> None:
     """The same login for the dashboard and the gateway (serving/access.py)."""
     parser.add_argument("--credentials", default=None, metavar="FILE",
@@ -385,8 +390,7 @@ def add_gateway(commands) -> None:
             "Triton is unreachable. Binds to 127.0.0.1 unless --host says otherwise."
         ),
     )
-    parser.add_argument("--triton-url", default="127.0.0.1:8001", help="Triton HOST:PORT (default 127.0.0.1:8001)")
-    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="default grpc")
+    add_triton_options(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="default 8080")
     add_credentials_option(parser)
