@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import secrets
 from pathlib import Path
 
 import pandas as pd
@@ -287,12 +288,18 @@ def create_app(triton_url: str, protocol: str = "grpc", samples_folder: str | Pa
 
 
 def serve(triton_url: str, protocol: str, samples_folder: str | Path | None, port: int, address: str,
-          show: bool = False, extra_origins: list[str] = ()) -> None:
+          show: bool = False, extra_origins: list[str] = (), credentials: str | None = None) -> None:
+    """credentials: a JSON file of user name -> password: Panel's basic authentication then
+    asks every browser to log in before any page (or photo) is served."""
     pn.extension("filedropper", "tabulator")
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}", *extra_origins}
+    login = {}
+    if credentials:
+        # Signs the login cookie; a new secret per start logs everyone out on a restart.
+        login = {"basic_auth": str(credentials), "cookie_secret": secrets.token_urlsafe(32)}
     pn.serve(
         {"/": lambda: create_app(triton_url, protocol, samples_folder)},
         port=port, address=address, websocket_origin=sorted(origins), show=show, title=TITLE,
         # A photo arrives in one chunk of up to the size limit; leave room for the message framing.
-        websocket_max_message_size=UPLOAD_CHUNK_BYTES + 2**20,
+        websocket_max_message_size=UPLOAD_CHUNK_BYTES + 2**20, **login,
     )

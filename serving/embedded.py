@@ -29,7 +29,7 @@ class ServerOptions:
     http_port: int = 8000
     grpc_port: int = 8001
     metrics_port: int = 8002
-    # None serves config.pbtxt; "gpu" would pick configs/gpu.pbtxt (needs the container).
+    # None serves config.pbtxt; "gpu_onnx" or "gpu_tensorflow" picks configs/<name>.pbtxt (needs a GPU container).
     config_name: str | None = None
     log_verbose: int = 0
     model_control: str = "none"

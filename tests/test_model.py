@@ -8,7 +8,8 @@ import pytest
 from flax import nnx
 
 from train_jax.errors import UserError
-from train_jax.model.vgg16 import VGG16, ModelConfig, check_image_size, trainable_filter
+from train_jax.model.architecture import check_image_size
+from train_jax.model.vgg16 import VGG16, ModelConfig, trainable_filter
 
 
 @pytest.fixture(scope="module")

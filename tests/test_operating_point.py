@@ -1,8 +1,8 @@
 """One answer at every door: a model whose decision threshold is far from 0.5 gives the
 same label, with a confidence of at least 50%, through the client (sync and asyncio,
-gRPC and HTTP, pixels and encoded bytes), the CLI, the dashboard's state, Triton's
-classification extension and a raw KServe v2 JSON call; and its own score stays
-available (`model_score`) for ROC analysis.
+gRPC and HTTP, pixels and encoded bytes), the CLI, the dashboard's state, the REST
+gateway, Triton's classification extension and a raw KServe v2 JSON call; and its own
+score stays available (`model_score`) for ROC analysis.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import urllib.request
 
 import numpy as np
 import pytest
+import requests
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
 import cataract_contract as contract
 from client.errors import ModelNotReadyError
 from client.triton_client import AsyncCataractClient, CataractClient
-from conftest import run_cli, start_server
+from conftest import free_ports, run_cli, start_server
 from dashboards.screening import ScreeningSession
 from train_jax.export import repository as repo
 from train_jax.export.export import export
@@ -92,6 +93,26 @@ def test_async_client_and_dashboard_agree(far):
     asyncio.run(session.predict())
     answered = {item.photo.name: item.prediction for item in session.results}
     assert_answers(far, [answered[path.name] for path in far["photos"]], "dashboard")
+
+
+def test_rest_gateway_agrees(far):
+    """The earlier project's POST /predict/, served by `cataract gateway` through the ensemble."""
+    from test_gateway import start, stop
+
+    (port,) = free_ports(1)
+    url = f"http://127.0.0.1:{port}"
+    gateway = start(["gateway", "--triton-url", far["server"].grpc_url, "--port", str(port)], url)
+    try:
+        answers = []
+        for path in far["photos"]:
+            with open(path, "rb") as file:
+                response = requests.post(url + "/predict/", files={"file": (path.name, file, "image/jpeg")}, timeout=60)
+            assert response.status_code == 200, response.text
+            answers.append(response.json())
+    finally:
+        stop(gateway)
+    assert [answer["prediction"] for answer in answers] == far["expected"]
+    assert all(50 <= answer["confidence"] <= 100 for answer in answers)
 
 
 def test_cli_agrees(far):

@@ -31,7 +31,7 @@ from train_jax.export import repository as repo
 from serving.savedmodel_runner import SavedModelClassifier
 from train_jax.export import savedmodel
 from train_jax.errors import UserError
-from train_jax.export.export import export
+from train_jax.export.export import cpu_supports_bfloat16, export
 
 SIZE = 32  # the tiny model's input side
 
@@ -168,12 +168,14 @@ def test_bad_inputs_get_errors_and_the_server_keeps_serving(triton, tiny_reposit
 
 def test_every_config_parses_into_triton_model_config(tiny_repository):
     classifier = repo.parse_config((tiny_repository / contract.CLASSIFIER / "config.pbtxt").read_text())
-    gpu = repo.parse_config((tiny_repository / contract.CLASSIFIER / "configs" / "gpu.pbtxt").read_text())
+    gpu_tensorflow = repo.parse_config((tiny_repository / contract.CLASSIFIER / "configs" / "gpu_tensorflow.pbtxt").read_text())
+    gpu_onnx = repo.parse_config((tiny_repository / contract.CLASSIFIER / "configs" / "gpu_onnx.pbtxt").read_text())
     preprocess = repo.parse_config((tiny_repository / contract.PREPROCESS / "config.pbtxt").read_text())
     ensemble = repo.parse_config((tiny_repository / contract.ENSEMBLE / "config.pbtxt").read_text())
 
-    assert classifier.backend == "python" and gpu.platform == "tensorflow_savedmodel"
-    for config in (classifier, gpu):
+    assert classifier.backend == "python" and gpu_tensorflow.platform == "tensorflow_savedmodel"
+    assert gpu_onnx.platform == "onnxruntime_onnx" and gpu_onnx.default_model_filename == "model.onnx"
+    for config in (classifier, gpu_tensorflow, gpu_onnx):
         assert config.name == contract.CLASSIFIER
         assert list(config.input[0].dims) == [SIZE, SIZE, 3] and config.input[0].data_type == 2  # TYPE_UINT8
         assert config.input[0].format == 1  # FORMAT_NHWC
@@ -182,9 +184,15 @@ def test_every_config_parses_into_triton_model_config(tiny_repository):
         assert config.HasField("dynamic_batching") and len(config.model_warmup) >= 1
         assert 0 < float(config.parameters["decision_threshold"].string_value) < 1
         assert config.version_policy.latest.num_versions == 1
-    assert classifier.instance_group[0].kind == 2 and gpu.instance_group[0].kind == 1  # KIND_CPU, KIND_GPU
-    accelerator = gpu.optimization.execution_accelerators.gpu_execution_accelerator[0]
-    assert accelerator.name == "tensorrt" and accelerator.parameters["precision_mode"] == "FP16"
+    assert classifier.instance_group[0].kind == 2  # KIND_CPU
+    for gpu in (gpu_tensorflow, gpu_onnx):  # batching by the book: one instance per GPU, no preferred sizes
+        assert [(group.kind, group.count) for group in gpu.instance_group] == [(1, 1)]  # KIND_GPU
+        assert not gpu.dynamic_batching.preferred_batch_size
+        accelerator = gpu.optimization.execution_accelerators.gpu_execution_accelerator[0]
+        assert accelerator.name == "tensorrt" and accelerator.parameters["precision_mode"] == "FP16"
+        assert {warmup.batch_size for warmup in gpu.model_warmup} == {1, gpu.max_batch_size}
+    profile = gpu_onnx.optimization.execution_accelerators.gpu_execution_accelerator[0].parameters
+    assert profile["trt_profile_max_shapes"] == f"image:{gpu_onnx.max_batch_size}x{SIZE}x{SIZE}x3"
     assert list(preprocess.output[0].dims) == [SIZE, SIZE, 3] and preprocess.input[0].allow_ragged_batch
     # Bounded queues: under overload a request is refused at once (tests/test_slow_server.py shows it).
     for config, bound in ((classifier, repo.CPU_MAX_QUEUE), (preprocess, repo.CPU_MAX_QUEUE), (gpu, repo.GPU_MAX_QUEUE)):
@@ -290,6 +298,9 @@ def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthet
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
         expected = in_process(repository, images)["probabilities"]
         np.testing.assert_allclose(probabilities, expected, atol=2e-2)  # float32 in-process vs bfloat16 served
+        if cpu_supports_bfloat16():  # bfloat16 really runs, at every batch size, not only the warm-up's
+            assert np.abs(probabilities - expected).max() > 1e-5
+            assert forced.card["cpu_bfloat16_max_probability_gap"] > 1e-5
     finally:
         server.stop()
     assert export(tiny_run, repository, cpu_precision="float32").card["cpu_precision"] == "float32"
@@ -298,41 +309,34 @@ def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthet
     assert contract.version_numbers(repository / contract.CLASSIFIER) == [1, 2]
 
 
-def test_the_real_224_vgg16_exports_to_a_savedmodel_equal_to_flax(tmp_path):
+def test_the_real_224_vgg16_exports_to_a_savedmodel_and_onnx_twin_equal_to_flax(tmp_path):
     """The production network (full width, 224x224, 7x7 heatmap), not the tiny one: the
-    graph the GPU container and TF-TRT get must compute what Flax computes."""
+    graphs the GPU containers get (the frozen SavedModel for TF-TRT, its ONNX twin for
+    onnxruntime with TensorRT) must compute what Flax computes."""
     from flax import nnx
 
+    from train_jax.export import onnx_twin, tf_backend
     from train_jax.model.vgg16 import VGG16, ModelConfig
-    from train_jax.training.predict import probabilities_and_heatmaps
+    from train_jax.training.predict import reference_outputs
 
     model = VGG16(ModelConfig(image_size=224), rngs=nnx.Rngs(0))
     model.eval()
     path = tmp_path / contract.SAVEDMODEL_DIR
     savedmodel.save(model, path)
     images = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
-    expected_probabilities, expected_heatmap = probabilities_and_heatmaps(model, images)
+    expected_probabilities, expected_heatmap = reference_outputs(model, images)
     served = SavedModelClassifier(path).run_batches(images)
     assert served["heatmap"].shape == (2, 7, 7)
     np.testing.assert_allclose(served["probabilities"], expected_probabilities, atol=1e-4)
     np.testing.assert_allclose(served["heatmap"], expected_heatmap, rtol=1e-3, atol=1e-3 * np.abs(expected_heatmap).max())
     assert "XlaCallModule" not in savedmodel.graph_op_types(path)
+    assert tf_backend.convolutions_visible(tf_backend.run_as_the_backend(path, images[:1])[1]) == 13
 
-
-def test_gpu_launch_script_runs_the_official_container(tmp_path):
-    result = subprocess.run(
-        ["bash", "scripts/serve_gpu.sh", "--dry-run", "--repository", str(tmp_path)],
-        capture_output=True, text=True, cwd=REPOSITORY,
-    )
-    assert result.returncode == 0, result.stderr
-    command = result.stdout
-    assert "docker run" in command and "--gpus all" in command
-    assert "nvcr.io/nvidia/tritonserver:25.02-py3" in command
-    for port in ("8000:8000", "8001:8001", "8002:8002"):
-        assert f"-p 127.0.0.1:{port}" in command  # loopback unless --bind says otherwise
-    assert f"{tmp_path}:/models" in command
-    assert "--model-repository=/models" in command and "--model-config-name=gpu" in command
-    assert "--model-control-mode=none" in command
+    twin = tmp_path / onnx_twin.ONNX_FILE
+    onnx_twin.convert(path, twin)
+    answered = onnx_twin.run(twin, images)
+    np.testing.assert_allclose(answered["probabilities"], served["probabilities"], atol=1e-4)
+    np.testing.assert_allclose(answered["heatmap"], served["heatmap"], atol=1e-4 * np.abs(served["heatmap"]).max())
 
 
 def test_cataract_serve_stops_triton_and_its_stubs_on_sigterm(tiny_repository):
@@ -374,3 +378,28 @@ def check_serve_stops_cleanly(process: subprocess.Popen, http: int, grpc: int) -
     assert process.wait(timeout=60) == 0
     leftovers = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], f"processes left behind: {leftovers}"
+
+
+def test_a_bfloat16_run_exports_and_serves(synthetic_photos, tmp_path):
+    """Export checks parity against the Flax model in float32 at the highest matmul
+    precision, whatever the run trained in, so a bfloat16 run exports like any other."""
+    from conftest import tiny_config
+    from train_jax.training.trainer import train
+
+    run = train(tiny_config(synthetic_photos, tmp_path / "run", epochs=1, compute_dtype="bfloat16")).root
+    assert json.loads((run / "config.json").read_text())["model"]["compute_dtype"] == "bfloat16"
+    exported = export(run, tmp_path / "repository", cpu_precision="float32")
+    assert exported.card["training_precision"] == "bfloat16"
+    assert exported.card["parity_max_probability_gap"] < 1e-4
+    config = repo.parse_config((tmp_path / "repository" / contract.CLASSIFIER / "config.pbtxt").read_text())
+    assert config.parameters["training_precision"].string_value == "bfloat16"
+
+    server = start_server(tmp_path / "repository")
+    try:
+        images = np.stack([model_input(path, SIZE) for path in photos(synthetic_photos, 6)])
+        served = infer("grpc", server, contract.CLASSIFIER, "image", images)
+        expected = in_process(tmp_path / "repository", images)
+        np.testing.assert_allclose(served["probabilities"], expected["probabilities"], atol=1e-4)
+        assert len({round(float(p), 6) for p in served["probabilities"][:, 0]}) == 6
+    finally:
+        server.stop()

@@ -150,15 +150,16 @@ def test_missing_data_fails_in_one_line_without_traceback(tmp_path):
     assert result.stderr.strip() == f"cataract train: error: data folder {tmp_path / 'missing'} does not exist"
 
 
-def test_grain_pipeline_is_deterministic_and_worker_independent(synthetic_photos):
+def test_grain_pipeline_is_deterministic_and_worker_independent(synthetic_photos, tmp_path):
     from train_jax.data.augment import AugmentConfig
+    from train_jax.data.decoded import DecodedPhotos
     from train_jax.data.scan import discover
     from train_jax.data.pipeline import epoch_batches
 
     records = discover(synthetic_photos)["train"][:12]
 
     def first_batch(workers: int, epoch: int = 1):
-        options = dict(image_size=32, batch_size=6, seed=7, epoch=epoch, shuffle=True,
+        options = dict(image_size=32, batch_size=6, seed=7, epochs=(epoch,), shuffle=True,
                        augment_config=AugmentConfig(), drop_remainder=True, workers=workers)
         return next(epoch_batches(records, **options))
 
@@ -167,6 +168,24 @@ def test_grain_pipeline_is_deterministic_and_worker_independent(synthetic_photos
     np.testing.assert_array_equal(in_process["label"], with_workers["label"])
     assert in_process["image"].shape == (6, 32, 32, 3)
     assert not np.array_equal(first_batch(0, epoch=2)["image"], in_process["image"])
+
+    # Consecutive epochs from one pipeline (its workers start once) are the epochs one by one.
+    stream = list(epoch_batches(records, image_size=32, batch_size=6, seed=7, epochs=(1, 2), shuffle=True,
+                                augment_config=AugmentConfig(), drop_remainder=True, workers=2))
+    one_by_one = [batch for epoch in (1, 2) for batch in epoch_batches(
+        records, image_size=32, batch_size=6, seed=7, epochs=(epoch,), shuffle=True, augment_config=AugmentConfig(),
+        drop_remainder=True)]
+    assert len(stream) == len(one_by_one) == 4
+    for streamed, single in zip(stream, one_by_one):
+        np.testing.assert_array_equal(streamed["image"], single["image"])
+
+    # Photos decoded once give the batches that decoding every epoch gives.
+    decoded = DecodedPhotos.build(records, 32, tmp_path / "decoded.npy", epoch_batches(records, image_size=32, batch_size=5))
+    from_decoded = list(epoch_batches(records, image_size=32, batch_size=6, seed=7, epochs=(1, 2), shuffle=True,
+                                      augment_config=AugmentConfig(), drop_remainder=True, workers=2, decoded=decoded))
+    for batch, expected in zip(from_decoded, stream, strict=True):
+        np.testing.assert_array_equal(batch["image"], expected["image"])
+        np.testing.assert_array_equal(batch["label"], expected["label"])
 
     plain = next(epoch_batches(records, image_size=32, batch_size=12))
     again = next(epoch_batches(records, image_size=32, batch_size=12))
@@ -181,7 +200,7 @@ def test_settings_are_declared_once_and_the_command_line_is_built_from_them(tmp_
         if field.name in ("data", "out"):
             assert flags[field.name].required
         assert field.metadata["help"] and flags[field.name].help.startswith(field.metadata["help"])
-    assert flags["compute_dtype"].choices == ("float32", "bfloat16")
+    assert flags["compute_dtype"].choices == ("auto", "float32", "bfloat16")
 
     # Flags and config round-trip, and the shorthand resolves into what the run records.
     config = tiny_config(tmp_path, tmp_path / "run", epochs=3, allow_leakage=True)
@@ -191,7 +210,7 @@ def test_settings_are_declared_once_and_the_command_line_is_built_from_them(tmp_
 
     # Each limit is checked by the config itself, naming the flag.
     for field, value, message in [("dropout", 1.0, "--dropout must be >= 0 and < 1, got 1.0"),
-                                  ("compute_dtype", "float16", "--compute-dtype must be one of float32, bfloat16"),
+                                  ("compute_dtype", "float16", "--compute-dtype must be one of auto, float32, bfloat16"),
                                   ("image_size", 50, "multiple of 32"),
                                   ("head_epochs", -1, "--head-epochs must be >= 0")]:
         with pytest.raises(UserError, match=message):

@@ -87,7 +87,7 @@ def run_audit(args: argparse.Namespace) -> int:
 
 def add_train(commands) -> None:
     from train_jax.settings import add_arguments
-    from train_jax.training.config import TrainConfig
+    from train_jax.training.config import ClusterConfig, TrainConfig
 
     parser = commands.add_parser(
         "train", help="fine-tune VGG16 on a photo folder",
@@ -101,16 +101,23 @@ def add_train(commands) -> None:
     )
     add_arguments(parser, TrainConfig)
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its last checkpoint")
+    add_arguments(parser.add_argument_group("several processes or machines (see README, Training on a cluster)"), ClusterConfig)
     parser.set_defaults(handler=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
     from train_jax.settings import from_arguments
-    from train_jax.training.config import TrainConfig
+    from train_jax.training import distributed
+    from train_jax.training.config import ClusterConfig, TrainConfig
     from train_jax.training.trainer import train
 
-    paths = train(from_arguments(TrainConfig, args), resume=args.resume)
-    print(f"run written to {paths.root} (next: cataract evaluate --run {paths.root} --data DATA/test)")
+    config = from_arguments(TrainConfig, args)
+    distributed.initialize(from_arguments(ClusterConfig, args))
+    if not distributed.is_writer():  # one voice: process 0 logs for the job
+        logging.getLogger().setLevel(logging.WARNING)
+    paths = train(config, resume=args.resume)
+    if distributed.is_writer():
+        print(f"run written to {paths.root} (next: cataract evaluate --run {paths.root} --data DATA/test)")
     return 0
 
 
@@ -324,8 +331,7 @@ def add_dashboard(commands) -> None:
             "--address says otherwise."
         ),
     )
-    parser.add_argument("--triton-url", default="127.0.0.1:8001", help="Triton HOST:PORT (default 127.0.0.1:8001)")
-    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="default grpc")
+    add_triton_options(parser)
     parser.add_argument("--port", type=int, default=5006, help="default 5006")
     parser.add_argument("--address", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1; 0.0.0.0 lets anyone on the network screen photos)")
@@ -334,6 +340,7 @@ def add_dashboard(commands) -> None:
     parser.add_argument("--samples", default=None,
                         help="folder of sample photos to offer (default: demo/photos/test if present)")
     parser.add_argument("--show", action="store_true", help="open a browser")
+    add_credentials_option(parser)
     parser.set_defaults(handler=run_dashboard)
 
 
@@ -341,6 +348,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from dashboards.app import serve
+    from serving.access import read_credentials, require_credentials_off_loopback
 
     samples = args.samples
     if samples is None:
@@ -348,8 +356,59 @@ def run_dashboard(args: argparse.Namespace) -> int:
         samples = str(default) if default.is_dir() else None
     elif not Path(samples).is_dir():
         raise UserError(f"--samples {samples}: no such folder")
+    require_credentials_off_loopback(args.address, args.credentials, "dashboard")
+    if args.credentials:
+        read_credentials(args.credentials)  # a broken file fails here, in one line, not at the first login
     print(f"dashboard on http://{args.address}:{args.port}/ (Triton at {args.triton_url}, {args.protocol})", flush=True)
-    serve(args.triton_url, args.protocol, samples, args.port, args.address, args.show, args.allow_websocket_origin)
+    serve(args.triton_url, args.protocol, samples, args.port, args.address, args.show, args.allow_websocket_origin,
+          credentials=args.credentials)
+    return 0
+
+
+def add_triton_options(parser: argparse.ArgumentParser) -> None:
+    """Where the dashboard and the gateway find Triton."""
+    parser.add_argument("--triton-url", default="127.0.0.1:8001", help="Triton HOST:PORT (default 127.0.0.1:8001)")
+    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="default grpc")
+
+
+def add_credentials_option(parser: argparse.ArgumentParser) -> None:
+    """The same login for the dashboard and the gateway (serving/access.py)."""
+    parser.add_argument("--credentials", default=None, metavar="FILE",
+                        help="JSON file of user name -> password; every user must log in (required when binding "
+                             "anything but loopback: patients' photos are never open to anonymous access)")
+
+
+
+
+# -- gateway --------------------------------------------------------------------------------
+
+
+def add_gateway(commands) -> None:
+    parser = commands.add_parser(
+        "gateway", help="the earlier project's REST API (POST /predict/) in front of Triton",
+        description=(
+            'Serve POST /predict/ (multipart field "file") answering {"prediction": "Cataract"|"Normal", '
+            '"confidence": percent} as the earlier FastAPI app did, and GET /health; each photo goes to Triton '
+            "through the asyncio client. 400 for a photo that cannot be used, 413 for a file over 20 MiB, 503 when "
+            "Triton is unreachable. Binds to 127.0.0.1 unless --host says otherwise."
+        ),
+    )
+    add_triton_options(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="default 8080")
+    add_credentials_option(parser)
+    parser.set_defaults(handler=run_gateway)
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    from serving.access import read_credentials, require_credentials_off_loopback
+    from serving.gateway import serve
+
+    require_credentials_off_loopback(args.host, args.credentials, "gateway")
+    credentials = read_credentials(args.credentials) if args.credentials else None
+    print(f"gateway on http://{args.host}:{args.port}/predict/ (Triton at {args.triton_url}, {args.protocol})"
+          f"{'' if credentials else ', no login'}", flush=True)
+    serve(args.triton_url, args.protocol, args.host, args.port, credentials)
     return 0
 
 
@@ -362,22 +421,36 @@ def add_bench(commands) -> None:
         description="Benchmarks that print figures (they are not tests).",
     )
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+    from train_jax.benchmarks.configs import InferenceBenchConfig, InputBenchConfig, TrainBenchConfig
+    from train_jax.settings import add_arguments
+
     training = kinds.add_parser(
-        "train", help="training throughput: the JAX step against Keras fit",
+        "train", help="training throughput and model FLOP utilisation (and Keras fit on CPU)",
         description=(
-            "Training throughput (images/s) on this machine's devices, same network, batch and image size: "
-            "the earlier project's recipe (phase 1 frozen base, phase 2 last block) in Keras fit and in JAX, "
-            "plus every layer trainable in both."
+            "Training throughput (images/s) and model FLOP utilisation of the trainer's step on this machine's "
+            "devices: every layer trainable, and the earlier project's recipe phase by phase; FLOPs from XLA's "
+            "cost analysis, peak from a measured matrix product (and the data sheet where known). On CPU also "
+            "Keras fit and the recipe end to end."
         ),
     )
-    training.add_argument("--image-size", type=int, default=64, help="default 64")
-    training.add_argument("--batch-size", type=int, default=32, help="default 32")
-    training.add_argument("--photos", type=int, default=256, help="photos per epoch (default 256)")
-    training.add_argument("--epochs", type=int, default=4, help="epochs per phase for the recipe figures (default 4)")
-    training.add_argument("--augmented-views", type=int, default=4, help="JAX frozen-feature views (default 4)")
-    training.add_argument("--steps", type=int, default=6, help="timed steps for the per-step figures (default 6)")
-    training.add_argument("--skip-keras", action="store_true", help="JAX figures only")
+    add_arguments(training, TrainBenchConfig)
     training.set_defaults(handler=run_bench_train)
+
+    inputs = kinds.add_parser(
+        "input", help="the training input pipeline alone: decode, resize, augment (images/s)",
+        description="Images/s of the training input pipeline (grain: read, decode, resize, fresh augmentation, "
+                    "batch) on a photo folder, for each number of worker processes; no device involved.",
+    )
+    add_arguments(inputs, InputBenchConfig)
+    inputs.set_defaults(handler=run_bench_input)
+
+    inference = kinds.add_parser(
+        "infer", help="the Flax model's forward pass per batch size: the ceiling for serving",
+        description="Images/s of the Flax VGG16 forward pass on this machine's first device, for each batch size, "
+                    "photos already on the device: the ceiling a served flavour should approach.",
+    )
+    add_arguments(inference, InferenceBenchConfig)
+    inference.set_defaults(handler=run_bench_infer)
 
     serving = kinds.add_parser(
         "serve", help="serving throughput and latency: Triton against in-process and a FastAPI baseline",
@@ -435,9 +508,29 @@ def add_load_arguments(parser: argparse.ArgumentParser, concurrency: int, second
 
 
 def run_bench_train(args: argparse.Namespace) -> int:
-    from train_jax.training.benchmark import run_training_benchmark
+    from train_jax.benchmarks.configs import TrainBenchConfig
+    from train_jax.benchmarks.training import run_training_benchmark
+    from train_jax.settings import from_arguments
 
-    run_training_benchmark(args)
+    run_training_benchmark(from_arguments(TrainBenchConfig, args))
+    return 0
+
+
+def run_bench_input(args: argparse.Namespace) -> int:
+    from train_jax.benchmarks.configs import InputBenchConfig
+    from train_jax.benchmarks.input_pipeline import run_input_benchmark
+    from train_jax.settings import from_arguments
+
+    run_input_benchmark(from_arguments(InputBenchConfig, args))
+    return 0
+
+
+def run_bench_infer(args: argparse.Namespace) -> int:
+    from train_jax.benchmarks.configs import InferenceBenchConfig
+    from train_jax.benchmarks.inference import run_inference_benchmark
+    from train_jax.settings import from_arguments
+
+    run_inference_benchmark(from_arguments(InferenceBenchConfig, args))
     return 0
 
 
@@ -491,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_audit, add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_dashboard, add_bench):
+    for add in (add_audit, add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_dashboard, add_gateway, add_bench):
         add(commands)
     return parser
 
@@ -505,11 +598,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     from client.errors import CataractClientError
     from cataract_contract import ImageError
+    from serving.access import AccessError
     from serving.runtime import ServerError
 
     try:
         return args.handler(args)
-    except (UserError, ImageError, CataractClientError, ServerError) as exc:
+    except (UserError, ImageError, CataractClientError, ServerError, AccessError) as exc:
         print(f"cataract {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

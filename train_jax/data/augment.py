@@ -11,7 +11,6 @@ import dataclasses
 import math
 
 import numpy as np
-from PIL import Image
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,7 +23,15 @@ class AugmentConfig:
 
 
 def augment(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig = AugmentConfig()) -> np.ndarray:
-    """A randomly transformed copy of a uint8 HxWx3 image, same shape."""
+    """A randomly transformed copy of a uint8 HxWx3 image, same shape.
+
+    Rotation, shifts, zoom and the flip are one affine map about the centre, applied in
+    one bilinear resample whose border replicates the edge pixels (Keras' "nearest"
+    fill); brightness is a lookup table. OpenCV does both outside Python's lock, so
+    grain's threads and workers decode and augment in parallel (cataract bench input).
+    """
+    import cv2
+
     height, width = image.shape[:2]
     angle = math.radians(rng.uniform(-config.rotation_degrees, config.rotation_degrees))
     shift_x = rng.uniform(-config.shift_fraction, config.shift_fraction) * width
@@ -33,20 +40,17 @@ def augment(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig =
     brightness = rng.uniform(1 - config.brightness_fraction, 1 + config.brightness_fraction)
     flip = config.horizontal_flip and rng.random() < 0.5
 
-    # Edge padding makes PIL's affine sampling behave like Keras' "nearest" fill: a point
-    # outside the photo takes the colour of the closest border pixel.
-    pad = int(math.ceil(0.35 * max(height, width)))
-    padded = Image.fromarray(np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="edge"))
-
-    # PIL wants the map from output to input pixel: p_in = A^-1 (p_out - c - t) + c.
+    # The map from output to input pixel: p_in = A^-1 (p_out - c - t) + c, mirrored
+    # (x -> W-1-x) at the output when flipping.
     cos, sin = math.cos(angle), math.sin(angle)
     inverse = np.array([[cos / zoom_x, sin / zoom_x], [-sin / zoom_y, cos / zoom_y]])
     centre = np.array([(width - 1) / 2.0, (height - 1) / 2.0])
-    offset = centre - inverse @ (centre + np.array([shift_x, shift_y])) + pad
-    coefficients = (inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1])
-    transformed = padded.transform((width, height), Image.Transform.AFFINE, coefficients, Image.Resampling.BILINEAR)
-
-    pixels = np.asarray(transformed, dtype=np.float32) * brightness
+    offset = centre - inverse @ (centre + np.array([shift_x, shift_y]))
+    output_to_input = np.hstack([inverse, offset[:, None]])
     if flip:
-        pixels = pixels[:, ::-1]
-    return np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
+        mirror = np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        output_to_input = output_to_input @ mirror
+    transformed = cv2.warpAffine(image, output_to_input, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    levels = np.clip(np.arange(256, dtype=np.float32) * brightness + 0.5, 0, 255).astype(np.uint8)
+    return cv2.LUT(transformed, levels)

@@ -47,10 +47,13 @@ from cataract_contract import (
 )
 from serving.savedmodel_runner import SavedModelClassifier
 from train_jax.errors import UserError
+from train_jax.model.architecture import VGG16_BLOCKS
 from train_jax.evaluation.metrics import binary_metrics
+from train_jax.export import onnx_twin, savedmodel, tf_backend
 from train_jax.export import repository as repo
-from train_jax.export import savedmodel
-from train_jax.training.predict import probabilities_and_heatmaps
+from train_jax.export.onnx_twin import ONNX_FILE
+from train_jax.export.onnx_twin import OPSET as ONNX_OPSET
+from train_jax.training.predict import reference_outputs
 from train_jax.training.run_folder import load_run, read_predictions, read_threshold
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ BFLOAT16_MIN_AGREEMENT = 0.99
 CPU_PRECISIONS = ("auto", "float32", "bfloat16")
 # Forbidden in the graph: ops that tie a SavedModel to one TF build or platform.
 FORBIDDEN_OPS = {"XlaCallModule", "PyFunc", "EagerPyFunc"}
+CONVOLUTIONS = sum(count for _, count in VGG16_BLOCKS)
 LOCK_FILE = ".export.lock"  # in the repository's root; Triton only looks at folders
 
 
@@ -147,39 +151,12 @@ def _export_locked(run, repository: Path, version: int | None, cpu_precision: st
         if forbidden:
             raise UserError(f"the SavedModel contains {sorted(forbidden)}: it would not load in Triton's TensorFlow")
 
-        log.info("checking the SavedModel against the Flax model on %d validation and 4 random photos", len(validation_images))
         parity_images = np.concatenate([validation_images, random_images])
-        flax_probabilities, expected_heatmaps = probabilities_and_heatmaps(run.model, parity_images)
-        expected_probabilities = at_operating_point(flax_probabilities, threshold)  # like with like: both shifted
-        served = SavedModelClassifier(saved_path).run_batches(parity_images)
-        probability_gap = float(np.abs(served[OUTPUT_PROBABILITIES] - expected_probabilities).max())
-        heatmap_gap = float(np.abs(served[OUTPUT_HEATMAP] - expected_heatmaps).max() / max(np.abs(expected_heatmaps).max(), 1e-6))
-        if probability_gap > PARITY_TOLERANCE or heatmap_gap > PARITY_TOLERANCE:
-            raise UserError(
-                f"the SavedModel differs from the Flax model (probabilities by {probability_gap:.2e}, "
-                f"heatmaps by {heatmap_gap:.2e} relative): not exported"
-            )
-
-        precision, agreement, bf16_gap = "float32", None, None
-        native_bfloat16 = cpu_supports_bfloat16()
-        if native_bfloat16 or cpu_precision == "bfloat16":
-            float32_probabilities = served[OUTPUT_PROBABILITIES][: len(validation_images)]
-            low = SavedModelClassifier(saved_path, "bfloat16").run_batches(validation_images)[OUTPUT_PROBABILITIES]
-            agreeing = int(np.sum((low[:, CATARACT] >= SERVED_THRESHOLD) == (float32_probabilities[:, CATARACT] >= SERVED_THRESHOLD)))
-            agreement = agreeing / len(validation_images)
-            bf16_gap = float(np.abs(low - float32_probabilities).max())
-            if cpu_precision == "auto":
-                precision = "bfloat16" if agreement >= BFLOAT16_MIN_AGREEMENT else "float32"
-                reason = f"auto needs {BFLOAT16_MIN_AGREEMENT:.0%}"
-            else:
-                precision, reason = cpu_precision, f"chosen by --cpu-precision {cpu_precision}"
-            log.info("bfloat16 on CPU: decisions agree with float32 on %d of %d validation photos (%.2f%%; max probability "
-                     "gap %.4f) -> serving in %s (%s)", agreeing, len(validation_images), 100 * agreement, bf16_gap,
-                     precision, reason)
-            if precision == "bfloat16" and not native_bfloat16:
-                log.warning("this CPU lacks AVX512_BF16/AMX: bfloat16 will be emulated and slower than float32")
-        else:
-            log.info("this CPU lacks AVX512_BF16/AMX: serving in float32")
+        served, probability_gap = check_against_flax(run, saved_path, parity_images, threshold)
+        convolutions = check_what_tf_trt_sees(saved_path, random_images[:2])
+        onnx_gap = write_onnx_twin(saved_path, staging / ONNX_FILE, parity_images, served)
+        precision, agreement, bf16_gap = choose_cpu_precision(
+            cpu_precision, saved_path, validation_images, served[OUTPUT_PROBABILITIES][: len(validation_images)])
 
         card = {
             "model": CLASSIFIER,
@@ -199,8 +176,12 @@ def _export_locked(run, repository: Path, version: int | None, cpu_precision: st
             "validation_counts": run.info["data"]["validation"],
             "weights_source": run.info["weights_source"],
             "preprocessing": run.model_config.preprocessing,
+            "training_precision": run.model_config.compute_dtype,
             "width": run.model_config.width,
             "parity_max_probability_gap": probability_gap,
+            "onnx_opset": ONNX_OPSET,
+            "onnx_parity_max_probability_gap": onnx_gap,
+            "tf_trt_visible_convolutions": convolutions,
             "cpu_precision": precision,
             "cpu_bfloat16_decision_agreement": agreement,
             "cpu_bfloat16_max_probability_gap": bf16_gap,
@@ -216,6 +197,78 @@ def _export_locked(run, repository: Path, version: int | None, cpu_precision: st
 
     repo.write_configs(repository, size, config_parameters(card))
     return ExportResult(version, version_dir, card)
+
+
+def output_gaps(outputs: dict[str, np.ndarray], probabilities: np.ndarray, heatmaps: np.ndarray) -> tuple[float, float]:
+    """Largest probability difference, and largest heatmap difference relative to the
+    heatmaps' scale."""
+    probability_gap = float(np.abs(outputs[OUTPUT_PROBABILITIES] - probabilities).max())
+    heatmap_gap = float(np.abs(outputs[OUTPUT_HEATMAP] - heatmaps).max() / max(float(np.abs(heatmaps).max()), 1e-6))
+    return probability_gap, heatmap_gap
+
+
+def check_against_flax(run, saved_path: Path, images: np.ndarray, threshold: float) -> tuple[dict[str, np.ndarray], float]:
+    """The SavedModel's answers, held to the Flax model's in float32 at the highest matmul
+    precision, whatever precision the run trained in; like with like: the Flax
+    probabilities shifted to the operating point of `threshold`, as the graph shifts them."""
+    log.info("checking the SavedModel against the Flax model (float32, highest matmul precision; trained in %s) "
+             "on %d photos", run.model_config.compute_dtype, len(images))
+    flax_probabilities, expected_heatmaps = reference_outputs(run.model, images)
+    expected_probabilities = at_operating_point(flax_probabilities, threshold)
+    served = SavedModelClassifier(saved_path).run_batches(images)
+    probability_gap, heatmap_gap = output_gaps(served, expected_probabilities, expected_heatmaps)
+    if probability_gap > PARITY_TOLERANCE or heatmap_gap > PARITY_TOLERANCE:
+        raise UserError(
+            f"the SavedModel differs from the Flax model (probabilities by {probability_gap:.2e}, "
+            f"heatmaps by {heatmap_gap:.2e} relative): not exported"
+        )
+    return served, probability_gap
+
+
+def check_what_tf_trt_sees(saved_path: Path, images: np.ndarray) -> int:
+    """Every convolution must reach TF-TRT: loaded and rewritten as Triton's TensorFlow
+    backend does, the executed graph must hold them at its top level."""
+    _, executed = tf_backend.run_as_the_backend(saved_path, images)
+    visible = tf_backend.convolutions_visible(executed)
+    if visible < CONVOLUTIONS:
+        raise UserError(f"Triton's TensorFlow backend would show TF-TRT {visible} of the {CONVOLUTIONS} convolutions: not exported")
+    return visible
+
+
+def write_onnx_twin(saved_path: Path, onnx_path: Path, images: np.ndarray, served: dict[str, np.ndarray]) -> float:
+    """Convert the SavedModel to ONNX and hold the twin to the SavedModel's answers."""
+    log.info("converting the SavedModel to its ONNX twin (opset %d) and checking it with onnxruntime", ONNX_OPSET)
+    onnx_twin.convert(saved_path, onnx_path)
+    probability_gap, heatmap_gap = output_gaps(onnx_twin.run(onnx_path, images), served[OUTPUT_PROBABILITIES],
+                                               served[OUTPUT_HEATMAP])
+    if probability_gap > PARITY_TOLERANCE or heatmap_gap > PARITY_TOLERANCE:
+        raise UserError(f"the ONNX twin differs from the SavedModel (probabilities by {probability_gap:.2e}, heatmaps by "
+                        f"{heatmap_gap:.2e} relative): not exported")
+    return probability_gap
+
+
+def choose_cpu_precision(requested: str, saved_path: Path, validation_images: np.ndarray,
+                         float32_probabilities: np.ndarray) -> tuple[str, float | None, float | None]:
+    """The embedded server's precision, the bfloat16 decisions' agreement with float32 on
+    the validation photos (decided at 50%: the probabilities are served at the operating
+    point), and the largest probability gap (both None when not measured)."""
+    native_bfloat16 = cpu_supports_bfloat16()
+    if not (native_bfloat16 or requested == "bfloat16"):
+        log.info("this CPU lacks AVX512_BF16/AMX: serving in float32")
+        return "float32", None, None
+    low = SavedModelClassifier(saved_path, "bfloat16").run_batches(validation_images)[OUTPUT_PROBABILITIES]
+    agreeing = int(np.sum((low[:, CATARACT] >= SERVED_THRESHOLD) == (float32_probabilities[:, CATARACT] >= SERVED_THRESHOLD)))
+    agreement = agreeing / len(validation_images)
+    gap = float(np.abs(low - float32_probabilities).max())
+    if requested == "auto":
+        precision, reason = ("bfloat16" if agreement >= BFLOAT16_MIN_AGREEMENT else "float32"), f"auto needs {BFLOAT16_MIN_AGREEMENT:.0%}"
+    else:
+        precision, reason = requested, f"chosen by --cpu-precision {requested}"
+    log.info("bfloat16 on CPU: decisions agree with float32 on %d of %d validation photos (%.2f%%; max probability "
+             "gap %.4f) -> serving in %s (%s)", agreeing, len(validation_images), 100 * agreement, gap, precision, reason)
+    if precision == "bfloat16" and not native_bfloat16:
+        log.warning("this CPU lacks AVX512_BF16/AMX: bfloat16 will be emulated and slower than float32")
+    return precision, agreement, gap
 
 
 def weights_file_name(source: str) -> str:
@@ -249,6 +302,7 @@ def config_parameters(card: dict[str, Any]) -> dict[str, str]:
         "validation_roc_auc": f"{validation['roc_auc']:.4f}",
         "validation_count": str(validation["count"]),
         "cpu_precision": card["cpu_precision"],
+        "training_precision": card["training_precision"],
         "cpu_bfloat16_decision_agreement": "n/a" if card["cpu_bfloat16_decision_agreement"] is None else f"{card['cpu_bfloat16_decision_agreement']:.4f}",
         "heatmap": "class-activation map: per-position evidence for cataract over normal; positive pushes to cataract",
     }

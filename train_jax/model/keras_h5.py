@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from train_jax.errors import UserError
-from train_jax.model.vgg16 import conv_layer_names
+from train_jax.model.architecture import conv_layer_names
 
 KERAS_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 KERAS_NOTOP_MD5 = "6d6bbae143d832006294945121d1f1fc"

@@ -27,7 +27,8 @@ from flax import nnx, traverse_util
 from train_jax.errors import UserError
 from train_jax.model.keras_h5 import KERAS_NOTOP_FILE, KERAS_NOTOP_URL, LayerWeights, md5_of, read_keras_h5
 from train_jax.model.torch_pth import TORCHVISION_FILE, read_torchvision_pth
-from train_jax.model.vgg16 import VGG16, VGG16_BLOCKS, Preprocessing, keras_layer_name
+from train_jax.model.architecture import VGG16_BLOCKS, keras_layer_name
+from train_jax.model.vgg16 import VGG16, Preprocessing
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from train_jax.errors import UserError
-from train_jax.model.vgg16 import conv_layer_names
+from train_jax.model.architecture import conv_layer_names
 
 TORCHVISION_FILE = "vgg16-397923af.pth"
 TORCHVISION_URL = "https://download.pytorch.org/models/" + TORCHVISION_FILE

@@ -20,12 +20,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from cataract_contract import CATARACT, CLASS_NAMES
-from train_jax.errors import UserError
-
-# (channels, convolutions) per block, as in Simonyan & Zisserman's configuration D.
-VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
-POOLINGS = len(VGG16_BLOCKS)
-MIN_IMAGE_SIZE = 2**POOLINGS
+from train_jax.model.architecture import POOLINGS, VGG16_BLOCKS
 
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 TORCH_RGB_MEAN = (0.485, 0.456, 0.406)
@@ -54,16 +49,6 @@ class ModelConfig:
 
     def feature_size(self) -> int:
         return self.image_size // 2**POOLINGS
-
-
-def keras_layer_name(block: int, conv: int) -> str:
-    """Keras' name for convolution `conv` of block `block` (both 0-based)."""
-    return f"block{block + 1}_conv{conv + 1}"
-
-
-def conv_layer_names() -> list[str]:
-    """The 13 convolutions in network order, by their Keras names."""
-    return [keras_layer_name(b, c) for b, (_, count) in enumerate(VGG16_BLOCKS) for c in range(count)]
 
 
 class VGG16(nnx.Module):
@@ -149,11 +134,3 @@ def trainable_filter(first_trainable_block: int):
         return path[0] == "blocks" and int(path[1]) >= first_trainable_block
 
     return is_trainable
-
-
-def check_image_size(image_size: int) -> None:
-    if image_size < MIN_IMAGE_SIZE or image_size % MIN_IMAGE_SIZE:
-        raise UserError(
-            f"--image-size {image_size} does not survive VGG16's {POOLINGS} poolings: "
-            f"use a multiple of {MIN_IMAGE_SIZE} (e.g. 64 for tests, 224 for the real model)"
-        )

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from train_jax.errors import UserError
-from train_jax.model.vgg16 import POOLINGS, check_image_size
+from train_jax.model.architecture import POOLINGS, check_image_size
 from train_jax.settings import check_settings, setting
+
+# The learning rates are given for the earlier project's batch of 16.
+REFERENCE_BATCH = 16
+# On GPUs: 128 photos of 224x224 per device keep an H100 busy in bfloat16 (cataract bench train).
+BATCH_PER_ACCELERATOR = 128
+MAX_AUTO_WORKERS = 16
 
 WEIGHT_CHOICES_HELP = (
     "imagenet | none | auto | PATH to a Keras .h5 or torchvision .pth file (auto: ImageNet if available, "
@@ -28,26 +35,36 @@ class TrainConfig:
     weights: str = setting("auto", WEIGHT_CHOICES_HELP)
     image_size: int = setting(224, "square input side, a multiple of 32")
     width: float = setting(1.0, "channel multiplier; 1 is VGG16", minimum=1e-3, maximum=1.0)
-    batch_size: int = setting(16, "batch size over all devices", minimum=1)
+    batch_size: int | None = setting(
+        None, "global batch over all devices and processes (default: 16 on CPU; on GPUs 128 per GPU, at most "
+              "an eighth of the training photos)", minimum=1)
     # Phase 1 trains the head on the frozen base; phase 2 also unfreezes the last blocks.
     head_epochs: int = setting(10, "phase 1 epochs, base frozen", minimum=0)
     finetune_epochs: int = setting(10, "phase 2 epochs, last blocks unfrozen", minimum=0)
     epochs: int | None = setting(None, "shorthand: set both --head-epochs and --finetune-epochs to this", minimum=0)
     unfreeze_blocks: int = setting(1, "blocks trained in phase 2, counted from the last", minimum=0, maximum=POOLINGS)
-    learning_rate: float = setting(1e-4, "Adam rate in phase 1", minimum=1e-12)
-    finetune_learning_rate: float = setting(1e-5, "Adam rate in phase 2", minimum=1e-12)
+    learning_rate: float = setting(1e-4, "Adam rate in phase 1, for a batch of 16 (scaled by sqrt(batch/16))",
+                                   minimum=1e-12)
+    finetune_learning_rate: float = setting(1e-5, "Adam rate in phase 2, for a batch of 16 (scaled by sqrt(batch/16))",
+                                            minimum=1e-12)
     label_smoothing: float = setting(0.1, "label smoothing of the cross-entropy", minimum=0.0, below=1.0)
     dropout: float = setting(0.5, "dropout before the dense layer", minimum=0.0, below=1.0)
     patience: int = setting(3, "early stopping patience in epochs", minimum=1)
     validation_fraction: float = setting(0.2, "share of train/ held out for validation", minimum=1e-6, below=1.0)
     seed: int = setting(0, "seed for split, shuffling, augmentation and init")
-    augmented_views: int = setting(
-        4, "run the frozen blocks once for this many augmented views per photo and reuse them (fast on CPU); "
-           "0 = fresh augmentation and a full forward pass every step", minimum=0)
-    cache_memory_gb: float = setting(4.0, "memory limit for those cached views", minimum=0.0)
-    workers: int = setting(0, "grain worker processes for decoding (0: in-process)", minimum=0)
-    compute_dtype: str = setting("float32", "convolution compute precision (bfloat16 pays on GPUs)",
-                                 choices=("float32", "bfloat16"))
+    augmented_views: int | None = setting(
+        None, "run the frozen blocks once for this many augmented views per photo and reuse them (fast on CPU); "
+              "0 = fresh augmentation and a full forward pass every step (default: 4 on one CPU process, else 0)",
+        minimum=0)
+    cache_memory_gb: float = setting(4.0, "memory for those cached views, or, with fresh augmentation, for the "
+                                          "photos decoded once (a file on the temporary disk)", minimum=0.0)
+    workers: int | None = setting(
+        None, "grain worker processes decoding and augmenting photos (0: in-process; default: 0 on CPU, "
+              "on GPUs one per four CPU cores)", minimum=0)
+    compute_dtype: str = setting("auto", "convolution compute precision; parameters and optimizer state stay "
+                                         "float32 (auto: bfloat16 on GPUs, float32 on CPU)",
+                                 choices=("auto", "float32", "bfloat16"))
+    log_every: int = setting(20, "steps between reading loss and accuracy back from the devices", minimum=1)
     label_conflicts: str = setting("drop", "photos whose copies carry both labels: drop them all, or keep the label "
                                            "most copies carry", choices=("drop", "majority"))
     allow_leakage: bool = setting(False, "train even though test/ holds copies of training photos "
@@ -62,6 +79,34 @@ class TrainConfig:
             object.__setattr__(self, "epochs", None)
         if self.head_epochs + self.finetune_epochs == 0:
             raise UserError("--head-epochs and --finetune-epochs must not both be 0")
+
+    def resolved(self, platform: str, device_count: int, process_count: int, cpu_count: int,
+                 train_count: int) -> "TrainConfig":
+        """The settings with every "auto" decided for these devices; what the run records."""
+        accelerated = platform != "cpu"
+        batch = self.batch_size
+        if batch is None:
+            batch = 16
+            if accelerated:  # fill the GPUs, but keep enough steps per epoch to learn from
+                per_device = max(1, min(BATCH_PER_ACCELERATOR, train_count // (8 * device_count)))
+                batch = per_device * device_count
+        views = self.augmented_views
+        if views is None:
+            views = 4 if not accelerated and process_count == 1 else 0
+        workers = self.workers
+        if workers is None:
+            # Each worker reads with two threads and releases the lock while augmenting;
+            # `cataract bench input` on an H200 host's 16 cores, photos decoded once:
+            # 4 workers 4105 photos/s, 8 workers 3466, 16 workers 3118.
+            workers = max(1, min(MAX_AUTO_WORKERS, cpu_count // 4)) if accelerated else 0
+        dtype = self.compute_dtype if self.compute_dtype != "auto" else ("bfloat16" if accelerated else "float32")
+        return dataclasses.replace(self, batch_size=batch, augmented_views=views, workers=workers, compute_dtype=dtype)
+
+    def learning_rates(self) -> tuple[float, float]:
+        """Both phases' Adam rates at this batch: square-root scaling from the batch of 16
+        they are given for (Malladi et al. 2022, the scaling rule for adaptive optimisers)."""
+        scale = math.sqrt(self.batch_size / REFERENCE_BATCH)
+        return self.learning_rate * scale, self.finetune_learning_rate * scale
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -81,3 +126,21 @@ def write_json(path: Path, values: Any) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+# A Kubernetes indexed Job gives each pod its index here: the process id.
+KUBERNETES_INDEX = "JOB_COMPLETION_INDEX"
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterConfig:
+    coordinator: str | None = setting(
+        None, "HOST:PORT where process 0 runs the coordinator, to train on several processes or machines "
+              "(not needed under Slurm or Open MPI, which JAX reads itself)")
+    num_processes: int | None = setting(None, "how many processes train together (with --coordinator)", minimum=1)
+    process_id: int | None = setting(
+        None, f"this process's rank, 0 to N-1 (with --coordinator; default: ${KUBERNETES_INDEX} in a Kubernetes "
+              "indexed Job)", minimum=0)
+
+    def __post_init__(self):
+        check_settings(self)

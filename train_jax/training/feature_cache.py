@@ -22,6 +22,9 @@ from train_jax.training.steps import make_frozen_features
 
 log = logging.getLogger(__name__)
 
+# Augmented views draw from epochs numbered apart from the training epochs'.
+VIEW_EPOCH_BASE = 10_000
+
 
 class FrozenFeatureCache:
     """Activations entering block `cache_block`, computed once: `views` augmented views of
@@ -60,25 +63,26 @@ class FrozenFeatureCache:
         frozen_features = make_frozen_features(graphdef, cache_block)
         model_state = parallel.replicate(model_state)
 
-        def run(records, seed_epoch, augment_config, description):
+        def run(records, epochs, augment_config, description):
+            """The frozen blocks' output for every record of every epoch, in that order."""
             chunks = []
             batches = epoch_batches(
-                records, image_size=config.image_size, batch_size=config.batch_size,
-                seed=config.seed, epoch=seed_epoch, augment_config=augment_config, workers=config.workers,
+                records, image_size=config.image_size, batch_size=config.batch_size, seed=config.seed,
+                epochs=epochs, augment_config=augment_config, workers=config.workers,
             )
-            total = batch_count(len(records), config.batch_size, drop_remainder=False)
+            total = batch_count(len(records) * len(epochs), config.batch_size, drop_remainder=False)
             for batch in tqdm(batches, total=total, desc=description, unit="batch", leave=False):
                 count = len(batch["image"])
                 images = parallel.shard(pad_batch(batch["image"], config.batch_size))
                 chunks.append(np.asarray(frozen_features(model_state, images))[:count])
             return np.concatenate(chunks)
 
-        views = [
-            run(train_records, 10_000 + view, AugmentConfig(), f"frozen blocks, view {view + 1}/{config.augmented_views}")
-            for view in range(config.augmented_views)
-        ]
-        validation = run(validation_records, 0, None, "frozen blocks, validation")
-        return cls(np.stack(views), validation)
+        # Each augmented view is an epoch of its own seed, all from one pipeline.
+        view_epochs = [VIEW_EPOCH_BASE + view for view in range(config.augmented_views)]
+        views = run(train_records, view_epochs, AugmentConfig(), f"frozen blocks, {config.augmented_views} augmented views")
+        views = views.reshape(config.augmented_views, len(train_records), *views.shape[1:])
+        validation = run(validation_records, [0], None, "frozen blocks, validation")
+        return cls(views, validation)
 
     def epoch_batches(self, labels: np.ndarray, batch_size: int, seed: int, epoch: int) -> Iterator[dict[str, np.ndarray]]:
         rng = np.random.default_rng([seed, epoch])

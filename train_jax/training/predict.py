@@ -3,6 +3,7 @@ trainer's validation, evaluation and export's parity check."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import jax
@@ -50,11 +51,14 @@ def predict_records(model: VGG16, records: list[ImageRecord], batch_size: int, d
     return np.concatenate(outputs) if outputs else np.zeros((0, 2), np.float32)
 
 
-def probabilities_and_heatmaps(model: VGG16, images: np.ndarray, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities (N, 2) and cataract heatmaps (N, h, w) of uint8 images: what
-    the exported model must reproduce."""
-    model.eval()
-    graphdef, state = nnx.split(model, nnx.Param)
+def reference_outputs(model: VGG16, images: np.ndarray, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (N, 2) and cataract heatmaps (N, h, w) of uint8 images, as an
+    exported model must reproduce them: in float32 at the highest matrix precision,
+    whatever precision the model trained in (bfloat16, or TF32 on a GPU's float32)."""
+    reference = VGG16(dataclasses.replace(model.config, compute_dtype="float32"), rngs=nnx.Rngs(0))
+    nnx.update(reference, nnx.state(model, nnx.Param))
+    reference.eval()
+    graphdef, state = nnx.split(reference, nnx.Param)
 
     @jax.jit
     def forward(state, images):
@@ -62,7 +66,9 @@ def probabilities_and_heatmaps(model: VGG16, images: np.ndarray, batch_size: int
         logits, features = model.forward(images)
         return jax.nn.softmax(logits), model.class_activation_map(features, CATARACT)
 
-    outputs = [forward(state, pad_batch(images[i : i + batch_size], batch_size)) for i in range(0, len(images), batch_size)]
+    with jax.default_matmul_precision("highest"):  # applies where the function is traced
+        outputs = [forward(state, pad_batch(images[i : i + batch_size], batch_size))
+                   for i in range(0, len(images), batch_size)]
     count = len(images)
     return (np.concatenate([np.asarray(p) for p, _ in outputs])[:count],
             np.concatenate([np.asarray(h) for _, h in outputs])[:count])

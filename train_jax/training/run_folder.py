@@ -100,7 +100,7 @@ def save_checkpoint(manager: ocp.CheckpointManager, step: int, model_state, opti
     )
 
 
-def _checkpoint_files(paths: RunPaths, step: int) -> dict[str, str]:
+def checkpoint_file_digests(paths: RunPaths, step: int) -> dict[str, str]:
     folder = paths.checkpoints / str(step)
     digests = {}
     for file in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -115,7 +115,7 @@ def _checkpoint_files(paths: RunPaths, step: int) -> dict[str, str]:
 def record_checksums(paths: RunPaths, step: int) -> None:
     """Fingerprint every file of a just-saved checkpoint, and forget pruned ones."""
     paths.checksums.mkdir(exist_ok=True)
-    write_json(paths.checksums / f"{step}.json", _checkpoint_files(paths, step))
+    write_json(paths.checksums / f"{step}.json", checkpoint_file_digests(paths, step))
     for record in paths.checksums.glob("*.json"):
         if not (paths.checkpoints / record.stem).is_dir():
             record.unlink()
@@ -127,7 +127,7 @@ def checkpoint_problem(paths: RunPaths, step: int) -> str | None:
     if not record.is_file():
         return "it was never completely recorded (no checksum file)"
     expected = read_json(record)
-    actual = _checkpoint_files(paths, step)
+    actual = checkpoint_file_digests(paths, step)
     changed = sorted(name for name in expected if actual.get(name) != expected[name])
     if changed:
         return f"{len(changed)} of its files changed or vanished since it was saved (e.g. {changed[0]})"
@@ -152,7 +152,9 @@ def restore_progress(manager: ocp.CheckpointManager, step: int) -> dict:
 
 
 def restore_states(manager: ocp.CheckpointManager, step: int, model_state, optimizer_state=None) -> tuple[Any, Any]:
-    """Restore into the shapes (and shardings) of the given abstract or concrete states."""
+    """Restore into the shapes and shardings of the given states (abstract, as
+    jax.ShapeDtypeStruct leaves, or concrete arrays). With several processes this is
+    collective: every process calls it, each reading what its devices hold."""
     items = {"model": ocp.args.StandardRestore(_abstract(model_state))}
     if optimizer_state is not None:
         items["optimizer"] = ocp.args.StandardRestore(_abstract(optimizer_state))
@@ -161,7 +163,10 @@ def restore_states(manager: ocp.CheckpointManager, step: int, model_state, optim
 
 
 def _abstract(state):
-    return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+    def abstract(leaf):
+        return leaf if isinstance(leaf, jax.ShapeDtypeStruct) else ocp.utils.to_shape_dtype_struct(leaf)
+
+    return jax.tree.map(abstract, state)
 
 
 @dataclasses.dataclass

@@ -1,11 +1,19 @@
 """The pure, jitted step functions of training: each takes the model's state explicitly
-and returns new state, so the loop around them holds no hidden mutation."""
+and returns new state, so the loop around them holds no hidden mutation.
+
+The training step donates its state and the running metrics (their buffers are reused for
+the results, so a step never holds two copies of the parameters and optimizer state),
+and keeps loss and accuracy as sums on the devices: the loop reads them back only every
+few steps, so JAX's asynchronous dispatch keeps the devices busy.
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import optax
 from flax import nnx
 
@@ -13,8 +21,17 @@ from cataract_contract import CLASS_NAMES
 from train_jax.model.vgg16 import VGG16
 
 
+# Running sums kept on the devices: [sum of per-photo losses, photos right, photos seen].
+METRIC_SUMS = 3
+
+
+def zero_metrics() -> jax.Array:
+    return jnp.zeros(METRIC_SUMS, jnp.float32)
+
+
 def make_train_step(graphdef, trainable, cache_block: int, inputs_are_features: bool, label_smoothing: float) -> Callable:
-    """(state, inputs, labels, key) -> (state, loss, correct); state is nnx (model, optimizer).
+    """(state, metric sums, inputs, labels, key) -> (state, metric sums); state is nnx
+    (model, optimizer). Both inputs are donated.
 
     Blocks before `cache_block` never train: no gradient flows into them, and with
     `inputs_are_features` the inputs are their cached output instead of images."""
@@ -25,14 +42,16 @@ def make_train_step(graphdef, trainable, cache_block: int, inputs_are_features: 
         targets = optax.smooth_labels(jax.nn.one_hot(labels, len(CLASS_NAMES)), label_smoothing)
         return optax.softmax_cross_entropy(logits, targets).mean(), logits
 
-    @jax.jit
-    def train_step(state, inputs, labels, key):
+    @functools.partial(jax.jit, donate_argnums=(0, 1))
+    def train_step(state, metrics, inputs, labels, key):
         model, optimizer = nnx.merge(graphdef, state)
         grad_fn = nnx.value_and_grad(loss_fn, argnums=nnx.DiffState(0, trainable), has_aux=True)
         (loss, logits), grads = grad_fn(model, inputs, labels, nnx.Rngs(dropout=key))
         optimizer.update(model, grads)
+        count = labels.shape[0]
         correct = (logits.argmax(-1) == labels).sum()
-        return nnx.state((model, optimizer)), loss, correct
+        metrics = metrics + jnp.stack([loss * count, correct, count]).astype(jnp.float32)
+        return nnx.state((model, optimizer)), metrics
 
     return train_step
 

@@ -14,14 +14,22 @@ restore_best_weights does.
 
 Speed on a CPU comes from never running a backward pass through frozen layers and, with
 `augmented_views > 0`, running the always-frozen blocks only once per image and view
-(FrozenFeatureCache).
+(FrozenFeatureCache). On GPUs, fresh augmentation every step is decoded by grain worker
+processes ahead of the devices, the step computes in bfloat16 on float32 parameters, and
+the loop reads loss and accuracy back only every `log_every` steps. Several processes
+(training/distributed.py) train as one: one global mesh, each process reading its rows of
+every batch, process 0 writing the run folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import itertools
 import logging
 import math
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -36,15 +44,18 @@ from cataract_contract import CATARACT, CLASS_NAMES
 from train_jax.data import scan as photos
 from train_jax.data.augment import AugmentConfig
 from train_jax.data.checks import check_training_data
+from train_jax.data.decoded import DecodedPhotos
 from train_jax.data.pipeline import batch_count, epoch_batches
 from train_jax.data.scan import ScannedImage
 from train_jax.data.split import split_train_validation
 from train_jax.errors import UserError
 from train_jax.model import pretrained
-from train_jax.model.vgg16 import POOLINGS, VGG16, ModelConfig, trainable_filter
+from train_jax.model.architecture import POOLINGS
+from train_jax.model.vgg16 import VGG16, ModelConfig, trainable_filter
 from train_jax.training.config import TrainConfig, read_json, write_json
 from train_jax.training.feature_cache import FrozenFeatureCache
-from train_jax.training.parallel import DataParallel
+from train_jax.training.distributed import is_writer
+from train_jax.training.parallel import DataParallel, host_value, local_values
 from train_jax.training.predict import make_predict, pad_batch
 from train_jax.training.run_folder import (
     RunPaths,
@@ -58,7 +69,7 @@ from train_jax.training.run_folder import (
     save_checkpoint,
     write_predictions,
 )
-from train_jax.training.steps import make_train_step
+from train_jax.training.steps import make_train_step, zero_metrics
 from train_jax.training.threshold import THRESHOLD_RULE, choose_threshold
 
 log = logging.getLogger(__name__)
@@ -73,9 +84,10 @@ class Phase:
 
 
 def training_phases(config: TrainConfig) -> list[Phase]:
+    head_rate, finetune_rate = config.learning_rates()
     return [
-        Phase("head", config.head_epochs, config.learning_rate, POOLINGS),
-        Phase("finetune", config.finetune_epochs, config.finetune_learning_rate, POOLINGS - config.unfreeze_blocks),
+        Phase("head", config.head_epochs, head_rate, POOLINGS),
+        Phase("finetune", config.finetune_epochs, finetune_rate, POOLINGS - config.unfreeze_blocks),
     ]
 
 
@@ -112,7 +124,8 @@ class PreparedRun:
     train: list[ScannedImage]
     validation: list[ScannedImage]
     model: VGG16
-    parallel: DataParallel
+    parallel: DataParallel  # every process's devices: training steps
+    local: DataParallel  # this process's devices: work each process does whole
     resume: ResumePoint | None
     # Blocks before cache_block never train and are cached; 0 means nothing is cached.
     cache_block: int
@@ -147,19 +160,26 @@ def prepare_run(config: TrainConfig, resume: bool = False) -> PreparedRun:
     if resume_point is not None:
         config = resume_point.config
     paths.root.mkdir(parents=True, exist_ok=True)
-    parallel = DataParallel(config.batch_size)
 
     splits = photos.discover(config.data)
     if "train" not in splits:
         raise UserError(f"{config.data} has a test/ split but no train/ split to learn from")
+    # Every process scans and splits alike (the split is seeded); only process 0 writes.
     scanned, unreadable = photos.scan(splits["train"], "reading training photos")
     if resume_point is not None:
         train_images, validation_images = saved_split(resume_point.split, scanned)
     else:
         test, _ = photos.scan(splits.get("test", []), "reading test photos")
         train_images, validation_images = new_split(config, paths, scanned, test, unreadable)
+        config = config.resolved(jax.default_backend(), jax.device_count(), jax.process_count(), os.cpu_count() or 1,
+                                 len(train_images))
     if len(train_images) < config.batch_size:
         raise UserError(f"--batch-size {config.batch_size} is larger than the {len(train_images)} training photos")
+    if config.augmented_views and jax.process_count() > 1:
+        raise UserError("the frozen-feature cache (--augmented-views > 0) trains on one process: "
+                        "pass --augmented-views 0 to train on several")
+    parallel = DataParallel.global_mesh(config.batch_size)
+    local = DataParallel.local_mesh(config.batch_size)
 
     if resume_point is not None:
         model = VGG16(resume_point.model_config, rngs=nnx.Rngs(config.seed))
@@ -167,7 +187,7 @@ def prepare_run(config: TrainConfig, resume: bool = False) -> PreparedRun:
         model = new_model(config, paths, train_images, validation_images, len(unreadable))
     return PreparedRun(
         config=config, paths=paths, train=train_images, validation=validation_images, model=model,
-        parallel=parallel, resume=resume_point,
+        parallel=parallel, local=local, resume=resume_point,
         cache_block=POOLINGS - config.unfreeze_blocks if config.augmented_views else 0,
     )
 
@@ -179,11 +199,13 @@ def find_resume_point(paths: RunPaths, requested: TrainConfig) -> ResumePoint:
     saved = TrainConfig.from_json(info["train"])
     changed = [
         field.name for field in dataclasses.fields(TrainConfig)
-        if field.name not in ("workers", "out", "epochs") and getattr(saved, field.name) != getattr(requested, field.name)
+        if field.name not in ("workers", "out", "epochs")
+        and getattr(requested, field.name) not in (None, "auto", getattr(saved, field.name))
     ]
     if changed:
         log.warning("--resume keeps the run's original settings; ignoring changed %s", ", ".join(changed))
-    config = dataclasses.replace(saved, workers=requested.workers, out=requested.out)
+    config = dataclasses.replace(saved, workers=saved.workers if requested.workers is None else requested.workers,
+                                 out=requested.out)
     manager = checkpoint_manager(paths)
     latest = intact_checkpoint(paths, manager)
     progress = Progress()
@@ -192,7 +214,8 @@ def find_resume_point(paths: RunPaths, requested: TrainConfig) -> ResumePoint:
         if progress.best_epoch not in manager.all_steps():
             log.warning("the best checkpoint (epoch %d) is gone: epoch %d counts as the best so far", progress.best_epoch, latest)
             progress.best_epoch = latest
-        forget_epochs_after(paths, progress.global_epoch)
+        if is_writer():
+            forget_epochs_after(paths, progress.global_epoch)
         log.info("resuming after epoch %d (%s epoch %d)", progress.global_epoch,
                  training_phases(config)[progress.phase].name, progress.epoch_in_phase)
     manager.close()
@@ -234,6 +257,8 @@ def new_split(config: TrainConfig, paths: RunPaths, scanned: list[ScannedImage],
     photos.require_both_classes([image.record for image in check.usable], f"{config.data} (train)")
     train_images, validation_images = split_train_validation(check.usable, config.validation_fraction, config.seed)
     photos.require_both_classes([image.record for image in validation_images], "the validation split")
+    if not is_writer():
+        return train_images, validation_images
     write_json(
         paths.split,
         {
@@ -268,8 +293,11 @@ def new_model(config: TrainConfig, paths: RunPaths, train_images: list[ScannedIm
             "random weights with --unfreeze-blocks %d: the frozen blocks stay random; "
             "consider --unfreeze-blocks %d when training from scratch", config.unfreeze_blocks, POOLINGS,
         )
+    if not is_writer():
+        return model
     train_records = [image.record for image in train_images]
     validation_records = [image.record for image in validation_images]
+    head_rate, finetune_rate = config.learning_rates()
     write_json(
         paths.config,
         {
@@ -284,7 +312,9 @@ def new_model(config: TrainConfig, paths: RunPaths, train_images: list[ScannedIm
                 "unreadable": unreadable_count,
             },
             "classes": list(CLASS_NAMES),
-            "devices": [str(device) for device in jax.local_devices()],
+            "devices": [str(device) for device in jax.devices()],
+            "processes": jax.process_count(),
+            "learning_rates_at_this_batch": {"head": head_rate, "finetune": finetune_rate},
         },
     )
     return model
@@ -298,6 +328,10 @@ def fit(run: PreparedRun) -> None:
     config, model = run.config, run.model
     manager = checkpoint_manager(run.paths)
     progress = dataclasses.replace(run.resume.progress) if run.resume else Progress()
+    if run.cache_block > 0 and run.cache is None:
+        run.cache = FrozenFeatureCache.build(config, model, run.cache_block, run.local,
+                                             [image.record for image in run.train], [image.record for image in run.validation])
+    batches = TrainingBatches(run, progress.global_epoch + 1)
     model.train()
     for phase_index, phase in enumerate(training_phases(config)):
         if phase_index < progress.phase or (phase_index == progress.phase and progress.phase_finished):
@@ -305,34 +339,33 @@ def fit(run: PreparedRun) -> None:
         trainable = trainable_filter(phase.first_trainable_block)
         optimizer = nnx.Optimizer(model, optax.adam(phase.learning_rate), wrt=trainable)
         if phase_index == progress.phase and progress.epoch_in_phase > 0:  # continue this phase
-            model_state, optimizer_state = restore_states(manager, run.resume.checkpoint, nnx.state(model), nnx.state(optimizer))
+            model_state, optimizer_state = restore_states(
+                manager, run.resume.checkpoint, run.parallel.abstract(nnx.state(model)), run.parallel.abstract(nnx.state(optimizer)))
             nnx.update(model, model_state)
             nnx.update(optimizer, optimizer_state)
         else:
             if progress.global_epoch > 0:  # a new phase starts from the best weights so far
-                model_state, _ = restore_states(manager, progress.best_epoch, nnx.state(model))
+                model_state, _ = restore_states(manager, progress.best_epoch, run.parallel.abstract(nnx.state(model)))
                 nnx.update(model, model_state)
             progress = dataclasses.replace(progress, phase=phase_index, epoch_in_phase=0, phase_finished=False,
                                            epochs_without_improvement=0)
         if phase.epochs == 0:
             progress.phase_finished = True
             continue
-        progress = fit_phase(run, phase, optimizer, trainable, manager, progress)
+        progress = fit_phase(run, phase, optimizer, trainable, manager, progress, batches)
     manager.close()
 
 
-def fit_phase(run: PreparedRun, phase: Phase, optimizer, trainable, manager, progress: Progress) -> Progress:
+def fit_phase(run: PreparedRun, phase: Phase, optimizer, trainable, manager, progress: Progress,
+              batches: TrainingBatches) -> Progress:
     config, model, parallel = run.config, run.model, run.parallel
-    use_cache = run.cache_block > 0
-    if use_cache and run.cache is None:
-        run.cache = FrozenFeatureCache.build(config, model, run.cache_block, parallel,
-                                             [image.record for image in run.train], [image.record for image in run.validation])
+    use_cache = run.cache is not None
     graphdef, state = nnx.split((model, optimizer))
     state = parallel.replicate(state)
     train_step = make_train_step(graphdef, trainable, run.cache_block, use_cache, config.label_smoothing)
     log.info(
-        "phase %s: %d epochs at learning rate %g, training %s",
-        phase.name, phase.epochs, phase.learning_rate,
+        "phase %s: %d epochs at learning rate %g (batch %d), training %s",
+        phase.name, phase.epochs, phase.learning_rate, config.batch_size,
         "the head" if phase.first_trainable_block == POOLINGS else f"blocks {phase.first_trainable_block + 1}-{POOLINGS} and the head",
     )
     validation_predictor = ValidationPredictor(run)
@@ -340,18 +373,20 @@ def fit_phase(run: PreparedRun, phase: Phase, optimizer, trainable, manager, pro
         started = time.perf_counter()
         global_epoch = progress.global_epoch + 1
         epoch_key = jax.random.fold_in(jax.random.key(config.seed), global_epoch)
-        steps = batch_count(len(run.train), config.batch_size, drop_remainder=True)
-        bar = tqdm(total=steps, desc=f"{phase.name} epoch {epoch + 1}/{phase.epochs}", unit="batch", leave=False)
-        loss_sum, correct_sum, seen = 0.0, 0, 0
-        for step, batch in enumerate(training_batches(run, global_epoch)):
-            state, loss, correct = train_step(
-                state, parallel.shard(batch["image"]), parallel.shard(batch["label"]), jax.random.fold_in(epoch_key, step),
+        bar = tqdm(total=batches.steps, desc=f"{phase.name} epoch {epoch + 1}/{phase.epochs}", unit="batch", leave=False,
+                   disable=not is_writer())
+        metrics = parallel.replicate(zero_metrics())
+        for step, batch in enumerate(batches.epoch(global_epoch)):
+            state, metrics = train_step(
+                state, metrics, parallel.shard(batch["image"]), parallel.shard(batch["label"]),
+                jax.random.fold_in(epoch_key, step),
             )
-            count = len(batch["label"])
-            loss_sum, correct_sum, seen = loss_sum + float(loss) * count, correct_sum + int(correct), seen + count
             bar.update()
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct_sum / seen:.3f}")
+            if (step + 1) % config.log_every == 0:  # the one host sync, every log_every steps
+                loss_sum, correct, seen = host_value(metrics)
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
         bar.close()
+        loss_sum, correct, seen = host_value(metrics)
         nnx.update((model, optimizer), state)
         probabilities = validation_predictor()
         val_loss = cross_entropy(probabilities, run.validation_labels)
@@ -368,17 +403,18 @@ def fit_phase(run: PreparedRun, phase: Phase, optimizer, trainable, manager, pro
         seconds = time.perf_counter() - started
         record = {
             "epoch": global_epoch, "phase": phase.name, "epoch_in_phase": epoch + 1,
-            "train_loss": loss_sum / max(seen, 1), "train_accuracy": correct_sum / max(seen, 1),
+            "train_loss": float(loss_sum / max(seen, 1)), "train_accuracy": float(correct / max(seen, 1)),
             "val_loss": val_loss, "val_accuracy": val_accuracy, "learning_rate": phase.learning_rate,
-            "seconds": seconds, "train_images_per_second": seen / seconds, "best": improved,
+            "seconds": seconds, "train_images_per_second": float(seen / seconds), "best": improved,
         }
-        append_epoch_metrics(run.paths, record)
         save_checkpoint(manager, global_epoch, nnx.state(model, nnx.Param), nnx.state(optimizer), dataclasses.asdict(progress), val_loss)
-        record_checksums(run.paths, global_epoch)
+        if is_writer():
+            append_epoch_metrics(run.paths, record)
+            record_checksums(run.paths, global_epoch)
         log.info(
-            "epoch %d (%s %d/%d): loss %.4f acc %.3f | val loss %.4f acc %.3f%s | %.1fs",
+            "epoch %d (%s %d/%d): loss %.4f acc %.3f | val loss %.4f acc %.3f%s | %.1fs, %.0f photos/s",
             global_epoch, phase.name, epoch + 1, phase.epochs, record["train_loss"], record["train_accuracy"],
-            val_loss, val_accuracy, " (best)" if improved else "", seconds,
+            val_loss, val_accuracy, " (best)" if improved else "", seconds, record["train_images_per_second"],
         )
         if stop_early:
             log.info("early stop: no validation improvement for %d epochs", config.patience)
@@ -386,21 +422,58 @@ def fit_phase(run: PreparedRun, phase: Phase, optimizer, trainable, manager, pro
     return progress
 
 
-def training_batches(run: PreparedRun, global_epoch: int) -> Iterator[dict[str, np.ndarray]]:
-    """One epoch's shuffled, augmented batches: cached activations, or photos through grain."""
+class TrainingBatches:
+    """Each epoch's shuffled, augmented batches: cached activations, or photos through one
+    grain pipeline for all the epochs a run may still train, so its workers start once and
+    stay ahead of the devices across epochs and phases. Photos are decoded once, when their
+    pixels fit in --cache-memory-gb (DecodedPhotos), so the workers only augment."""
+
+    def __init__(self, run: PreparedRun, first_epoch: int):
+        config = run.config
+        self.run, self.next_epoch = run, first_epoch
+        self.steps = batch_count(len(run.train), config.batch_size, drop_remainder=True)
+        self._photos = None
+        if run.cache is None:
+            records = [image.record for image in run.train]
+            last_epoch = config.head_epochs + config.finetune_epochs  # early stopping may end sooner
+            self._photos = epoch_batches(
+                records, image_size=config.image_size, batch_size=config.batch_size, seed=config.seed,
+                epochs=range(first_epoch, last_epoch + 1), shuffle=True, augment_config=AugmentConfig(),
+                drop_remainder=True, workers=config.workers, shard=(jax.process_index(), jax.process_count()),
+                decoded=decode_once(run, records),
+            )
+
+    def epoch(self, global_epoch: int) -> Iterator[dict[str, np.ndarray]]:
+        if global_epoch != self.next_epoch:
+            raise RuntimeError(f"epoch {global_epoch} asked for, the pipeline is at epoch {self.next_epoch}")
+        self.next_epoch += 1
+        config = self.run.config
+        if self._photos is None:
+            return self.run.cache.epoch_batches(self.run.train_labels, config.batch_size, config.seed, global_epoch)
+        return itertools.islice(self._photos, self.steps)
+
+
+def decode_once(run: PreparedRun, records: list) -> DecodedPhotos | None:
+    """The training photos decoded and resized into one file on this machine's temporary
+    disk (named by their content and order, so a resumed or repeated run reuses it), or
+    None when they do not fit in --cache-memory-gb."""
     config = run.config
-    if run.cache is not None:
-        return run.cache.epoch_batches(run.train_labels, config.batch_size, config.seed, global_epoch)
-    return epoch_batches(
-        [image.record for image in run.train], image_size=config.image_size, batch_size=config.batch_size,
-        seed=config.seed, epoch=global_epoch, shuffle=True, augment_config=AugmentConfig(),
-        drop_remainder=True, workers=config.workers,
-    )
+    needed = DecodedPhotos.bytes_needed(len(records), config.image_size)
+    if needed > config.cache_memory_gb * 2**30:
+        log.info("decoding photos every epoch: their pixels need %.1f GiB, over --cache-memory-gb %g",
+                 needed / 2**30, config.cache_memory_gb)
+        return None
+    digest = hashlib.sha256("".join(f"{image.content_hash}:{image.record.label}\n" for image in run.train).encode())
+    path = Path(tempfile.gettempdir()) / f"cataract-decoded-{digest.hexdigest()[:16]}-{config.image_size}.npy"
+    batches = epoch_batches(records, image_size=config.image_size, batch_size=config.batch_size, workers=config.workers)
+    return DecodedPhotos.build(records, config.image_size, path, batches)
 
 
 class ValidationPredictor:
     """The model's class probabilities on the validation photos (from the cache when
-    there is one), compiled once and reused every epoch."""
+    there is one), compiled once and reused every epoch. Each process predicts every
+    validation photo on its own devices: validation is small, and every process then
+    takes the same early-stopping decision."""
 
     def __init__(self, run: PreparedRun):
         self.run = run
@@ -411,7 +484,7 @@ class ValidationPredictor:
         run.model.eval()
         graphdef, state = nnx.split(run.model, nnx.Param)
         run.model.train()
-        state = run.parallel.replicate(state)
+        state = run.local.replicate(local_values(state))
         if self._predict is None:
             self._predict = make_predict(graphdef, run.cache_block if run.cache is not None else 0)
         if run.cache is not None:
@@ -420,7 +493,7 @@ class ValidationPredictor:
             chunks = (batch["image"] for batch in epoch_batches(
                 [image.record for image in run.validation], image_size=run.config.image_size, batch_size=size,
                 workers=run.config.workers))
-        outputs = [np.asarray(self._predict(state, run.parallel.shard(pad_batch(chunk, size))))[: len(chunk)] for chunk in chunks]
+        outputs = [np.asarray(self._predict(state, run.local.shard(pad_batch(chunk, size))))[: len(chunk)] for chunk in chunks]
         return np.concatenate(outputs)
 
 
@@ -437,12 +510,14 @@ def finalize(run: PreparedRun) -> RunPaths:
     decision threshold on them: the one threshold evaluate and export use."""
     manager = checkpoint_manager(run.paths)
     best = restore_progress(manager, manager.latest_step())["best_epoch"]
-    model_state, _ = restore_states(manager, best, nnx.state(run.model, nnx.Param))
+    model_state, _ = restore_states(manager, best, run.parallel.abstract(nnx.state(run.model, nnx.Param)))
     manager.close()
     nnx.update(run.model, model_state)
     # Rounded as val_predictions.csv stores them, so the threshold is one of the recorded scores.
     scores = np.round(ValidationPredictor(run)()[:, CATARACT].astype(np.float64), 6)
     labels = run.validation_labels
+    if not is_writer():
+        return run.paths
     write_predictions(run.paths.validation_predictions, [image.record.path for image in run.validation], list(labels), scores)
     threshold = choose_threshold(labels == CATARACT, scores)
     write_json(run.paths.threshold, {"decision_threshold": threshold, "rule": THRESHOLD_RULE, "best_epoch": best,

@@ -1,0 +1,55 @@
+"""The benchmarks' settings, declared once (the command line builds its flags from them).
+Light to import: no framework is loaded until a benchmark runs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from train_jax.model.architecture import check_image_size
+from train_jax.settings import check_settings, setting
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainBenchConfig:
+    image_size: int | None = setting(None, "square input side (default: 224 on GPUs, 64 on CPU)")
+    batch_sizes: str | None = setting(None, "comma-separated batches of the all-layers step (default: 64,256 on "
+                                            "GPUs, 32 on CPU); the recipe's phases use the largest")
+    compute_dtype: str = setting("auto", "compute precision (auto: bfloat16 on GPUs, float32 on CPU)",
+                                 choices=("auto", "float32", "bfloat16"))
+    steps: int = setting(10, "timed steps per figure", minimum=1)
+    photos: int = setting(256, "photos per epoch of the CPU recipe end to end", minimum=1)
+    epochs: int = setting(4, "epochs per phase of the CPU recipe end to end", minimum=1)
+    augmented_views: int = setting(4, "frozen-feature views of the CPU recipe end to end", minimum=1)
+    skip_keras: bool = setting(False, "JAX figures only (Keras runs only on CPU, where TensorFlow is installed)")
+    json: str | None = setting(None, "also write the figures to this JSON file")
+
+    def __post_init__(self):
+        check_settings(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceBenchConfig:
+    image_size: int = setting(224, "square input side")
+    batch_sizes: str = setting("1,8,64,256", "comma-separated batch sizes")
+    compute_dtype: str = setting("auto", "compute precision (auto: bfloat16 on GPUs, float32 on CPU)",
+                                 choices=("auto", "float32", "bfloat16"))
+    steps: int = setting(20, "timed calls per batch size", minimum=1)
+    json: str | None = setting(None, "also write the figures to this JSON file")
+
+    def __post_init__(self):
+        check_settings(self)
+        check_image_size(self.image_size)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputBenchConfig:
+    data: str = setting(help="dataset folder (its train/ split is read)")
+    image_size: int = setting(224, "square output side")
+    batch_size: int = setting(64, "photos per batch", minimum=1)
+    workers: str | None = setting(None, "comma-separated worker counts to compare (default: 0 and one per CPU core up to 16)")
+    images: int = setting(20_000, "images read per worker count (the photos are read epoch after epoch), so "
+                                   "that starting the workers and filling their buffers weigh little", minimum=1)
+    json: str | None = setting(None, "also write the figures to this JSON file")
+
+    def __post_init__(self):
+        check_settings(self)
