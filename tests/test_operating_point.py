@@ -25,7 +25,7 @@ from conftest import free_ports, run_cli, start_server
 from dashboards.screening import ScreeningSession
 from train_jax.export import repository as repo
 from train_jax.export.export import export
-from train_jax.training.predict import probabilities_and_heatmaps
+from train_jax.training.predict import reference_outputs
 from train_jax.training.run_folder import load_run
 
 SIZE = 32
@@ -39,7 +39,7 @@ def far(tiny_run, synthetic_photos, tmp_path_factory):
     run = tmp_path_factory.mktemp("far") / "run"
     shutil.copytree(tiny_run, run)
     images = np.stack([contract.model_input(path, SIZE) for path in photos])
-    scores = probabilities_and_heatmaps(load_run(run).model, images)[0][:, contract.CATARACT]
+    scores = reference_outputs(load_run(run).model, images)[0][:, contract.CATARACT]
     ordered = np.sort(scores)
     third = len(ordered) // 3
     gaps = np.diff(ordered[third : 2 * third + 1])
