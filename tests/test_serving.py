@@ -247,7 +247,8 @@ def test_configs_are_replaced_never_rewritten_in_place(tiny_run, tmp_path):
     reads the whole old file, never a truncated or half-written one."""
     repository = tmp_path / "repository"
     export(tiny_run, repository)
-    names = ["cataract_vgg16/config.pbtxt", "cataract_vgg16/configs/gpu.pbtxt", "preprocess/config.pbtxt",
+    names = ["cataract_vgg16/config.pbtxt", "cataract_vgg16/configs/gpu_onnx.pbtxt", "cataract_vgg16/configs/gpu_tensorflow.pbtxt",
+             "preprocess/config.pbtxt",
              "cataract/config.pbtxt", "cataract_vgg16/labels.txt"]
     opened = {name: open(repository / name) for name in names}
     try:
