@@ -84,11 +84,13 @@ def read_image_bytes(path: str | os.PathLike) -> bytes:
     return path.read_bytes()
 
 
-def decode_image(data: bytes | bytearray | memoryview) -> Image.Image:
+def decode_image(data: bytes | bytearray | memoryview, reduce_to: int | None = None) -> Image.Image:
     """Decode encoded image bytes to an 8-bit RGB image, upright per its EXIF tag.
 
     Grayscale, palette, RGBA, CMYK and 16-bit images become RGB; animated images
     give their first frame. Raises ImageError naming the problem otherwise.
+    With `reduce_to`, a JPEG may come back smaller, its longest side at least that many
+    pixels: the decoder then skips detail nobody will look at (2-3x faster on large photos).
     """
     data = bytes(data)
     if not data:
@@ -116,6 +118,9 @@ def decode_image(data: bytes | bytearray | memoryview) -> Image.Image:
             f"image declares {width}x{height} pixels, over the limit of {MAX_IMAGE_PIXELS:,} "
             "(refused as a possible decompression bomb)"
         )
+    if reduce_to is not None and max(width, height) > reduce_to:
+        scale = reduce_to / max(width, height)  # the box keeps the photo's proportions
+        image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
     try:
         image.load()
     except Exception as exc:
