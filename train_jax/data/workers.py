@@ -1,0 +1,56 @@
+"""Work spread over worker processes, with a bounded number of tasks in flight.
+
+Processes are spawned, not forked: the parent may hold JAX's or OpenMP's threads, which a
+forked child inherits in an unknown state. Tasks are taken from their iterator only when
+a worker is about to be free, so a task list can depend on the results so far (the copy
+verification skips pairs that earlier verdicts already joined), and memory holds a few
+tasks, not all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable, Iterator, TypeVar
+
+Task = TypeVar("Task")
+Result = TypeVar("Result")
+
+TASKS_IN_FLIGHT_PER_WORKER = 2
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def in_workers(function: Callable[[Task], Result], tasks: Iterable[Task], workers: int) -> Iterator[tuple[Task, Result]]:
+    """(task, function(task)) as each finishes; workers = 0 runs them here, in order."""
+    if workers <= 0:
+        for task in tasks:
+            yield task, function(task)
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    remaining = iter(tasks)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread_each) as pool:
+        pending = {}
+        while True:
+            while len(pending) < TASKS_IN_FLIGHT_PER_WORKER * workers and (task := next(remaining, _END)) is not _END:
+                pending[pool.submit(function, task)] = task
+            if not pending:
+                return
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield pending.pop(future), future.result()
+
+
+_END = object()
+
+
+def _one_thread_each() -> None:
+    """The workers already use every core between them: libraries must not add threads."""
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
+    import cv2
+
+    cv2.setNumThreads(1)
