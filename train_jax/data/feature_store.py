@@ -31,16 +31,22 @@ from pathlib import Path
 
 import numpy as np
 
-from train_jax.data.copies import DESCRIPTOR_SIZE, FEATURE_SIDE, GREY_SIDE, ORB_KEYPOINTS, LocalFeatures, PhotoFeatures, Thumbnail
+from train_jax.data.copies import (CORNER_THRESHOLDS, DESCRIPTOR_SIZE, FEATURE_SIDE, GREY_SIDE, MIN_KEYPOINTS, ORB_KEYPOINTS,
+                                   LocalFeatures, PhotoFeatures, Thumbnail)
 from train_jax.errors import UserError
 
 log = logging.getLogger(__name__)
 
 # Features computed another way must not be mixed with these: the folder names the recipe.
-FORMAT = f"v1-orb{ORB_KEYPOINTS}-side{FEATURE_SIDE}-grey{GREY_SIDE}-cells{DESCRIPTOR_SIZE}"
+FORMAT = (f"v1-orb{ORB_KEYPOINTS}-corners{'-'.join(map(str, CORNER_THRESHOLDS))}-min{MIN_KEYPOINTS}-side{FEATURE_SIDE}"
+          f"-grey{GREY_SIDE}-cells{DESCRIPTOR_SIZE}")
 CACHE_ENVIRONMENT = "CATARACT_CACHE_DIR"
 OPEN_SHARDS = 32  # memory maps kept open per process
 SHARD_FILES = ("keys", "descriptors", "hashes", "offsets", "points", "orb", "grey", "grey_shapes")
+
+
+class DamagedShard(ValueError):
+    """A shard's files cannot be read or disagree with each other."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +101,12 @@ class FeatureStore:
     def find(self, digest: str) -> FeatureLocation | None:
         return self._known.get(digest)
 
+    def forget(self, shard: str, reason: Exception) -> None:
+        """Stop using a damaged shard: its photos will be described again."""
+        log.warning("ignoring damaged feature shard %s: %s", self.folder / shard, reason)
+        self._known = {digest: location for digest, location in self._known.items() if location.shard != shard}
+        self._open.pop(shard, None)
+
     def refresh(self) -> None:
         """Learn the shards other processes wrote since the last look."""
         for shard in sorted(self.folder.glob("shard-*")):
@@ -102,8 +114,8 @@ class FeatureStore:
                 continue
             self._shards_seen.add(shard.name)
             try:
-                keys = self._arrays(shard.name)["keys"]
-            except (OSError, ValueError, KeyError) as exc:
+                keys = np.load(shard / "keys.npy")
+            except (OSError, ValueError) as exc:
                 log.warning("ignoring damaged feature shard %s: %s", shard, exc)
                 continue
             for row, key in enumerate(keys):
@@ -143,14 +155,18 @@ class FeatureStore:
                              grey[:, ::-1].copy() if mirrored else grey)
 
     def _arrays(self, shard: str) -> dict[str, np.ndarray]:
+        """The shard's arrays, memory-mapped; DamagedShard if they cannot be."""
         if shard in self._open:
             self._open.move_to_end(shard)
             return self._open[shard]
-        arrays = {file: np.load(self.folder / shard / f"{file}.npy", mmap_mode="r") for file in SHARD_FILES}
+        try:
+            arrays = {file: np.load(self.folder / shard / f"{file}.npy", mmap_mode="r") for file in SHARD_FILES}
+        except (OSError, ValueError) as exc:
+            raise DamagedShard(str(exc)) from None
         rows = len(arrays["keys"])
-        if not (len(arrays["descriptors"]) == len(arrays["hashes"]) == len(arrays["grey"]) == rows and len(arrays["offsets"]) == 2 * rows + 1
-                and len(arrays["points"]) == len(arrays["orb"]) == arrays["offsets"][-1]):
-            raise ValueError("its arrays disagree in length")
+        if not (len(arrays["descriptors"]) == len(arrays["hashes"]) == len(arrays["grey"]) == rows
+                and len(arrays["offsets"]) == 2 * rows + 1 and len(arrays["points"]) == len(arrays["orb"]) == arrays["offsets"][-1]):
+            raise DamagedShard("its arrays disagree in length")
         self._open[shard] = arrays
         if len(self._open) > OPEN_SHARDS:
             self._open.popitem(last=False)

@@ -12,7 +12,6 @@ processes, which read the features from the store by location.
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Iterator
 
 import numpy as np
@@ -21,7 +20,7 @@ from tqdm import tqdm
 from train_jax.data.candidates import CandidatePairs, candidate_pairs
 from train_jax.data.copies import DESCRIPTOR_SIZE, Thumbnail, same_photo
 from train_jax.data.feature_store import FeatureLocation, store_at
-from train_jax.data.workers import in_workers
+from train_jax.data.workers import Cost, Stopwatch, in_workers
 
 PAIRS_PER_TASK = 64
 MIN_PAIRS_FOR_WORKERS = 500  # below this, starting processes costs more than it saves
@@ -35,8 +34,8 @@ class Grouping:
     mirrored: np.ndarray  # per photo: it faces the other way from its group's first photo
     candidate_pairs: int  # pairs the search proposed
     verified_pairs: int  # pairs verified (the others were already known to be one photo)
-    candidate_seconds: float
-    verification_seconds: float
+    candidate_cost: Cost
+    verification_cost: Cost
 
 
 def duplicate_groups(content_hashes: list[str], thumbnails: list[Thumbnail], features: list[FeatureLocation],
@@ -48,14 +47,14 @@ def duplicate_groups(content_hashes: list[str], thumbnails: list[Thumbnail], fea
         groups.union(first_with_content.setdefault(digest, index), index, mirrored=False)
     # One photo per content: identical fingerprints would fill each other's neighbour lists.
     distinct = np.array(sorted(first_with_content.values()), dtype=np.int64)
-    started = time.perf_counter()
+    stopwatch = Stopwatch()
     pairs = candidate_pairs(
         np.array([thumbnails[i].descriptor for i in distinct], np.float32).reshape(-1, DESCRIPTOR_SIZE),
         np.array([(thumbnails[i].perceptual_hash, thumbnails[i].mirrored_perceptual_hash) for i in distinct], np.uint64),
         threads=max(1, workers), progress=progress)
-    candidate_seconds = time.perf_counter() - started
+    candidate_cost = stopwatch.cost()
 
-    started, verified = time.perf_counter(), 0
+    stopwatch, verified = Stopwatch(), 0
     tasks = _unjoined_pairs(pairs, distinct, groups, features)
     with tqdm(total=len(pairs), desc="verifying candidate pairs", unit="pair", leave=False, disable=not progress) as bar:
         for batch, verdicts in in_workers(verify_pairs, tasks, workers if len(pairs) >= MIN_PAIRS_FOR_WORKERS else 0):
@@ -66,7 +65,7 @@ def duplicate_groups(content_hashes: list[str], thumbnails: list[Thumbnail], fea
             bar.update(batch.proposed)
     roots = [groups.find(index) for index in range(len(content_hashes))]
     return Grouping(np.array([root for root, _ in roots], dtype=np.int64), np.array([flip for _, flip in roots], dtype=bool),
-                    len(pairs), verified, candidate_seconds, time.perf_counter() - started)
+                    len(pairs), verified, candidate_cost, stopwatch.cost())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from cataract_contract import CLASS_NAMES, IMAGE_SUFFIXES, ImageError, decode_image, read_image_bytes
 from train_jax.data.copies import FEATURE_SIDE, PhotoFeatures, Thumbnail, content_hash, photo_features
-from train_jax.data.feature_store import FeatureLocation, FeatureStore, store_at
+from train_jax.data.feature_store import DamagedShard, FeatureLocation, FeatureStore, store_at
 from train_jax.data.workers import default_workers, in_workers
 from train_jax.errors import UserError
 
@@ -170,35 +170,42 @@ def read_chunk(task: tuple[int, str, list[ImageRecord]]) -> ScanResult:
     store = store_at(folder)
     store.refresh()
     result = ScanResult([], [])
-    new: list[tuple[int, str, PhotoFeatures]] = []  # (position in result.scanned, hash, features)
+    new: dict[str, PhotoFeatures] = {}  # content hash -> features, of the photos the store did not know
     for record in records:
         started = time.process_time()
         try:
             data = read_image_bytes(record.path)
             digest = content_hash(data)
-            location = store.find(digest)  # known bytes decoded before: no need to again
-            image = decode_image(data, reduce_to=DECODE_SIDE) if location is None else None
+            location, seen = _stored_thumbnail(store, digest)  # bytes decoded before need no decoding again
+            image = decode_image(data, reduce_to=DECODE_SIDE) if seen is None and digest not in new else None
             facts = _original_size_mode_and_format(data)
         except ImageError as exc:
             result.unreadable.append(UnreadableFile(record.path, str(exc)))
             continue
         finally:
             result.read_seconds += time.process_time() - started
-        if image is None:
-            seen = store.thumbnail(location)
-        else:
+        if image is not None:
             started = time.process_time()
-            features = photo_features(image)
+            new[digest] = photo_features(image)
             result.describe_seconds += time.process_time() - started
-            new.append((len(result.scanned), digest, features))
-            seen = features.thumbnail
-        result.scanned.append(ScannedImage(record, digest, seen, location, *facts))
+        result.scanned.append(ScannedImage(record, digest, seen or new[digest].thumbnail, location, *facts))
     if new:
-        locations = store.write([digest for _, digest, _ in new], [features for _, _, features in new])
-        for (position, _, _), location in zip(new, locations):
-            result.scanned[position] = dataclasses.replace(result.scanned[position], features=location)
+        locations = dict(zip(new, store.write(list(new), list(new.values()))))
+        result.scanned = [dataclasses.replace(image, features=locations[image.content_hash]) if image.features is None else image
+                          for image in result.scanned]
         result.described = len(new)
     return result
+
+
+def _stored_thumbnail(store: FeatureStore, digest: str) -> tuple[FeatureLocation | None, Thumbnail | None]:
+    location = store.find(digest)
+    if location is None:
+        return None, None
+    try:
+        return location, store.thumbnail(location)
+    except DamagedShard as exc:
+        store.forget(location.shard, exc)
+        return None, None
 
 
 def _original_size_mode_and_format(data: bytes) -> tuple[int, int, str, str]:

@@ -9,7 +9,9 @@ tasks, not all of them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 from typing import Callable, Iterable, Iterator, TypeVar
 
 Task = TypeVar("Task")
@@ -20,6 +22,28 @@ TASKS_IN_FLIGHT_PER_WORKER = 2
 
 def default_workers() -> int:
     return os.cpu_count() or 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Cost:
+    wall: float  # seconds
+    cpu: float  # CPU seconds of this process and of the workers that ended meanwhile
+
+
+class Stopwatch:
+    """Wall and CPU time since it was made; a stage's workers count once the stage has
+    ended them (in_workers does, on its way out)."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), cpu_seconds()
+
+    def cost(self) -> Cost:
+        return Cost(time.perf_counter() - self.wall, cpu_seconds() - self.cpu)
+
+
+def cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def in_workers(function: Callable[[Task], Result], tasks: Iterable[Task], workers: int) -> Iterator[tuple[Task, Result]]:
