@@ -5,6 +5,7 @@ photos' groups, and `cataract bench audit`."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from train_jax.data.feature_store import FeatureStore
 from train_jax.data.planted import COPY_KINDS, LOOK_ALIKE, CollectionPlan, build_collection, score
 from train_jax.data.scan import discover, read_photos
 from train_jax.data.synth import draw_eye
+from train_jax.data.workers import in_workers
 from train_jax.errors import UserError
 
 REAL_GROUPS = REPOSITORY / "tests" / "data" / "real_photo_copy_groups.json"
@@ -168,3 +170,8 @@ def test_bench_audit_prints_rates_recall_and_the_extrapolation(tmp_path):
     figures = json.loads((tmp_path / "bench.json").read_text())
     assert figures["photos"] == 80 and set(figures["recall"]) == set(COPY_KINDS)
     assert figures["warm_described"] == 0, "the second read finds every photo in the cache"
+
+
+def test_a_worker_process_that_dies_is_a_clear_error():
+    with pytest.raises(UserError, match="a worker process died"):
+        list(in_workers(os._exit, [3], workers=1))

@@ -20,7 +20,11 @@ bits, so no global fingerprint separates them. A proposed pair is one photo when
    line up keypoints of different eyes (seen on drawn eyes, correlation ~0).
 That survives resizing, re-encoding, recolouring, crops and small rotations. A mirrored
 copy is the same test against the features of the mirrored photo, which every photo
-carries (PhotoFeatures.mirrored).
+carries (PhotoFeatures.mirrored). Rechecked after smooth photos got lower corner
+thresholds (more keypoints, see _orb_keypoints): among 11,983 neighbour pairs of those
+photos (10 per photo, fingerprint and orientation, no distance limit), every pair
+reaching 24 inliers was one photo, checked by eye; among the drawn eyes of `cataract
+bench audit`, no pair of different photos did (look-alikes included).
 """
 
 from __future__ import annotations

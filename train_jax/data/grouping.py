@@ -3,10 +3,11 @@ neighbour search (candidates.py) whose pairs `same_photo` confirms (copies.py), 
 transitively. Each photo also learns whether it faces the other way from its group's
 first photo, so a report can say which copies are mirrored.
 
-Cost: the search grows as n log n; each photo brings at most 2 x NEIGHBOURS pairs to
-verify, fewer once its group is known (a pair already joined is not verified again), and
-the closest pairs go first so groups form early. The verification runs in worker
-processes, which read the features from the store by location.
+Cost: the search grows as n log n; each photo brings at most 4 x NEIGHBOURS pairs to
+verify (two fingerprints, two orientations), fewer once its group is known (a pair
+already joined is not verified again; the closest pairs go first, so groups form early).
+The verification runs in worker processes, which read the features from the store by
+location.
 """
 
 from __future__ import annotations

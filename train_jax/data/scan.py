@@ -138,7 +138,8 @@ def read_photos(records: list[ImageRecord], description: str = "reading photos",
                 workers: int | None = None) -> ScanResult:
     """Read every photo (in worker processes): content hash, size, mode and format; the
     copy-detection features of those the store does not know yet, decoded once and kept
-    there. Unreadable files come back with the reason, in their own list."""
+    there. Unreadable files come back with the reason, in their own list. `store` names
+    the folder (default: the user's cache); each process opens it for itself."""
     store = store or FeatureStore.in_cache()
     workers = default_workers() if workers is None else workers
     size = min(MAX_PHOTOS_PER_TASK, max(MIN_PHOTOS_PER_TASK, -(-len(records) // (4 * max(1, workers)))))

@@ -14,6 +14,8 @@ import os
 import time
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from train_jax.errors import UserError
+
 Task = TypeVar("Task")
 Result = TypeVar("Result")
 
@@ -54,6 +56,7 @@ def in_workers(function: Callable[[Task], Result], tasks: Iterable[Task], worker
         return
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     remaining = iter(tasks)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread_each) as pool:
@@ -65,7 +68,12 @@ def in_workers(function: Callable[[Task], Result], tasks: Iterable[Task], worker
                 return
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield pending.pop(future), future.result()
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    raise UserError(f"a worker process died (killed, or out of memory?): run again, with fewer workers "
+                                    f"than {workers} if it happens again") from None
+                yield pending.pop(future), result
 
 
 _END = object()
