@@ -59,8 +59,8 @@ class InputBenchConfig:
 class AuditBenchConfig:
     n: int = setting(2000, "photos in the synthetic collection, planted copies and look-alikes included", minimum=50)
     seed: int = setting(0, "random seed of the collection")
-    photo_height: int = setting(1024, "photo height in pixels (drawn at most 256 high, then enlarged, so that decoding "
-                                      "costs what a camera photo's does)", minimum=32)
+    photo_height: int = setting(1024, "photo height in pixels (drawn at most 256 high, then enlarged: reading and "
+                                      "decoding cost what a real photo of that size costs)", minimum=32)
     copy_share: float = setting(0.1, "share of the photos that are planted copies, equally many of each kind", minimum=0, below=0.5)
     look_alike_share: float = setting(0.05, "share of the photos that are look-alikes of others (not copies)", minimum=0, below=0.5)
     workers: int | None = setting(None, "worker processes (default: one per CPU core)", minimum=0)

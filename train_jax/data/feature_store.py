@@ -41,8 +41,22 @@ log = logging.getLogger(__name__)
 FORMAT = (f"v1-orb{ORB_KEYPOINTS}-corners{'-'.join(map(str, CORNER_THRESHOLDS))}-min{MIN_KEYPOINTS}-side{FEATURE_SIDE}"
           f"-grey{GREY_SIDE}-cells{DESCRIPTOR_SIZE}")
 CACHE_ENVIRONMENT = "CATARACT_CACHE_DIR"
-OPEN_SHARDS = 32  # memory maps kept open per process
 SHARD_FILES = ("keys", "descriptors", "hashes", "offsets", "points", "orb", "grey", "grey_shapes")
+
+
+def _open_shard_limit() -> int:
+    """Shards kept open (memory-mapped) per process: as many as 1024, since the pairs to
+    verify come in no order, but each open file holds a descriptor, so at most half of
+    the process's file limit goes to them."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return max(4, min(1024, soft // (2 * len(SHARD_FILES))))
+
+
+OPEN_SHARDS = _open_shard_limit()
 
 
 class DamagedShard(ValueError):
