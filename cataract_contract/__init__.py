@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 from pathlib import Path
 from typing import Union
@@ -25,6 +26,47 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 CLASS_NAMES = ("cataract", "normal")
 POSITIVE_CLASS = "cataract"
 CATARACT = CLASS_NAMES.index(POSITIVE_CLASS)
+
+# -- the operating point ----------------------------------------------------------------------
+# The decision threshold t is chosen on validation photos for the model's own score, its
+# P(cataract). Export folds t into the served model: it adds operating_point_offsets(t) to
+# the logits (the cataract logit shifted by -logit(t)), so the served P(cataract) is 50%
+# exactly where the score is t. The label is then the top class at every door (client,
+# dashboard, Triton's classification extension, raw KServe v2 calls), and the confidence,
+# the served probability of that label, is at least 50%. model_scores() undoes the shift,
+# so the score stays available for ROC analysis. The config says so with DECISION_RULE.
+
+DECISION_RULE = "top_class"  # config parameter `decision_rule` of a model exported this way
+SERVED_THRESHOLD = 0.5  # on served probabilities: a tie goes to cataract, as score >= t does
+_LOGIT_LIMIT = 1e-7  # keeps logit(t) finite for a threshold of exactly 0 or 1
+
+
+def logit(probability: float) -> float:
+    probability = min(max(float(probability), _LOGIT_LIMIT), 1.0 - _LOGIT_LIMIT)
+    return float(np.log(probability / (1.0 - probability)))
+
+
+def operating_point_offsets(threshold: float) -> np.ndarray:
+    """What export adds to the model's logits (CLASS_NAMES order) to serve threshold t at 50%."""
+    offsets = np.zeros(len(CLASS_NAMES), np.float32)
+    offsets[CATARACT] = -logit(threshold)
+    return offsets
+
+
+def at_operating_point(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """The model's own probabilities (N, 2) as the exported model serves them."""
+    logits = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-30, None)) + operating_point_offsets(threshold)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def model_scores(served: np.ndarray, threshold: float, positive: int = CATARACT) -> np.ndarray:
+    """The model's own P(cataract) (N,) from served probabilities (N, 2): the shift undone.
+    Computed from the log-ratio of both outputs, so it stays exact near 0 and 1."""
+    served = np.clip(np.asarray(served, np.float64), 1e-30, None)
+    difference = np.log(served[:, positive]) - np.log(served[:, 1 - positive]) + logit(threshold)
+    return 1.0 / (1.0 + np.exp(-difference))
+
 
 # -- the model repository ---------------------------------------------------------------------
 
@@ -56,6 +98,16 @@ def version_numbers(model_dir: str | os.PathLike) -> list[int]:
 # Limits shared by every door into the system (client, CLI, dashboard, server).
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000  # ~ a 7700x5200 photo; larger headers are treated as bombs
+# Memory is budgeted in bytes, not only pixels: a decoded image may hold at most what an
+# 8-bit RGB photo at the pixel limit holds, so 16-bit or RGBA pixels count double or more.
+MAX_DECODED_BYTES = 3 * MAX_IMAGE_PIXELS
+# Bytes per pixel of Pillow's modes, as the file's decoder delivers them (others: 4).
+MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2, "LA": 2, "PA": 2, "RGB": 3}
+# The formats a photo may come in. Pillow knows dozens more (PPM, ICO, TGA, PCX, EPS,
+# which calls Ghostscript, ...): each is more code an attacker can reach, so they are refused.
+ACCEPTED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP", "GIF", "TIFF")
+GRAY_ROWS_PER_STEP = 256  # rows of a 16-bit image scaled at once: bounds the temporaries
+ORIENTATION_TAG = 0x0112  # EXIF
 
 # One fixed filter: PIL's bilinear resize is area-aware when shrinking, so large
 # photos are smoothed rather than aliased on their way down to 224x224.
@@ -70,18 +122,47 @@ class ImageError(ValueError):
     """The input is not a usable photo; the message says why in one line."""
 
 
+# The server's python models start a bad photo's error with this, so that clients can
+# tell "this photo" from "the server" whatever Triton puts before it.
+INVALID_IMAGE_MARKER = "invalid image: "
+
+
+def too_large(size: int) -> ImageError:
+    return ImageError(f"file is {size / 2**20:.1f} MiB, over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB")
+
+
 def read_image_bytes(path: str | os.PathLike) -> bytes:
-    """Read an image file, refusing ones over MAX_IMAGE_BYTES before reading them."""
+    """Read a photo file: a regular file only, and at most MAX_IMAGE_BYTES of it.
+
+    A FIFO would hang the reader and a device such as /dev/zero never ends, so neither is
+    read; a folder or a file that fails to read (any OSError) raises ImageError, which
+    costs only this photo.
+    """
     path = Path(path)
     try:
-        size = path.stat().st_size
+        # Non-blocking: opening a FIFO with no writer would otherwise wait forever.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            kind = os.fstat(descriptor)  # of what was opened, so it cannot be swapped after the check
+            if not stat.S_ISREG(kind.st_mode):
+                raise ImageError(f"cannot read {path}: {_file_kind(kind.st_mode)}, not a regular file")
+            if kind.st_size > MAX_IMAGE_BYTES:
+                raise too_large(kind.st_size)
+            with open(descriptor, "rb", closefd=False) as file:
+                data = file.read(MAX_IMAGE_BYTES + 1)  # the file may have grown since fstat
+        finally:
+            os.close(descriptor)
     except OSError as exc:
         raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if size > MAX_IMAGE_BYTES:
-        raise ImageError(
-            f"file is {size / 2**20:.1f} MiB, over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB"
-        )
-    return path.read_bytes()
+    if len(data) > MAX_IMAGE_BYTES:
+        raise too_large(len(data))
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def decode_image(data: bytes | bytearray | memoryview, reduce_to: int | None = None) -> Image.Image:
@@ -92,20 +173,20 @@ def decode_image(data: bytes | bytearray | memoryview, reduce_to: int | None = N
     With `reduce_to`, a JPEG may come back smaller, its longest side at least that many
     pixels: the decoder then skips detail nobody will look at (2-3x faster on large photos).
     """
-    data = bytes(data)
-    if not data:
-        raise ImageError("empty input: no image bytes")
-    if len(data) > MAX_IMAGE_BYTES:
+    if len(data) > MAX_IMAGE_BYTES:  # before any copy of it is made
         raise ImageError(
             f"image is {len(data) / 2**20:.1f} MiB, over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB"
         )
+    data = bytes(data)
+    if not data:
+        raise ImageError("empty input: no image bytes")
     try:
         with warnings.catch_warnings():
             # Our own pixel limit below is stricter; silence PIL's softer warning.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except UnidentifiedImageError:
-        raise ImageError("not an image: the bytes are in no known image format") from None
+        raise ImageError(_unaccepted(data)) from None
     except Image.DecompressionBombError as exc:
         raise ImageError(f"refused as a decompression bomb: {exc}") from None
     except Exception as exc:  # PIL raises many types for malformed headers
@@ -118,6 +199,12 @@ def decode_image(data: bytes | bytearray | memoryview, reduce_to: int | None = N
             f"image declares {width}x{height} pixels, over the limit of {MAX_IMAGE_PIXELS:,} "
             "(refused as a possible decompression bomb)"
         )
+    decoded_bytes = width * height * MODE_BYTES.get(image.mode, 4)
+    if decoded_bytes > MAX_DECODED_BYTES:
+        raise ImageError(
+            f"image declares {width}x{height} {image.mode} pixels, {decoded_bytes / 2**20:.0f} MiB decoded, over the "
+            f"memory budget of {MAX_DECODED_BYTES / 2**20:.0f} MiB (refused as a possible decompression bomb)"
+        )
     if reduce_to is not None and max(width, height) > reduce_to:
         scale = reduce_to / max(width, height)  # the box keeps the photo's proportions
         image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
@@ -128,29 +215,62 @@ def decode_image(data: bytes | bytearray | memoryview, reduce_to: int | None = N
     return to_rgb(image)
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Return an upright 8-bit RGB copy of any PIL image."""
+def _unaccepted(data: bytes) -> str:
+    """Why bytes Pillow would not open as an accepted format are refused: their format by
+    name when Pillow knows it (its header is read, never its pixels), else "not an image"."""
     try:
-        image = ImageOps.exif_transpose(image)
-    except Exception:  # a broken EXIF block must not cost the photo itself
-        pass
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16/32-bit grayscale: scale the full range to 8 bits (convert() would clip).
-        pixels = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if pixels.max(initial=0) > 255 else 255.0
-        gray = np.clip(pixels / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(np.stack([gray] * 3, axis=-1), "RGB")
-    if image.mode == "F":
-        gray = np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0) * 255.0 + 0.5
-        return Image.fromarray(np.stack([gray.astype(np.uint8)] * 3, axis=-1), "RGB")
+        with Image.open(io.BytesIO(data)) as image:
+            known = image.format
+    except Exception:  # unknown or malformed: the plain answer below
+        known = None
+    if known:
+        return f"{known} images are not accepted: send {', '.join(ACCEPTED_FORMATS)}"
+    return "not an image: the bytes are in no known image format"
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """An upright 8-bit RGB image of any PIL image (the image itself when it already is
+    one). Conversions make at most one full-size temporary, none in float64."""
+    image = _upright(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return _gray_to_8_bits(image).convert("RGB")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent areas carry arbitrary colours: show them as black, like a dark background.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+        if image.mode == "P":
+            image = image.convert("RGBA")
+        rgb, transparency = image.convert("RGB"), ImageOps.invert(image.getchannel("A"))
+        rgb.paste((0, 0, 0), mask=transparency)  # blends towards black by (255 - alpha) / 255
+        return rgb
     if image.mode != "RGB":
         return image.convert("RGB")
     return image
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Turned per the EXIF orientation tag; untouched (no copy) when there is none."""
+    try:
+        if image.getexif().get(ORIENTATION_TAG, 1) != 1:
+            return ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block must not cost the photo itself
+        pass
+    return image
+
+
+
+def _gray_to_8_bits(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit or float grayscale as 8-bit "L", the full range scaled down (convert()
+    would clip): integers over 255 are taken as 16-bit, floats as 0..1. Row blocks at a
+    time, in float32, so a 40-megapixel image needs no full-size float temporary."""
+    pixels = np.asarray(image)
+    if pixels.dtype.kind == "f":
+        scale, offset = 255.0, 0.5
+    else:
+        scale, offset = 255.0 / (65535.0 if pixels.max(initial=0) > 255 else 255.0), 0.5
+    gray = np.empty(pixels.shape, np.uint8)
+    for start in range(0, pixels.shape[0], GRAY_ROWS_PER_STEP):
+        block = pixels[start : start + GRAY_ROWS_PER_STEP].astype(np.float32)
+        gray[start : start + GRAY_ROWS_PER_STEP] = np.clip(block * scale + offset, 0, 255)
+    return Image.fromarray(gray, "L")
 
 
 def resize_for_model(image: Image.Image, size: int) -> np.ndarray:

@@ -6,9 +6,7 @@ errors from tritonclient are translated by `translate` so callers never see them
 
 from __future__ import annotations
 
-import socket
-
-from cataract_contract import ImageError
+from cataract_contract import INVALID_IMAGE_MARKER, ImageError
 
 
 class CataractClientError(Exception):
@@ -32,39 +30,72 @@ class InferenceError(CataractClientError):
 
 
 class RequestTimeoutError(CataractClientError):
-    """No answer within the client's timeout."""
+    """No answer within the client's timeout. The request is never sent again: the server
+    may still be working on it."""
+
+
+class ServerBusyError(CataractClientError):
+    """The server refused the request under overload: its queue was full, or the request
+    waited in it its longest. Nothing was computed; sending it again later is safe."""
 
 
 _UNAVAILABLE_MARKERS = (
     "StatusCode.UNAVAILABLE", "failed to connect", "Connection refused", "connection refused",
     "Cannot connect", "Connect call failed", "Server disconnected", "Socket closed", "Broken pipe",
 )
+# Triton's refusals under a model's queue policy: the queue is full (max_queue_size), or a
+# request waited its longest (default_timeout_microseconds, timeout_action REJECT). They
+# travel as gRPC UNAVAILABLE / HTTP 503, like a server that is down, so they are recognised first.
+_BUSY_MARKERS = ("Exceeds maximum queue size", "Request timeout expired")
+
+
+def _message(error: BaseException) -> str:
+    return getattr(error, "message", lambda: None)() or str(error) or type(error).__name__
+
+
+def _status(error: BaseException) -> str:
+    return str(getattr(error, "status", lambda: None)() or "")
+
+
+def is_busy(error: BaseException) -> bool:
+    return any(marker in _message(error) for marker in _BUSY_MARKERS)
+
+
+def is_timeout(error: BaseException) -> bool:
+    """No answer in time. TimeoutError is an OSError since Python 3.3 (and asyncio's is
+    the same class since 3.11): it must be told apart before "server down" is."""
+    return isinstance(error, TimeoutError) or "DEADLINE_EXCEEDED" in _status(error) or "Deadline Exceeded" in _message(error)
 
 
 def is_unavailable(error: BaseException) -> bool:
-    """True for errors that mean no server is listening (worth retrying)."""
-    if isinstance(error, (ConnectionError, socket.timeout, OSError)) and not isinstance(error, CataractClientError):
+    """True for errors that mean no server is listening (worth retrying): never for a
+    timeout (the server may be working on the request) nor a busy refusal."""
+    if isinstance(error, CataractClientError) or is_busy(error) or is_timeout(error):
+        return False
+    if isinstance(error, (ConnectionError, OSError)):
         return True
     text = f"{type(error).__name__}: {error}"
-    status = getattr(error, "status", lambda: None)()
-    return str(status) == "StatusCode.UNAVAILABLE" or any(marker in text for marker in _UNAVAILABLE_MARKERS)
+    return _status(error) == "StatusCode.UNAVAILABLE" or any(marker in text for marker in _UNAVAILABLE_MARKERS)
 
 
-def translate(error: BaseException, url: str, model: str) -> CataractClientError:
+def translate(error: BaseException, url: str, model: str, timeout: float | None = None) -> CataractClientError:
     """A tritonclient, socket or aiohttp error as the library's own exception."""
     if isinstance(error, CataractClientError):
         return error
-    message = getattr(error, "message", lambda: None)() or str(error) or type(error).__name__
-    status = str(getattr(error, "status", lambda: None)() or "")
+    message = _message(error)
+    if is_busy(error):
+        return ServerBusyError(f"{url} is busy: model {model} refused the request (its queue was full, or the wait too "
+                               "long); try again shortly")
+    if is_timeout(error):
+        within = f" within {timeout:g} s" if timeout else " in time"
+        return RequestTimeoutError(f"{url} did not answer model {model}{within}: the server may be overloaded "
+                                   "(the request was not sent again)")
     if is_unavailable(error):
         return ServerUnavailableError(
             f"no Triton server answers at {url}: start it with `cataract serve` (or check the URL and port)"
         )
-    if "DEADLINE_EXCEEDED" in status or "Deadline Exceeded" in message or isinstance(error, TimeoutError):
-        return RequestTimeoutError(f"{url} did not answer in time for model {model}: the server may be overloaded")
     if "unknown model" in message.lower() or "is not found" in message.lower() or ("not ready" in message.lower()):
         return ModelNotReadyError(f"model '{model}' is not available at {url}: {message.strip()}")
-    image_words = ("not an image", "truncated", "decompression bomb", "over the limit", "empty input", "cannot decode")
-    if any(word in message for word in image_words):
-        return InvalidImageError(message.strip())
+    if INVALID_IMAGE_MARKER in message:
+        return InvalidImageError(message.split(INVALID_IMAGE_MARKER, 1)[1].strip())
     return InferenceError(f"{model} at {url}: {message.strip()}")

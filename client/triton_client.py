@@ -35,21 +35,26 @@ import numpy as np
 
 from cataract_contract import (
     CLASSIFIER,
+    DECISION_RULE,
     ENSEMBLE,
     IMAGE_SUFFIXES,
     INPUT_IMAGE_BYTES,
     OUTPUT_HEATMAP,
     OUTPUT_PROBABILITIES,
+    SERVED_THRESHOLD,
     ImageError,
     ImageSource,
     load_rgb,
     model_input,
+    model_scores,
     read_image_bytes,
 )
 from client.errors import (
     CataractClientError,
+    InferenceError,
     InvalidImageError,
     ModelNotReadyError,
+    is_timeout,
     is_unavailable,
     translate,
 )
@@ -73,7 +78,7 @@ class ModelInfo:
     heatmap_output: str
     classes: tuple[str, ...]
     positive_class: str
-    threshold: float
+    threshold: float  # the decision threshold of the model's own score, chosen on validation
     max_batch_size: int
     backend: str
     parameters: dict[str, str]
@@ -81,13 +86,18 @@ class ModelInfo:
 
 @dataclasses.dataclass(frozen=True)
 class Prediction:
-    """One photo's answer. `confidence` is the model's probability (in percent) of the
-    predicted label; the label comes from the served decision threshold, not from 50%."""
+    """One photo's answer. The served model carries its operating point (the decision
+    threshold chosen on validation), so `label` is the class of highest served
+    probability and `confidence` is that probability in percent, always >= 50. The
+    model's own P(cataract), for ROC analysis, is `model_score`: the photo is called
+    cataract exactly when `model_score >= threshold`."""
 
     source: str
     label: str  # "Cataract" or "Normal"
     confidence: float
-    probabilities: dict[str, float]
+    probabilities: dict[str, float]  # as served, at the operating point, by the served config's class names
+    cataract_probability: float  # the positive class's, as served: the label is cataract when >= 0.5
+    model_score: float
     threshold: float
     model_version: str
     latency_ms: float
@@ -104,6 +114,7 @@ class Prediction:
             "prediction": self.label,
             "confidence": round(self.confidence, 2),
             "probabilities": {name: round(value, 6) for name, value in self.probabilities.items()},
+            "model_score": round(self.model_score, 6),
             "threshold": round(self.threshold, 6),
             "model_version": self.model_version,
         }
@@ -204,6 +215,11 @@ class _ClientCore:
         outputs = {output["name"]: output for output in config["output"]}
         if len(config["input"]) != 1 or OUTPUT_PROBABILITIES not in outputs:
             raise ModelNotReadyError(f"model '{self.model}' at {self.url} is not a cataract classifier (inputs {config['input']})")
+        if parameters.get("decision_rule") != DECISION_RULE:
+            raise ModelNotReadyError(
+                f"model '{self.model}' at {self.url} was exported before the decision threshold went into the model "
+                "(its config has no decision_rule): its labels would disagree between doors; re-export it with `cataract export`"
+            )
         dims = [int(d) for d in config["input"][0]["dims"]]
         classes = tuple(parameters.get("classes", "cataract,normal").split(","))
         return ModelInfo(
@@ -266,18 +282,19 @@ class _ClientCore:
             )
         version = str(result.get_response().get("model_version") if self.protocol == "http" else result.get_response().model_version)
         positive = info.classes.index(info.positive_class)
+        own_scores = model_scores(probabilities, info.threshold, positive)
         predictions = []
         for row, position in enumerate(job.positions):
-            scores = {name: float(probabilities[row, i]) for i, name in enumerate(info.classes)}
-            positive_score = scores[info.positive_class]
-            is_positive = positive_score >= info.threshold
-            other = info.classes[1 - positive]
+            served = {name: float(probabilities[row, i]) for i, name in enumerate(info.classes)}
+            label = info.positive_class if served[info.positive_class] >= SERVED_THRESHOLD else info.classes[1 - positive]
             predictions.append(
                 Prediction(
                     source=source_name(sources[position]),
-                    label=(info.positive_class if is_positive else other).capitalize(),
-                    confidence=100.0 * (positive_score if is_positive else scores[other]),
-                    probabilities=scores,
+                    label=label.capitalize(),
+                    confidence=100.0 * served[label],
+                    probabilities=served,
+                    cataract_probability=served[info.positive_class],
+                    model_score=float(own_scores[row]),
                     threshold=info.threshold,
                     model_version=version or info.version,
                     latency_ms=latency_ms,
@@ -389,18 +406,22 @@ class CataractClient(_ClientCore):
         _close_quietly(client)
 
     def _call(self, call: _Call):
-        """Perform one tritonclient call, retrying with backoff while no server answers."""
+        """Perform one tritonclient call, retrying with backoff while no server answers
+        (never after a timeout or a busy refusal: the request is not sent twice)."""
         delays = iter(self._retry_delays() if call.retry else ())
         while True:
             try:
                 return getattr(self._client(), call.method)(*call.args, **call.kwargs)
             except Exception as exc:  # tritonclient, socket and gevent errors
-                if not is_unavailable(exc):
-                    raise translate(exc, self.url, call.model) from None
-                self._drop_connection()  # a fresh channel skips gRPC's own reconnect backoff
-                delay = next(delays, None)
+                unavailable = is_unavailable(exc)
+                if unavailable or is_timeout(exc):
+                    # This thread's own connection (no other call uses it): after a timeout its
+                    # late answer must not be read as the next request's; a fresh channel also
+                    # skips gRPC's reconnect backoff.
+                    self._drop_connection()
+                delay = next(delays, None) if unavailable else None
                 if delay is None:
-                    raise translate(exc, self.url, call.model) from None
+                    raise translate(exc, self.url, call.model, self.timeout) from None
                 time.sleep(delay)
 
     def _converse(self, conversation: Conversation):
@@ -467,43 +488,67 @@ class CataractClient(_ClientCore):
         self.close()
 
 
+@dataclasses.dataclass(eq=False)
+class _SharedConnection:
+    """One asyncio tritonclient connection and the calls in flight on it: it is closed
+    only once it is retired and its last call has ended, so one failure never cuts the
+    requests that others have in flight on it."""
+
+    client: Any
+    loop: asyncio.AbstractEventLoop
+    calls: int = 0
+    retired: bool = False
+
+
 class AsyncCataractClient(_ClientCore):
     """asyncio client over tritonclient's grpc.aio or http.aio client."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._connection = None
-        self._connection_loop: asyncio.AbstractEventLoop | None = None
+        self._connection: _SharedConnection | None = None
 
-    def _client(self):
+    def _new_client(self):
+        if self.protocol == "grpc":
+            import tritonclient.grpc.aio as aio
+
+            return aio.InferenceServerClient(self.url)
+        import tritonclient.http.aio as aio
+
+        return aio.InferenceServerClient(self.url, conn_timeout=self.timeout)
+
+    def _acquire(self) -> _SharedConnection:
         loop = asyncio.get_running_loop()
-        if self._connection is not None and self._connection_loop is not loop:
-            self._connection = None  # bound to an event loop that is gone (e.g. a finished asyncio.run)
-        if self._connection is None:
-            self._connection_loop = loop
-            if self.protocol == "grpc":
-                import tritonclient.grpc.aio as aio
+        current = self._connection
+        # A connection bound to an event loop that is gone (a finished asyncio.run) is dropped.
+        if current is None or current.retired or current.loop is not loop:
+            self._connection = current = _SharedConnection(self._new_client(), loop)
+        current.calls += 1
+        return current
 
-                self._connection = aio.InferenceServerClient(self.url)
-            else:
-                import tritonclient.http.aio as aio
-
-                self._connection = aio.InferenceServerClient(self.url, conn_timeout=self.timeout)
-        return self._connection
+    async def _release(self, connection: _SharedConnection) -> None:
+        connection.calls -= 1
+        if connection.retired and connection.calls == 0:
+            await _aclose_quietly(connection.client)
 
     async def _call(self, call: _Call):
+        """Perform one call, retrying with backoff while no server answers (never after a
+        timeout or a busy refusal: the request is not sent twice)."""
         delays = iter(self._retry_delays() if call.retry else ())
         while True:
+            connection = self._acquire()
             try:
-                return await asyncio.wait_for(getattr(self._client(), call.method)(*call.args, **call.kwargs), self.timeout)
+                method = getattr(connection.client, call.method)
+                return await asyncio.wait_for(method(*call.args, **call.kwargs), self.timeout)
             except Exception as exc:
-                if not is_unavailable(exc):
-                    raise translate(exc, self.url, call.model) from None
-                await self.close()  # a fresh channel skips gRPC's own reconnect backoff
-                delay = next(delays, None)
+                unavailable = is_unavailable(exc)
+                if unavailable:
+                    connection.retired = True  # later calls get a fresh channel, skipping gRPC's reconnect backoff
+                delay = next(delays, None) if unavailable else None
                 if delay is None:
-                    raise translate(exc, self.url, call.model) from None
-                await asyncio.sleep(delay)
+                    raise translate(exc, self.url, call.model, self.timeout) from None
+            finally:
+                await self._release(connection)
+            await asyncio.sleep(delay)
 
     async def _converse(self, conversation: Conversation):
         finished, step = self._advance(conversation, None)
@@ -537,7 +582,14 @@ class AsyncCataractClient(_ClientCore):
 
         async def run(job: _Job) -> None:
             async with limit:
-                self._record(answered, job, await self._converse(self._job_conversation(job, sources, info, heatmap)))
+                try:
+                    outcome = await self._converse(self._job_conversation(job, sources, info, heatmap))
+                except asyncio.CancelledError:
+                    if asyncio.current_task().cancelling():
+                        raise  # predict_many itself is being cancelled
+                    # A call cut short under it (a connection closed elsewhere): this job's error, not everyone's.
+                    outcome = InferenceError(f"the request to {self.url} was cancelled before it was answered")
+                self._record(answered, job, outcome)
 
         await asyncio.gather(*(run(job) for job in jobs))
         return self._ordered(len(sources), answered)
@@ -546,9 +598,12 @@ class AsyncCataractClient(_ClientCore):
         return await self._converse(self._statistics_conversation())
 
     async def close(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+        """Close the connection now if no call is in flight on it, else when its last one ends."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.retired = True
+            if connection.calls == 0 and connection.loop is asyncio.get_running_loop():
+                await _aclose_quietly(connection.client)
 
     async def __aenter__(self) -> "AsyncCataractClient":
         return self
@@ -564,6 +619,13 @@ def _close_quietly(client) -> None:
             client.close()
         except Exception:  # a dead connection can fail to close; it is gone either way
             pass
+
+
+async def _aclose_quietly(client) -> None:
+    try:
+        await client.close()
+    except Exception:  # as above
+        pass
 
 
 def sources_from_paths(paths: Iterable[str | Path]) -> list[Path]:

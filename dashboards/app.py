@@ -4,12 +4,15 @@
 
 Each browser session gets its own ScreeningSession and ServerMonitor (dashboards/
 screening.py), which hold every decision; the views below are `pn.viewable.Viewer`
-classes, each bound only to the parameters it shows.
+classes, each bound only to the parameters it shows. Every string a user or a server
+controls is escaped for the pane that shows it (dashboards/rendering.py).
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import secrets
 from pathlib import Path
 
 import pandas as pd
@@ -18,8 +21,8 @@ import panel_material_ui as pmui
 import param
 
 from cataract_contract import MAX_IMAGE_BYTES
-from dashboards.rendering import heatmap_overlay, probability_bar, thumbnail_png
-from dashboards.screening import Message, Screened, ScreeningSession, ServerMonitor, sample_photos
+from dashboards.rendering import heatmap_overlay, html_text, markdown_text, probability_bar
+from dashboards.screening import Screened, ScreeningSession, ServerMonitor, sample_photos
 
 TITLE = "Cataract screening"
 DISCLAIMER = (
@@ -28,6 +31,31 @@ DISCLAIMER = (
 )
 MONITOR_PERIOD_MS = 5000
 CARDS_SHOWN = 24
+# A file up to the size limit travels in one chunk, so each upload event is one whole
+# file: FileDropper keys the chunks of a file by its name, and two files of one name
+# uploaded together would otherwise have their chunks mixed.
+UPLOAD_CHUNK_BYTES = MAX_IMAGE_BYTES + 1
+
+
+class PhotoDropper(pn.widgets.FileDropper):
+    """FileDropper handing over every uploaded file as it arrives, `on_file(name, data)`,
+    instead of keeping them in `value`, a dict keyed by file name, where a second file of
+    the same name would replace the first. (Overrides FileDropper's event handler, panel 1.x.)"""
+
+    on_file = param.Callable(allow_refs=False, doc="called with (name, bytes) of each complete upload")
+    on_too_large = param.Callable(allow_refs=False, doc="called with the name of a file over the size limit")
+
+    _rename = {**pn.widgets.FileDropper._rename, "on_file": None, "on_too_large": None}  # not sent to the browser
+
+    def _process_event(self, event) -> None:
+        data = event.data
+        if event.event_name != "upload_event":  # a file removed from the widget's list: it stays queued
+            return
+        if data["total_chunks"] != 1:
+            if data["chunk"] == 1:
+                self.on_too_large(data["name"])
+            return
+        self.on_file(data["name"], bytes(data["data"]))
 
 
 class PhotoPicker(pn.viewable.Viewer):
@@ -39,12 +67,11 @@ class PhotoPicker(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._taken_uploads: set[str] = set()
-        self.uploader = pn.widgets.FileDropper(
+        self.uploader = PhotoDropper(
             multiple=True, accepted_filetypes=["image/*"], max_file_size=f"{MAX_IMAGE_BYTES / 2**20:.0f}MB",
-            chunk_size=4 * 2**20, name="Photos", sizing_mode="stretch_width",
+            chunk_size=UPLOAD_CHUNK_BYTES, name="Photos", sizing_mode="stretch_width",
+            on_file=self._on_file, on_too_large=self._on_too_large,
         )
-        self.uploader.param.watch(self._on_upload, "value")
         samples = sample_photos(self.samples_folder)
         self.sample_picker = pn.widgets.MultiSelect(
             name=f"Sample photos ({self.samples_folder})" if samples else "Sample photos (none found)",
@@ -54,36 +81,47 @@ class PhotoPicker(pn.viewable.Viewer):
         self.add_samples = pn.widgets.Button(
             name="Add selected samples", button_type="primary", button_style="outline", sizing_mode="stretch_width"
         )
-        self.add_samples.on_click(lambda _: self.session.add_samples(self.sample_picker.value))
+        self.add_samples.on_click(self._on_add_samples)
         self.predict_button = pn.widgets.Button(name="Predict", button_type="primary", sizing_mode="stretch_width")
         self.predict_button.on_click(self._on_predict)
-        self.session.param.watch(lambda event: setattr(self.predict_button, "loading", event.new), "busy")
+        self.session.param.watch(self._show_busy, "busy")
+        # One pane updated in place: cheaper on the event loop than a new pane per upload.
+        self.pending_list = pn.pane.HTML("", css_classes=["pending"], sizing_mode="stretch_width")
+        self.session.param.watch(self._show_pending, "pending")
 
-    def _on_upload(self, event) -> None:
-        new = {name: data for name, data in (event.new or {}).items() if name not in self._taken_uploads}
-        self._taken_uploads.update(new)
-        if new:
-            self.session.add_files(new)
+    def _on_file(self, name: str, data: bytes) -> None:
+        # Decoding happens in an executor; this only schedules it on the session's loop.
+        pn.state.execute(functools.partial(self.session.add_files, [(name, data)]))
+
+    def _on_too_large(self, name: str) -> None:
+        self.session.refuse(name, f"file too large (over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB)")
+
+    async def _on_add_samples(self, _event) -> None:
+        await self.session.add_samples(self.sample_picker.value)
 
     async def _on_predict(self, _event) -> None:
         await self.on_predict()
 
-    @param.depends("session.pending")
-    def _pending(self) -> pn.pane.Markdown:
-        names = ", ".join(photo.name for photo in self.session.pending)
-        return pn.pane.Markdown(f"**Waiting for Predict:** {names}" if names else "", css_classes=["pending"])
+    def _show_busy(self, event) -> None:
+        self.predict_button.param.update(loading=event.new, disabled=event.new,
+                                         name="Screening..." if event.new else "Predict")
+
+    def _show_pending(self, event) -> None:
+        items = "".join(f'<li class="pending-photo">{html_text(photo.name)} <code>{photo.short_hash}</code></li>'
+                        for photo in event.new)
+        self.pending_list.object = f"<b>Waiting for Predict ({len(event.new)}):</b><ul>{items}</ul>" if items else ""
 
     def __panel__(self):
         return pn.Column(
-            pn.pane.Markdown(f"### Photos\nDrag and drop or browse (JPEG, PNG, BMP, WebP; up to "
+            pn.pane.Markdown(f"### Photos\nDrag and drop or browse (JPEG, PNG, BMP, WebP, GIF, TIFF; up to "
                              f"{MAX_IMAGE_BYTES / 2**20:.0f} MiB each)."),
-            self.uploader, self.sample_picker, self.add_samples, self._pending, self.predict_button,
+            self.uploader, self.sample_picker, self.add_samples, self.pending_list, self.predict_button,
             sizing_mode="stretch_width",
         )
 
 
 class Messages(pn.viewable.Viewer):
-    """What the last action has to say, with Retry when the server was unreachable."""
+    """What the last actions have to say, with Retry when photos wait for the service."""
 
     session = param.ClassSelector(class_=ScreeningSession)
     on_predict = param.Callable(allow_refs=False, doc="async: screen the waiting photos")
@@ -92,22 +130,29 @@ class Messages(pn.viewable.Viewer):
         super().__init__(**params)
         self.retry_button = pn.widgets.Button(name="Retry", button_type="warning", visible=False)
         self.retry_button.on_click(self._on_retry)
-        self.session.param.watch(lambda event: setattr(self.retry_button, "visible", event.new), "server_unreachable")
+        self.session.param.watch(lambda event: setattr(self.retry_button, "visible", event.new), "retry_offered")
+        self.session.param.watch(lambda event: setattr(self.retry_button, "disabled", event.new), "busy")
+        self.alerts = pn.Column(sizing_mode="stretch_width")
+        self.session.param.watch(self._show, "messages")
 
     async def _on_retry(self, _event) -> None:
         await self.on_predict()
 
-    @param.depends("session.messages")
-    def _alerts(self):
-        return pn.Column(*(self.alert(message) for message in self.session.messages), sizing_mode="stretch_width")
-
-    @staticmethod
-    def alert(message: Message):
-        return pmui.Alert(object=message.text, severity=message.kind, css_classes=["inline-message"],
-                          sizing_mode="stretch_width")
+    def _show(self, event) -> None:
+        """Alerts updated in place (an upload changes only the count): cheaper on the
+        event loop than new ones each time."""
+        alerts = list(self.alerts.objects[: len(event.new)])
+        for index, message in enumerate(event.new):
+            # The alert renders its text as Markdown (HTML included): escaped, it is shown as written.
+            shown = {"object": markdown_text(message.text), "severity": message.kind}
+            if index < len(alerts):
+                alerts[index].param.update(**shown)
+            else:
+                alerts.append(pmui.Alert(**shown, css_classes=["inline-message"], sizing_mode="stretch_width"))
+        self.alerts.objects = alerts
 
     def __panel__(self):
-        return pn.Column(self._alerts, self.retry_button, sizing_mode="stretch_width")
+        return pn.Column(self.alerts, self.retry_button, sizing_mode="stretch_width")
 
 
 class ResultCards(pn.viewable.Viewer):
@@ -118,19 +163,20 @@ class ResultCards(pn.viewable.Viewer):
 
     @staticmethod
     def card(item: Screened, show_heatmap: bool):
-        prediction = item.prediction
-        picture = (heatmap_overlay(item.photo.data, prediction.heatmap)
-                   if show_heatmap and prediction.heatmap is not None else thumbnail_png(item.photo.data))
+        prediction, photo = item.prediction, item.photo
+        picture = (heatmap_overlay(photo.thumbnail, prediction.heatmap)
+                   if show_heatmap and prediction.heatmap is not None else photo.thumbnail)
         colour = "#c62828" if prediction.is_cataract else "#2e7d32"
         return pn.Card(
             pn.pane.PNG(picture, width=240),
             pn.pane.HTML(f'<span class="prediction-label" style="font-size:20px;font-weight:600;color:{colour}">'
-                         f'{prediction.label}</span> <span class="prediction-confidence" style="font-size:18px">'
+                         f'{html_text(prediction.label)}</span> <span class="prediction-confidence" style="font-size:18px">'
                          f'{prediction.confidence:.1f}%</span>'),
-            pn.pane.HTML(probability_bar(prediction.probabilities["cataract"], prediction.threshold), width=240),
-            pn.pane.Markdown(f"model v{prediction.model_version} &middot; {prediction.latency_ms:.0f} ms",
-                             styles={"font-size": "12px"}),
-            title=item.photo.name, collapsible=False, width=270, css_classes=["result-card"],
+            pn.pane.HTML(probability_bar(prediction.cataract_probability), width=240),
+            pn.pane.HTML(f'<span style="font-size:12px">SHA-256 <code class="photo-hash">{photo.short_hash}</code> &middot; '
+                         f"model v{html_text(prediction.model_version)} &middot; {prediction.latency_ms:.0f} ms</span>"),
+            title=html_text(photo.name),  # the card puts its title into HTML as it is
+            collapsible=False, width=270, css_classes=["result-card"],
         )
 
     @param.depends("session.results", "show_heatmap")
@@ -169,30 +215,46 @@ class ServerPanel(pn.viewable.Viewer):
     monitor = param.ClassSelector(class_=ServerMonitor)
     session = param.ClassSelector(class_=ScreeningSession)
 
-    @param.depends("monitor.reachable", "monitor.delta", "monitor.model_info", "monitor.total_inferences",
-                   "session.results")
-    def __panel__(self):
+    def __init__(self, **params):
+        super().__init__(**params)
+        # Two panes updated in place on each refresh (every 5 s): no new models on the event loop.
+        self.unreachable = pmui.Alert(severity="error", css_classes=["server-status"], visible=False)
+        self.facts = pn.pane.HTML("", css_classes=["server-status"], sizing_mode="stretch_width")
+        self.monitor.param.watch(self._show, ["reachable", "problem", "delta", "model_info", "total_inferences"])
+        self.session.param.watch(self._show, "results")
+        self._show()
+
+    def _show(self, *_events) -> None:
         m = self.monitor
-        if not m.reachable:
-            return pmui.Alert(object=f"Triton server unreachable at {m.triton_url}. {m.problem}", severity="error",
-                              css_classes=["server-status"])
-        info, delta = m.model_info, m.delta
+        self.unreachable.param.update(visible=not m.reachable,
+                                      object=markdown_text(f"Triton server unreachable at {m.triton_url}. {m.problem}"))
+        self.facts.visible = m.reachable
+        if m.reachable:
+            self.facts.object = "".join(f"<p>{line}</p>" for line in self._lines())
+
+    def _lines(self) -> list[str]:
+        m, info, delta = self.monitor, self.monitor.model_info, self.monitor.delta
         lines = [
-            f"**Server** {m.triton_url} ({m.protocol}): live {'yes' if m.live else 'no'}, ready {'yes' if m.ready else 'no'}",
+            f"<b>Server</b> {html_text(m.triton_url)} ({m.protocol}): live {'yes' if m.live else 'no'}, "
+            f"ready {'yes' if m.ready else 'no'}",
         ]
-        if info is not None:
-            lines.append(f"**Model** {info.name} v{info.version} ({info.backend}), threshold {info.threshold:.3f}")
-        lines.append(f"**Inferences** {m.total_inferences}")
+        if info is not None:  # names and numbers the server sends: escaped like any other text
+            lines.append(f"<b>Model</b> {html_text(info.name)} v{html_text(info.version)} ({html_text(info.backend)}), "
+                         f"decision threshold {info.threshold:.3f} on the model's score (served at 50%)")
+        lines.append(f"<b>Inferences</b> {m.total_inferences}")
         if delta is not None:
             queue = f"{delta.average_queue_ms:.1f} ms" if delta.average_queue_ms is not None else "n/a"
             compute = f"{delta.average_compute_ms:.1f} ms" if delta.average_compute_ms is not None else "n/a"
             sizes = ", ".join(f"{size}x{count}" for size, count in delta.batch_sizes.items()) or "none"
-            lines.append(f"**Since last refresh** {delta.inferences} inferences in {delta.executions} executions; "
+            lines.append(f"<b>Since last refresh</b> {delta.inferences} inferences in {delta.executions} executions; "
                          f"average queue {queue}, compute {compute}; batch sizes {sizes}")
         latencies = self.session.recent_latencies_ms()
         if latencies:
-            lines.append("**Recent request latencies** " + ", ".join(f"{v:.0f}" for v in latencies[:10]) + " ms")
-        return pn.pane.Markdown("\n\n".join(lines), css_classes=["server-status"])
+            lines.append("<b>Recent request latencies</b> " + ", ".join(f"{v:.0f}" for v in latencies[:10]) + " ms")
+        return lines
+
+    def __panel__(self):
+        return pn.Column(self.unreachable, self.facts, sizing_mode="stretch_width")
 
 
 def create_app(triton_url: str, protocol: str = "grpc", samples_folder: str | Path | None = None):
@@ -226,12 +288,18 @@ def create_app(triton_url: str, protocol: str = "grpc", samples_folder: str | Pa
 
 
 def serve(triton_url: str, protocol: str, samples_folder: str | Path | None, port: int, address: str,
-          show: bool = False, extra_origins: list[str] = ()) -> None:
+          show: bool = False, extra_origins: list[str] = (), credentials: str | None = None) -> None:
+    """credentials: a JSON file of user name -> password: Panel's basic authentication then
+    asks every browser to log in before any page (or photo) is served."""
     pn.extension("filedropper", "tabulator")
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}", *extra_origins}
+    login = {}
+    if credentials:
+        # Signs the login cookie; a new secret per start logs everyone out on a restart.
+        login = {"basic_auth": str(credentials), "cookie_secret": secrets.token_urlsafe(32)}
     pn.serve(
         {"/": lambda: create_app(triton_url, protocol, samples_folder)},
         port=port, address=address, websocket_origin=sorted(origins), show=show, title=TITLE,
-        # Uploads arrive in 4 MiB chunks; leave room for the message framing.
-        websocket_max_message_size=8 * 2**20,
+        # A photo arrives in one chunk of up to the size limit; leave room for the message framing.
+        websocket_max_message_size=UPLOAD_CHUNK_BYTES + 2**20, **login,
     )

@@ -4,30 +4,71 @@
 since the page was opened, and the messages to show. `ServerMonitor` turns Triton's
 health and statistics into what the server panel shows, as deltas between refreshes.
 Both reach Triton only through the project's asyncio client.
+
+Every upload is its own Photo, with an id of its own (two patients' photos may share a
+file name) and a content hash shown beside its name, so an answer can be traced to the
+exact file. Decoding runs in an executor, never on the server's event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import dataclasses
 import datetime
+import hashlib
 import io
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import param
 
-from client.errors import CataractClientError, InvalidImageError, ModelNotReadyError, ServerUnavailableError
-from cataract_contract import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageError, decode_image
+from cataract_contract import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageError, decode_image, read_image_bytes
+from client.errors import (
+    CataractClientError,
+    InvalidImageError,
+    ModelNotReadyError,
+    RequestTimeoutError,
+    ServerBusyError,
+    ServerUnavailableError,
+)
 from client.triton_client import AsyncCataractClient, ModelInfo, Prediction
+from dashboards.rendering import thumbnail_png
 
 RECENT_LATENCIES = 20
+# Decoding uploads, for every session of this server: all cores but one, which stays
+# with the event loop that answers every browser.
+DECODER = ThreadPoolExecutor(max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="photo-decoder")
+TABLE_COLUMNS = ("time", "file", "sha256", "prediction", "confidence_percent", "p_cataract", "model_score", "threshold",
+                 "model_version", "latency_ms")
+HASH_SHOWN = 12  # hex digits of the SHA-256 shown beside a file name
+# Cells a spreadsheet would read as a formula (OWASP's list): such a cell gets a leading '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Failures of the service, not of the photo: it stays waiting for Retry, with this message.
+RETRY_LATER = {
+    ServerUnavailableError: "Triton server unreachable at {url}: start it with `cataract serve`, then press Retry",
+    ModelNotReadyError: "the model is not ready on the server yet: press Retry in a moment",
+    ServerBusyError: "the server is busy (its queue is full): press Retry in a moment",
+    RequestTimeoutError: "the server did not answer in time: press Retry",
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class Photo:
+    """One upload. `id` tells apart photos of one name; `sha256` is the file's content hash."""
+
+    id: str
     name: str
     data: bytes
+    sha256: str
+    thumbnail: bytes  # PNG of at most 240 px a side, made once at upload
+
+    @property
+    def short_hash(self) -> str:
+        return self.sha256[:HASH_SHOWN]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,15 +86,17 @@ class Message:
     text: str
 
 
-def check_photo(name: str, data: bytes) -> str | None:
-    """Why a file cannot be screened, or None when it can."""
+def prepare_photo(name: str, data: bytes) -> Photo:
+    """Check and decode an upload, and make its thumbnail (CPU work: run it in an
+    executor). Raises ImageError naming the problem."""
     if len(data) > MAX_IMAGE_BYTES:
-        return f"{name}: file too large ({len(data) / 2**20:.1f} MiB, over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB)"
-    try:
-        decode_image(data)
-    except ImageError as exc:
-        return f"{name}: {exc}"
-    return None
+        raise ImageError(f"file too large ({len(data) / 2**20:.1f} MiB, over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB)")
+    return Photo(uuid.uuid4().hex, name, data, hashlib.sha256(data).hexdigest(), thumbnail_png(decode_image(data)))
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def sample_photos(folder: str | Path | None, limit: int = 200) -> list[Path]:
@@ -70,9 +113,9 @@ class ScreeningSession(param.Parameterized):
     protocol = param.Selector(default="grpc", objects=["grpc", "http"])
     pending = param.List(default=[], item_type=Photo, doc="photos waiting for Predict")
     results = param.List(default=[], item_type=Screened, doc="answers since the page was opened, newest first")
-    messages = param.List(default=[], item_type=Message, doc="what the last action has to say")
-    server_unreachable = param.Boolean(default=False, doc="the last Predict found no server: offer Retry")
-    busy = param.Boolean(default=False)
+    messages = param.List(default=[], item_type=Message, doc="what the last actions have to say")
+    retry_offered = param.Boolean(default=False, doc="the last Predict left photos waiting for the service: offer Retry")
+    busy = param.Boolean(default=False, doc="a Predict is running; another does nothing until it ends")
     model_info = param.Parameter(default=None, doc="ModelInfo of the served model, once known")
 
     def __init__(self, **params):
@@ -85,28 +128,52 @@ class ScreeningSession(param.Parameterized):
             self._client = AsyncCataractClient(self.triton_url, self.protocol, retries=1, backoff=0.2, timeout=30)
         return self._client
 
-    def add_files(self, files: dict[str, bytes]) -> None:
-        """Queue uploaded files; refuse the unusable ones with a message naming the problem."""
-        accepted, problems = [], []
-        for name, data in files.items():
-            problem = check_photo(name, data)
-            if problem:
-                problems.append(Message("error", problem))
-            else:
-                accepted.append(Photo(name, data))
-        self.pending = [*self.pending, *accepted]
-        notes = [Message("info", f"{len(accepted)} photo(s) ready: press Predict")] if accepted else []
-        self.messages = problems + notes
+    async def add_files(self, files: list[tuple[str, bytes]]) -> None:
+        """Queue uploaded files (a list: two may share a name), decoding them in an
+        executor; refuse the unusable ones with a message naming the problem."""
+        loop = asyncio.get_running_loop()
+        prepared = await asyncio.gather(*(loop.run_in_executor(DECODER, prepare_photo, name, data) for name, data in files),
+                                        return_exceptions=True)
+        problems = []
+        for (name, _), photo in zip(files, prepared):
+            if isinstance(photo, ImageError):
+                problems.append(Message("error", f"{name}: {photo}"))
+            elif isinstance(photo, BaseException):
+                raise photo
+        self.pending = [*self.pending, *(photo for photo in prepared if isinstance(photo, Photo))]
+        self._say(problems)
 
-    def add_samples(self, paths: list[str | Path]) -> None:
-        self.add_files({Path(path).name: Path(path).read_bytes() for path in paths})
+    async def add_samples(self, paths: list[str | Path]) -> None:
+        loop = asyncio.get_running_loop()
+        files, problems = [], []
+        for path in map(Path, paths):
+            try:
+                files.append((path.name, await loop.run_in_executor(DECODER, read_image_bytes, path)))
+            except ImageError as exc:
+                problems.append(Message("error", f"{path.name}: {exc}"))
+        await self.add_files(files)
+        self._say(problems)
+
+    def refuse(self, name: str, problem: str) -> None:
+        """An upload refused before it reached the session (by the upload widget)."""
+        self._say([Message("error", f"{name}: {problem}")])
+
+    def _say(self, problems: list[Message]) -> None:
+        """Add an action's problems to the errors already shown, and count what waits
+        (uploads arrive one by one: the count is of the queue, not of this upload)."""
+        waiting = [Message("info", f"{len(self.pending)} photo(s) waiting: press Predict")] if self.pending else []
+        self.messages = [*(m for m in self.messages if m.kind == "error"), *problems, *waiting]
 
     def clear_pending(self) -> None:
         self.pending = []
 
     async def predict(self) -> None:
-        """Screen every pending photo. Photos the server could not be reached for stay
-        pending (Retry sends them again); bad photos are dropped with a message."""
+        """Screen the photos waiting now. Photos added meanwhile wait for the next Predict;
+        photos the service could not take (unreachable, busy, not ready, no answer in time)
+        stay waiting for Retry; bad photos are dropped with a message. While one Predict
+        runs, another (a double click, Retry) does nothing."""
+        if self.busy:
+            return
         if not self.pending:
             self.messages = [Message("warning", "no photos to screen: upload some or pick samples first")]
             return
@@ -124,26 +191,23 @@ class ScreeningSession(param.Parameterized):
 
     def _take(self, photos: list[Photo], answers: list[Prediction | CataractClientError]) -> None:
         now = datetime.datetime.now()
-        screened, still_pending, messages = [], [], []
+        screened, messages, waiting = [], [], set()
         for photo, answer in zip(photos, answers):
             if isinstance(answer, Prediction):
                 screened.append(Screened(photo, dataclasses.replace(answer, source=photo.name), now))
-            elif isinstance(answer, (ServerUnavailableError, ModelNotReadyError)):
-                still_pending.append(photo)
+            elif type(answer) in RETRY_LATER:
+                waiting.add(photo.id)
             elif isinstance(answer, InvalidImageError):
                 messages.append(Message("error", f"{photo.name}: {str(answer).removeprefix('<bytes>: ')}"))
             else:
                 messages.append(Message("error", f"{photo.name}: the server could not screen it ({answer})"))
-        problems = {type(a) for a in answers if isinstance(a, (ServerUnavailableError, ModelNotReadyError))}
-        if ServerUnavailableError in problems:
-            messages.insert(0, Message("error", f"Triton server unreachable at {self.triton_url}: start it with "
-                                                "`cataract serve`, then press Retry"))
-        elif ModelNotReadyError in problems:
-            messages.insert(0, Message("error", "the model is not ready on the server yet: press Retry in a moment"))
+        problems = {type(answer) for answer in answers if type(answer) in RETRY_LATER}
+        messages[:0] = [Message("error", RETRY_LATER[kind].format(url=self.triton_url)) for kind in RETRY_LATER if kind in problems]
         if screened:
             messages.append(Message("success", f"screened {len(screened)} photo(s)"))
-        self.server_unreachable = bool(problems)
-        self.pending = still_pending
+        self.retry_offered = bool(problems)
+        sent = {photo.id for photo in photos} - waiting
+        self.pending = [photo for photo in self.pending if photo.id not in sent]  # keeps what came meanwhile
         self.results = [*reversed(screened), *self.results]
         self.messages = messages
 
@@ -151,28 +215,22 @@ class ScreeningSession(param.Parameterized):
         return [item.prediction.latency_ms for item in self.results[:RECENT_LATENCIES]]
 
     def table_rows(self) -> list[dict[str, Any]]:
+        """One row per screened photo (TABLE_COLUMNS), newest first."""
         return [
-            {
-                "time": item.at.strftime("%H:%M:%S"),
-                "file": item.photo.name,
-                "prediction": item.prediction.label,
-                "confidence_percent": round(item.prediction.confidence, 2),
-                "p_cataract": round(item.prediction.probabilities["cataract"], 4),
-                "threshold": round(item.prediction.threshold, 4),
-                "model_version": item.prediction.model_version,
-                "latency_ms": round(item.prediction.latency_ms, 1),
-            }
+            dict(zip(TABLE_COLUMNS, (
+                item.at.strftime("%H:%M:%S"), item.photo.name, item.photo.short_hash, item.prediction.label,
+                round(item.prediction.confidence, 2), round(item.prediction.cataract_probability, 4),
+                round(item.prediction.model_score, 4), round(item.prediction.threshold, 4),
+                item.prediction.model_version, round(item.prediction.latency_ms, 1),
+            )))
             for item in self.results
         ]
 
     def results_csv(self) -> str:
-        rows = self.table_rows()
         buffer = io.StringIO()
-        fields = list(rows[0]) if rows else ["time", "file", "prediction", "confidence_percent", "p_cataract",
-                                             "threshold", "model_version", "latency_ms"]
-        writer = csv.DictWriter(buffer, fieldnames=fields)
+        writer = csv.DictWriter(buffer, fieldnames=TABLE_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()} for row in self.table_rows())
         return buffer.getvalue()
 
 

@@ -1,5 +1,5 @@
-# The official Triton 25.02 image (the last with the TensorFlow backend, TF 2.17) plus
-# Pillow, which the `preprocess` python model uses to decode photos.
-ARG BASE=nvcr.io/nvidia/tritonserver:25.02-py3
+# The official Triton image of a release (BASE) plus Pillow, which the `preprocess` python
+# model uses to decode photos. scripts/serve_gpu.sh tags the build by this file's hash.
+ARG BASE=nvcr.io/nvidia/tritonserver:26.07-py3
 FROM ${BASE}
-RUN pip install --no-cache-dir "pillow>=10,<12"
+RUN pip install --no-cache-dir "pillow>=10,<13"

@@ -153,8 +153,7 @@ def run_serving_benchmark(repository: Path, photo_folder: Path, levels: list[int
     if not skip_reference:
         port = free_port()
         reference = subprocess.Popen(
-            [sys.executable, "-m", "serving.reference_server", str(version_dir / SAVEDMODEL_DIR),
-             str(card["decision_threshold"]), "--port", str(port)],
+            [sys.executable, "-m", "serving.reference_server", str(version_dir / SAVEDMODEL_DIR), "--port", str(port)],
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
         )
         try:

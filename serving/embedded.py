@@ -5,6 +5,7 @@ every backend stub it spawned."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import signal
@@ -28,10 +29,26 @@ class ServerOptions:
     http_port: int = 8000
     grpc_port: int = 8001
     metrics_port: int = 8002
-    # None serves config.pbtxt; "gpu" would pick configs/gpu.pbtxt (needs the container).
+    # None serves config.pbtxt; "gpu_onnx" or "gpu_tensorflow" picks configs/<name>.pbtxt (needs a GPU container).
     config_name: str | None = None
     log_verbose: int = 0
     model_control: str = "none"
+
+    def __post_init__(self):
+        # A load request can carry a model's files, and the python backend runs a python
+        # model's code: model control open to a network is remote code execution.
+        if self.model_control != "none" and not is_loopback(self.host):
+            raise ServerError(f"model control (--allow-model-control) lets any client that reaches the server run code on "
+                              f"this machine: refused with --host {self.host}; use it only with a loopback address")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 class LocalTritonServer:
@@ -99,6 +116,9 @@ class LocalTritonServer:
         self.process = subprocess.Popen(
             self.command(), env=self.environment(), stdout=self._log_file, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopping it reaches every stub
+            # The python stubs put their working directory on sys.path: an empty folder, so that
+            # they import the repository's own copies of the project's modules, as in the container.
+            cwd=self._workspace,
         )
         self.wait_until_ready(ready_timeout)
         return self

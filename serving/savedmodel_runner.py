@@ -6,9 +6,9 @@ and by the reference server, so every one of them runs the model the same way.
 
 Precision "bfloat16" turns on TensorFlow's oneDNN auto-mixed-precision, which pays on
 CPUs with AVX512_BF16 or AMX. It is a process-wide graph-rewrite option, read whenever
-TensorFlow optimises the graph for a new input shape, so it stays as the last loaded
-classifier set it: a process runs classifiers of one precision at a time (a Triton
-python model has a process of its own).
+TensorFlow optimises the graph for a new input shape (a first call at a new batch size),
+so each call sets it to the classifier's precision and puts it back afterwards: classifiers
+of both precisions, and any other TensorFlow work, can share a process.
 """
 
 from __future__ import annotations
@@ -34,14 +34,19 @@ class SavedModelClassifier:
 
         self._tf = tf
         self.precision = precision
-        tf.config.optimizer.set_experimental_options({BFLOAT16_OPTION: precision == "bfloat16"})
         self._signature = tf.saved_model.load(str(path)).signatures[SAVEDMODEL_SIGNATURE]
         self.image_size = int(self._signature.structured_input_signature[1][INPUT_IMAGE].shape[1])
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """One TensorFlow call for the whole batch."""
-        result = self._signature(**{INPUT_IMAGE: self._tf.constant(images)})
-        outputs = {name: result[name].numpy().astype(np.float32) for name in OUTPUTS}
+        optimizer = self._tf.config.optimizer
+        previous = optimizer.get_experimental_options().get(BFLOAT16_OPTION, False)
+        optimizer.set_experimental_options({BFLOAT16_OPTION: self.precision == "bfloat16"})
+        try:
+            result = self._signature(**{INPUT_IMAGE: self._tf.constant(images)})
+            outputs = {name: result[name].numpy().astype(np.float32) for name in OUTPUTS}
+        finally:
+            optimizer.set_experimental_options({BFLOAT16_OPTION: previous})
         if self.precision == "bfloat16":
             # bfloat16 rounds each probability to 8 bits, so a pair can sum to 1 +- 4e-3:
             # renormalise so that every caller gets a probability distribution.

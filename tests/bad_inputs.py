@@ -2,12 +2,15 @@
 
 `write_corpus(folder)` writes the files and returns, per file name, what must happen:
 None when the file is a valid photo (odd, but answerable), or a phrase the error
-message must contain.
+message must contain. `write_special_paths(folder)` makes paths that are not regular
+files (a FIFO, a folder, a device, a file that fails to read), with the same kind of
+expectations; they have no bytes to send, so only the doors that read paths get them.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -50,6 +53,11 @@ def write_corpus(folder: Path) -> dict[str, str | None]:
     gif = io.BytesIO()
     frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:])
     noise = np.random.default_rng(0).integers(0, 256, (3000, 3000, 3), dtype=np.uint8)
+    # Small files that decode to huge images: 16-bit grey (2 bytes a pixel) and RGBA (4).
+    sparse = np.zeros((6300, 6300), np.uint16)
+    sparse[::97, :] = 65535
+    transparent = Image.new("RGBA", (6300, 6300), (10, 20, 30, 128))
+    small = photo.resize((32, 32))
     files: dict[str, tuple[bytes, str | None]] = {
         "empty.jpg": (b"", "empty"),
         "text_renamed.jpg": (b"Patient notes: follow up in two weeks.\n", "not an image"),
@@ -62,8 +70,35 @@ def write_corpus(folder: Path) -> dict[str, str | None]:
         "animated.gif": (gif.getvalue(), None),
         "one_pixel.png": (encoded(Image.new("RGB", (1, 1), (120, 60, 30)), "PNG"), None),
         "huge_noise.png": (encoded(Image.fromarray(noise), "PNG", compress_level=0), "over the limit"),
+        "gray_16bit_6300x6300.png": (encoded(Image.fromarray(sparse), "PNG"), None),
+        "rgba_6300x6300.png": (encoded(transparent, "PNG"), "memory budget"),
+        "rgba_5000x5000.png": (encoded(transparent.crop((0, 0, 5000, 5000)), "PNG"), None),
+        # Formats Pillow knows but a photo never comes in; EPS would even run Ghostscript.
+        "portrait.ppm": (encoded(small, "PPM"), "PPM images are not accepted"),
+        "icon.ico": (encoded(small, "ICO"), "ICO images are not accepted"),
+        "scan.tga": (encoded(small, "TGA"), "TGA images are not accepted"),
+        "paint.pcx": (encoded(small, "PCX"), "PCX images are not accepted"),
+        "drawing.eps": (encoded(small, "EPS"), "EPS images are not accepted"),
     }
     assert len(files["huge_noise.png"][0]) > MAX_IMAGE_BYTES
     for name, (data, _) in files.items():
         (folder / name).write_bytes(data)
     return {name: expectation for name, (_, expectation) in files.items()}
+
+
+def write_special_paths(folder: Path) -> dict[Path, str]:
+    """Paths a careless or hostile caller may pass as photos, and the phrase each error
+    must contain. Reading must never hang (FIFO), read without limit (/dev/zero), or let
+    an OSError escape (a folder; /proc/self/mem, a regular file whose read fails with EIO)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fifo, directory = folder / "pipe.jpg", folder / "folder.jpg"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    directory.mkdir(exist_ok=True)
+    return {
+        fifo: "not a regular file",
+        directory: "not a regular file",
+        Path("/dev/zero"): "not a regular file",
+        Path("/proc/self/mem"): "cannot read",
+        folder / "missing.jpg": "No such file",
+    }

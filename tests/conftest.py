@@ -111,3 +111,14 @@ def triton(tiny_repository):
     server = start_server(tiny_repository)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def slow_triton(tmp_path_factory):
+    """A real tritonserver serving the slow test classifier (tests/slow_model.py): three
+    instances and no batching, so each request runs alone as soon as one is free."""
+    from slow_model import write_slow_repository
+
+    server = start_server(write_slow_repository(tmp_path_factory.mktemp("slow"), instances=3))
+    yield server
+    server.stop()

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tritonclient.utils import InferenceServerException
 
-from bad_inputs import eye_like, encoded, write_corpus
+from bad_inputs import eye_like, encoded, write_corpus, write_special_paths
 from client.errors import InvalidImageError
 from cataract_contract import ImageError, decode_image, load_rgb, model_input
 from client.triton_client import CataractClient, Prediction
@@ -64,6 +64,34 @@ def test_client_library_answers_or_names_the_problem(triton, corpus, synthetic_p
     assert set(triton.stub_pids()) == stubs
 
 
+@pytest.mark.timeout(120)  # before the fix, the FIFO hung the client forever
+@pytest.mark.parametrize("transport", ["tensor", "bytes"])
+def test_paths_that_are_not_photo_files_cost_only_themselves(triton, synthetic_photos, tmp_path, transport):
+    """A FIFO, a folder, a device, a file that fails to read: each gets its own error from
+    predict_many (nothing hangs, nothing escapes), and the photos around them are answered."""
+    special = write_special_paths(tmp_path)
+    good = sorted((synthetic_photos / "test").rglob("*.jpg"))[0]
+    sources = [good, *special, good]
+    with CataractClient(triton.grpc_url, transport=transport) as screener:
+        results = screener.predict_many(sources)
+    assert isinstance(results[0], Prediction) and isinstance(results[-1], Prediction)
+    for (path, problem), result in zip(special.items(), results[1:-1]):
+        assert isinstance(result, InvalidImageError) and problem in str(result), f"{path}: {result!r}"
+
+
+@pytest.mark.timeout(180)
+def test_cli_reports_paths_that_are_not_photo_files(triton, synthetic_photos, tmp_path):
+    # A folder is expanded into the photos it holds (none here): not an error at this door.
+    special = {path: problem for path, problem in write_special_paths(tmp_path).items() if not path.is_dir()}
+    good = sorted((synthetic_photos / "test").rglob("*.jpg"))[0]
+    result = run_cli("predict", str(good), *map(str, special), "--url", triton.grpc_url, "--json", timeout=120)
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert answers[0]["prediction"] in ("Cataract", "Normal")
+    for (path, problem), answer in zip(special.items(), answers[1:]):
+        assert answer["file"] == str(path) and problem in answer["error"], answer
+    assert result.returncode == 1 and f"{len(special)} of {len(special) + 1} photos failed" in result.stderr
+
+
 def test_ensemble_names_the_problem_and_keeps_serving(triton, corpus):
     folder, expected = corpus
     client = grpcclient.InferenceServerClient(triton.grpc_url)
@@ -86,7 +114,8 @@ def test_ensemble_names_the_problem_and_keeps_serving(triton, corpus):
 
 def test_cli_reports_each_bad_file_and_answers_the_rest(triton, corpus):
     folder, expected = corpus
-    result = run_cli("predict", str(folder), "--url", triton.grpc_url, "--json")
+    # Named one by one: a folder would only yield the files with photo suffixes.
+    result = run_cli("predict", *(str(folder / name) for name in expected), "--url", triton.grpc_url, "--json")
     assert result.returncode == 1
     answers = {json.loads(line)["file"].split("/")[-1]: json.loads(line) for line in result.stdout.splitlines()}
     assert set(answers) == set(expected)
@@ -102,7 +131,7 @@ def test_cli_reports_each_bad_file_and_answers_the_rest(triton, corpus):
 def test_dashboard_refuses_bad_uploads_with_messages(triton, corpus):
     folder, expected = corpus
     session = ScreeningSession(triton_url=triton.grpc_url)
-    session.add_files({name: (folder / name).read_bytes() for name in expected})
+    asyncio.run(session.add_files([(name, (folder / name).read_bytes()) for name in expected]))
     good = sorted(name for name, problem in expected.items() if problem is None)
     assert sorted(photo.name for photo in session.pending) == good
     errors = [m.text for m in session.messages if m.kind == "error"]

@@ -10,6 +10,15 @@ import sys
 import time
 import urllib.request
 
+import numpy as np
+import pytest
+
+from client.errors import InferenceError
+from client.triton_client import CataractClient, Prediction
+from conftest import start_server
+from train_jax.export import repository as repo
+from train_jax.export.export import export
+from train_jax.model.keras_h5 import KERAS_NOTOP_FILE
 
 from serving.embedded import LocalTritonServer, ServerOptions
 from conftest import REPOSITORY, free_ports, run_cli, tiny_config
@@ -115,3 +124,75 @@ def test_servers_bind_to_loopback_and_keep_model_control_off_by_default(tiny_rep
     assert parser.parse_args(["serve"]).host == "127.0.0.1"
     assert parser.parse_args(["dashboard"]).address == "127.0.0.1"
     assert parser.parse_args(["serve"]).allow_model_control is False
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "triton.example.org"])
+def test_model_control_is_refused_off_loopback(tiny_repository, host):
+    """Model control lets a client load a python model, whose code the backend runs."""
+    result = run_cli("serve", "--repository", str(tiny_repository), "--host", host, "--allow-model-control")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"cataract serve: error: model control (--allow-model-control) lets any client that reaches the server run code "
+        f"on this machine: refused with --host {host}; use it only with a loopback address"
+    ]
+    for loopback in ("127.0.0.1", "::1", "localhost"):
+        assert ServerOptions(tiny_repository, host=loopback, model_control="explicit").host == loopback
+    help_text = run_cli("serve", "--help").stdout
+    assert "run any code on this machine" in " ".join(help_text.split())
+
+
+def test_served_configs_name_no_folder_of_the_training_machine(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["weights_source"] = f"/home/alice/secret-project/{KERAS_NOTOP_FILE} (md5 6d6bbae143d832006294945121d1f1fc)"
+    (run / "config.json").write_text(json.dumps(config))
+    repository = tmp_path / "repository"
+    export(run, repository, cpu_precision="float32")
+    served = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
+    assert served.parameters["weights_source"].string_value == f"{KERAS_NOTOP_FILE} (md5 6d6bbae143d832006294945121d1f1fc)"
+    for path in repository.rglob("*.pbtxt"):
+        assert "/home/alice" not in path.read_text() and str(tmp_path) not in path.read_text(), path
+
+
+# Fault injection (the only way to make TensorFlow or Pillow fail on demand inside a real
+# Triton): appended to the copies the served repository runs, they raise, with a
+# private path in the message, for images whose first pixel is white.
+CLASSIFIER_FAULT = """
+_served_call = SavedModelClassifier.__call__
+def _failing_call(self, images):
+    if images.size and images.flat[0] == 255:
+        raise RuntimeError("cannot map /srv/private/weights.bin: injected fault")
+    return _served_call(self, images)
+SavedModelClassifier.__call__ = _failing_call
+"""
+PREPROCESS_FAULT = """
+_served_resize = resize_for_model
+def resize_for_model(image, size):
+    if image.getpixel((0, 0)) == (255, 255, 255):
+        raise RuntimeError("cannot map /srv/private/decoder.bin: injected fault")
+    return _served_resize(image, size)
+"""
+
+
+def test_internal_failures_reach_clients_as_short_messages_with_details_in_the_log(tiny_repository, tmp_path):
+    repository = tmp_path / "repository"
+    shutil.copytree(tiny_repository, repository)
+    with open(repository / contract.CLASSIFIER / "1" / "savedmodel_runner.py", "a") as runner:
+        runner.write(CLASSIFIER_FAULT)
+    with open(repository / contract.PREPROCESS / "1" / "cataract_contract" / "__init__.py", "a") as shared:
+        shared.write(PREPROCESS_FAULT)
+    white = np.full((32, 32, 3), 255, np.uint8)
+    server = start_server(repository)
+    try:
+        for transport, model in (("tensor", "classifier"), ("bytes", "preprocess")):
+            with CataractClient(server.grpc_url, transport=transport) as screener:
+                with pytest.raises(InferenceError, match=f"{model} failed on the server \\(details in the server log\\)") as error:
+                    screener.predict(white)
+                assert "/srv/private" not in str(error.value) and "injected" not in str(error.value)
+                assert isinstance(screener.predict(white // 2), Prediction)  # the model still serves
+        log = server.log_text()
+        assert "cannot map /srv/private/weights.bin: injected fault" in log
+        assert "cannot map /srv/private/decoder.bin: injected fault" in log
+    finally:
+        server.stop()

@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bad_inputs import write_special_paths
 from cataract_contract import (
+    MAX_DECODED_BYTES,
     MAX_IMAGE_BYTES,
     ImageError,
     decode_image,
     load_rgb,
     model_input,
+    read_image_bytes,
     resize_for_model,
 )
 
@@ -133,3 +136,45 @@ def test_bad_arrays_are_refused():
         model_input(np.zeros((8, 8, 3), np.float32), 32)
     with pytest.raises(ImageError, match="shape"):
         model_input(np.zeros((8, 8, 5), np.uint8), 32)
+
+
+def test_memory_is_budgeted_in_bytes_not_only_pixels():
+    """Same pixel count, under the pixel limit: RGB fits the byte budget, RGBA (4 bytes a
+    pixel) does not; 16-bit grey (2 bytes) does, and is scaled without float64 copies."""
+    side = 6300
+    assert side * side * 3 <= MAX_DECODED_BYTES < side * side * 4
+    assert decode_image(encode(Image.new("RGB", (side, side), (9, 99, 199)), "PNG")).getpixel((0, 0)) == (9, 99, 199)
+    with pytest.raises(ImageError, match=f"{side}x{side} RGBA pixels, 151 MiB decoded, over the memory budget of 114 MiB"):
+        decode_image(encode(Image.new("RGBA", (side, side)), "PNG"))
+    ramp = np.zeros((side, side), np.uint16)
+    ramp[:, -1] = 65535
+    decoded = decode_image(encode(Image.fromarray(ramp), "PNG"))
+    assert decoded.getpixel((0, 0)) == (0, 0, 0) and decoded.getpixel((side - 1, 0)) == (255, 255, 255)
+
+
+def test_half_transparent_pixels_blend_towards_black():
+    rgba = np.full((2, 2, 4), (200, 100, 50, 128), np.uint8)
+    decoded = np.asarray(decode_image(encode(Image.fromarray(rgba, "RGBA"), "PNG")))
+    np.testing.assert_allclose(decoded[0, 0], [100, 50, 25], atol=1)
+
+
+@pytest.mark.parametrize("format", ["PPM", "ICO", "TGA", "PCX", "EPS", "SGI", "QOI"])
+def test_formats_a_photo_never_comes_in_are_refused_by_name(format):
+    data = encode(gradient_rgb(32, 32), format)
+    with pytest.raises(ImageError, match=f"^{format} images are not accepted: send JPEG, PNG, BMP, WEBP, GIF, TIFF$"):
+        decode_image(data)
+
+
+@pytest.mark.parametrize("format", ["JPEG", "PNG", "BMP", "WEBP", "GIF", "TIFF"])
+def test_accepted_formats_decode(format):
+    assert decode_image(encode(gradient_rgb(), format)).size == (40, 30)
+
+
+@pytest.mark.timeout(60)  # before the fix, the FIFO hung the reader forever
+def test_special_files_are_refused_without_reading_them(tmp_path):
+    for path, problem in write_special_paths(tmp_path).items():
+        with pytest.raises(ImageError, match=problem) as error:
+            read_image_bytes(path)
+        assert str(error.value).startswith(f"cannot read {path}: "), error.value
+        with pytest.raises(ImageError, match=problem):
+            load_rgb(path)

@@ -168,12 +168,14 @@ def test_bad_inputs_get_errors_and_the_server_keeps_serving(triton, tiny_reposit
 
 def test_every_config_parses_into_triton_model_config(tiny_repository):
     classifier = repo.parse_config((tiny_repository / contract.CLASSIFIER / "config.pbtxt").read_text())
-    gpu = repo.parse_config((tiny_repository / contract.CLASSIFIER / "configs" / "gpu.pbtxt").read_text())
+    gpu_tensorflow = repo.parse_config((tiny_repository / contract.CLASSIFIER / "configs" / "gpu_tensorflow.pbtxt").read_text())
+    gpu_onnx = repo.parse_config((tiny_repository / contract.CLASSIFIER / "configs" / "gpu_onnx.pbtxt").read_text())
     preprocess = repo.parse_config((tiny_repository / contract.PREPROCESS / "config.pbtxt").read_text())
     ensemble = repo.parse_config((tiny_repository / contract.ENSEMBLE / "config.pbtxt").read_text())
 
-    assert classifier.backend == "python" and gpu.platform == "tensorflow_savedmodel"
-    for config in (classifier, gpu):
+    assert classifier.backend == "python" and gpu_tensorflow.platform == "tensorflow_savedmodel"
+    assert gpu_onnx.platform == "onnxruntime_onnx" and gpu_onnx.default_model_filename == "model.onnx"
+    for config in (classifier, gpu_tensorflow, gpu_onnx):
         assert config.name == contract.CLASSIFIER
         assert list(config.input[0].dims) == [SIZE, SIZE, 3] and config.input[0].data_type == 2  # TYPE_UINT8
         assert config.input[0].format == 1  # FORMAT_NHWC
@@ -182,10 +184,22 @@ def test_every_config_parses_into_triton_model_config(tiny_repository):
         assert config.HasField("dynamic_batching") and len(config.model_warmup) >= 1
         assert 0 < float(config.parameters["decision_threshold"].string_value) < 1
         assert config.version_policy.latest.num_versions == 1
-    assert classifier.instance_group[0].kind == 2 and gpu.instance_group[0].kind == 1  # KIND_CPU, KIND_GPU
-    accelerator = gpu.optimization.execution_accelerators.gpu_execution_accelerator[0]
-    assert accelerator.name == "tensorrt" and accelerator.parameters["precision_mode"] == "FP16"
+    assert classifier.instance_group[0].kind == 2  # KIND_CPU
+    for gpu in (gpu_tensorflow, gpu_onnx):  # batching by the book: one instance per GPU, no preferred sizes
+        assert [(group.kind, group.count) for group in gpu.instance_group] == [(1, 1)]  # KIND_GPU
+        assert not gpu.dynamic_batching.preferred_batch_size
+        accelerator = gpu.optimization.execution_accelerators.gpu_execution_accelerator[0]
+        assert accelerator.name == "tensorrt" and accelerator.parameters["precision_mode"] == "FP16"
+        assert {warmup.batch_size for warmup in gpu.model_warmup} == {1, gpu.max_batch_size}
+    profile = gpu_onnx.optimization.execution_accelerators.gpu_execution_accelerator[0].parameters
+    assert profile["trt_profile_max_shapes"] == f"image:{gpu_onnx.max_batch_size}x{SIZE}x{SIZE}x3"
     assert list(preprocess.output[0].dims) == [SIZE, SIZE, 3] and preprocess.input[0].allow_ragged_batch
+    # Bounded queues: under overload a request is refused at once (tests/test_slow_server.py shows it).
+    for config, bound in ((classifier, repo.CPU_MAX_QUEUE), (preprocess, repo.CPU_MAX_QUEUE), (gpu, repo.GPU_MAX_QUEUE)):
+        policy = config.dynamic_batching.default_queue_policy
+        assert policy.max_queue_size == bound > 0 and policy.timeout_action == 0  # REJECT
+        assert policy.default_timeout_microseconds == repo.QUEUE_TIMEOUT_SECONDS * 1_000_000
+    assert ensemble.max_batch_size == 1  # a valid request at the byte door holds one photo
     steps = ensemble.ensemble_scheduling.step
     assert [s.model_name for s in steps] == [contract.PREPROCESS, contract.CLASSIFIER]
     assert (tiny_repository / contract.CLASSIFIER / "labels.txt").read_text().split() == ["cataract", "normal"]
@@ -215,6 +229,59 @@ def test_export_is_standard_ops_equal_to_flax_and_versions_accumulate(tiny_run, 
         server.stop()
 
 
+def test_a_version_below_the_served_one_is_refused(tiny_run, tmp_path):
+    """The configs are shared by every version and describe the newest, the one Triton
+    serves: writing an older version would make them describe another model."""
+    repository = tmp_path / "repository"
+    export(tiny_run, repository, version=3)
+    configs = {path: path.read_text() for path in repository.rglob("*.pbtxt")}
+    with pytest.raises(UserError, match="--version 1 is below version 3, which Triton serves"):
+        export(tiny_run, repository, version=1)
+    assert contract.version_numbers(repository / contract.CLASSIFIER) == [3]
+    assert {path: path.read_text() for path in repository.rglob("*.pbtxt")} == configs
+    assert export(tiny_run, repository, version=5).version == 5  # above the newest is fine
+
+
+def test_configs_are_replaced_never_rewritten_in_place(tiny_run, tmp_path):
+    """A reader that opened a config before an export (a server loading the model, say)
+    reads the whole old file, never a truncated or half-written one."""
+    repository = tmp_path / "repository"
+    export(tiny_run, repository)
+    names = ["cataract_vgg16/config.pbtxt", "cataract_vgg16/configs/gpu.pbtxt", "preprocess/config.pbtxt",
+             "cataract/config.pbtxt", "cataract_vgg16/labels.txt"]
+    opened = {name: open(repository / name) for name in names}
+    try:
+        before = {name: file.read() for name, file in opened.items()}
+        export(tiny_run, repository)
+        for name, file in opened.items():
+            file.seek(0)
+            assert file.read() == before[name], f"{name} was rewritten in place"
+    finally:
+        for file in opened.values():
+            file.close()
+    classifier = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
+    assert classifier.parameters["model_version"].string_value == "2"
+    assert not [path.name for path in repository.rglob(".*") if path.name != ".export.lock"], "temporary files left behind"
+
+
+def test_two_exports_at_once_take_turns(tiny_run, tmp_path):
+    """Two `cataract export` processes on one repository: the lock makes them take turns,
+    so each gets its own version and staging folder, and the configs describe the newest."""
+    repository = tmp_path / "repository"
+    command = [sys.executable, "-m", "train_jax.cli", "export", "--run", str(tiny_run), "--repository", str(repository),
+               "--cpu-precision", "float32"]
+    exports = [subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    results = [process.communicate(timeout=600) for process in exports]
+    for process, (out, errors) in zip(exports, results):
+        assert process.returncode == 0, errors
+    assert sorted(line.split()[2] for out, _ in results for line in out.splitlines() if line.startswith("exported version")) == ["1", "2"]
+    assert contract.version_numbers(repository / contract.CLASSIFIER) == [1, 2]
+    assert not list((repository / contract.CLASSIFIER).glob(".partial-*"))
+    classifier = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
+    assert classifier.parameters["model_version"].string_value == "2"
+
+
 def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthetic_photos, tmp_path):
     repository = tmp_path / "repository"
     forced = export(tiny_run, repository, cpu_precision="bfloat16")
@@ -242,11 +309,13 @@ def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthet
     assert contract.version_numbers(repository / contract.CLASSIFIER) == [1, 2]
 
 
-def test_the_real_224_vgg16_exports_to_a_savedmodel_equal_to_flax(tmp_path):
+def test_the_real_224_vgg16_exports_to_a_savedmodel_and_onnx_twin_equal_to_flax(tmp_path):
     """The production network (full width, 224x224, 7x7 heatmap), not the tiny one: the
-    graph the GPU container and TF-TRT get must compute what Flax computes."""
+    graphs the GPU containers get (the frozen SavedModel for TF-TRT, its ONNX twin for
+    onnxruntime with TensorRT) must compute what Flax computes."""
     from flax import nnx
 
+    from train_jax.export import onnx_twin, tf_backend
     from train_jax.model.vgg16 import VGG16, ModelConfig
     from train_jax.training.predict import reference_outputs
 
@@ -261,22 +330,13 @@ def test_the_real_224_vgg16_exports_to_a_savedmodel_equal_to_flax(tmp_path):
     np.testing.assert_allclose(served["probabilities"], expected_probabilities, atol=1e-4)
     np.testing.assert_allclose(served["heatmap"], expected_heatmap, rtol=1e-3, atol=1e-3 * np.abs(expected_heatmap).max())
     assert "XlaCallModule" not in savedmodel.graph_op_types(path)
+    assert tf_backend.convolutions_visible(tf_backend.run_as_the_backend(path, images[:1])[1]) == 13
 
-
-def test_gpu_launch_script_runs_the_official_container(tmp_path):
-    result = subprocess.run(
-        ["bash", "scripts/serve_gpu.sh", "--dry-run", "--repository", str(tmp_path)],
-        capture_output=True, text=True, cwd=REPOSITORY,
-    )
-    assert result.returncode == 0, result.stderr
-    command = result.stdout
-    assert "docker run" in command and "--gpus all" in command
-    assert "nvcr.io/nvidia/tritonserver:25.02-py3" in command
-    for port in ("8000:8000", "8001:8001", "8002:8002"):
-        assert f"-p 127.0.0.1:{port}" in command  # loopback unless --bind says otherwise
-    assert f"{tmp_path}:/models" in command
-    assert "--model-repository=/models" in command and "--model-config-name=gpu" in command
-    assert "--model-control-mode=none" in command
+    twin = tmp_path / onnx_twin.ONNX_FILE
+    onnx_twin.convert(path, twin)
+    answered = onnx_twin.run(twin, images)
+    np.testing.assert_allclose(answered["probabilities"], served["probabilities"], atol=1e-4)
+    np.testing.assert_allclose(answered["heatmap"], served["heatmap"], atol=1e-4 * np.abs(served["heatmap"]).max())
 
 
 def test_cataract_serve_stops_triton_and_its_stubs_on_sigterm(tiny_repository):

@@ -197,7 +197,8 @@ def add_serve(commands) -> None:
         description=(
             "Start a real tritonserver on this machine (no Docker, no GPU) serving REPOSITORY: the classifier "
             "in its python-backend flavour, the preprocess model and the `cataract` ensemble. Binds to "
-            "127.0.0.1 unless --host says otherwise; model control mode none (no remote load/unload). "
+            "127.0.0.1 unless --host says otherwise; model control mode none (no remote load/unload). Each "
+            "model's queue is bounded: under overload a request is refused at once as busy. "
             "Waits until every model is ready, prints the endpoints, and stops Triton and its backend "
             "processes on Ctrl-C or SIGTERM. The first run provisions the server's own Python environment. "
             "For GPUs, use scripts/serve_gpu.sh (the official Triton container)."
@@ -212,8 +213,10 @@ def add_serve(commands) -> None:
     parser.add_argument("--log-verbose", type=int, default=0, help="Triton log verbosity (default 0)")
     parser.add_argument("--ready-timeout", type=float, default=600, help="seconds to wait for the models (default 600)")
     parser.add_argument("--allow-model-control", action="store_true",
-                        help="let clients load and unload models over the API (model control mode explicit); off by "
-                             "default: anyone who reaches the port could then swap the served model")
+                        help="let clients load and unload models over the API (model control mode explicit). A load "
+                             "request can carry a model's files, and the python backend runs a python model's code: "
+                             "whoever reaches the port can run any code on this machine as this user. Refused unless "
+                             "--host is a loopback address; off by default")
     parser.add_argument("--provision-only", action="store_true",
                         help="only create the server's runtime environment (first use downloads ~600 MB), then exit")
     parser.set_defaults(handler=run_serve)
@@ -334,8 +337,7 @@ def add_dashboard(commands) -> None:
             "--address says otherwise."
         ),
     )
-    parser.add_argument("--triton-url", default="127.0.0.1:8001", help="Triton HOST:PORT (default 127.0.0.1:8001)")
-    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="default grpc")
+    add_triton_options(parser)
     parser.add_argument("--port", type=int, default=5006, help="default 5006")
     parser.add_argument("--address", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1; 0.0.0.0 lets anyone on the network screen photos)")
@@ -344,6 +346,7 @@ def add_dashboard(commands) -> None:
     parser.add_argument("--samples", default=None,
                         help="folder of sample photos to offer (default: demo/photos/test if present)")
     parser.add_argument("--show", action="store_true", help="open a browser")
+    add_credentials_option(parser)
     parser.set_defaults(handler=run_dashboard)
 
 
@@ -351,6 +354,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from dashboards.app import serve
+    from serving.access import read_credentials, require_credentials_off_loopback
 
     samples = args.samples
     if samples is None:
@@ -358,8 +362,59 @@ def run_dashboard(args: argparse.Namespace) -> int:
         samples = str(default) if default.is_dir() else None
     elif not Path(samples).is_dir():
         raise UserError(f"--samples {samples}: no such folder")
+    require_credentials_off_loopback(args.address, args.credentials, "dashboard")
+    if args.credentials:
+        read_credentials(args.credentials)  # a broken file fails here, in one line, not at the first login
     print(f"dashboard on http://{args.address}:{args.port}/ (Triton at {args.triton_url}, {args.protocol})", flush=True)
-    serve(args.triton_url, args.protocol, samples, args.port, args.address, args.show, args.allow_websocket_origin)
+    serve(args.triton_url, args.protocol, samples, args.port, args.address, args.show, args.allow_websocket_origin,
+          credentials=args.credentials)
+    return 0
+
+
+def add_triton_options(parser: argparse.ArgumentParser) -> None:
+    """Where the dashboard and the gateway find Triton."""
+    parser.add_argument("--triton-url", default="127.0.0.1:8001", help="Triton HOST:PORT (default 127.0.0.1:8001)")
+    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="default grpc")
+
+
+def add_credentials_option(parser: argparse.ArgumentParser) -> None:
+    """The same login for the dashboard and the gateway (serving/access.py)."""
+    parser.add_argument("--credentials", default=None, metavar="FILE",
+                        help="JSON file of user name -> password; every user must log in (required when binding "
+                             "anything but loopback: patients' photos are never open to anonymous access)")
+
+
+
+
+# -- gateway --------------------------------------------------------------------------------
+
+
+def add_gateway(commands) -> None:
+    parser = commands.add_parser(
+        "gateway", help="the earlier project's REST API (POST /predict/) in front of Triton",
+        description=(
+            'Serve POST /predict/ (multipart field "file") answering {"prediction": "Cataract"|"Normal", '
+            '"confidence": percent} as the earlier FastAPI app did, and GET /health; each photo goes to Triton '
+            "through the asyncio client. 400 for a photo that cannot be used, 413 for a file over 20 MiB, 503 when "
+            "Triton is unreachable. Binds to 127.0.0.1 unless --host says otherwise."
+        ),
+    )
+    add_triton_options(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="default 8080")
+    add_credentials_option(parser)
+    parser.set_defaults(handler=run_gateway)
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    from serving.access import read_credentials, require_credentials_off_loopback
+    from serving.gateway import serve
+
+    require_credentials_off_loopback(args.host, args.credentials, "gateway")
+    credentials = read_credentials(args.credentials) if args.credentials else None
+    print(f"gateway on http://{args.host}:{args.port}/predict/ (Triton at {args.triton_url}, {args.protocol})"
+          f"{'' if credentials else ', no login'}", flush=True)
+    serve(args.triton_url, args.protocol, args.host, args.port, credentials)
     return 0
 
 
@@ -426,13 +481,11 @@ def add_bench(commands) -> None:
             "Start the embedded Triton on REPOSITORY (loopback only) and keep --concurrency requests to the "
             "`cataract` ensemble in flight for --seconds after a warm-up; report requests sent, answered, failed "
             "and lost, p99 latency and the server's resident memory after warm-up and at the end. Exit code 1 "
-            "if any request failed or was lost, or memory grew more than --max-memory-growth."
+            "if any request was not answered (failed, refused as busy, or lost), or memory grew more than "
+            "--max-memory-growth."
         ),
     )
-    soak.add_argument("--repository", default="model_repository", help="default model_repository")
-    soak.add_argument("--photos", required=True, help="folder of photos to send")
-    soak.add_argument("--concurrency", type=int, default=16, help="default 16")
-    soak.add_argument("--seconds", type=float, default=600, help="default 600")
+    add_load_arguments(soak, concurrency=16, seconds=600)
     soak.add_argument("--max-memory-growth", type=float, default=0.10, help="allowed growth after warm-up (default 0.10)")
     soak.set_defaults(handler=run_bench_soak)
 
@@ -448,6 +501,29 @@ def add_bench(commands) -> None:
     )
     add_arguments(copies, AuditBenchConfig)
     copies.set_defaults(handler=run_bench_audit)
+
+    overload = kinds.add_parser(
+        "overload", help="more requests than the server can take: each answered or refused as busy, none lost",
+        description=(
+            "Start the embedded Triton on REPOSITORY (loopback only) and keep --concurrency requests to the `cataract` "
+            "ensemble in flight for --seconds, more than its queues hold. Every request must be answered or refused "
+            "at once as busy (the models' queue policy), none lost; readiness is checked every 0.5 s. Prints requests "
+            "sent, answered, refused busy, failed and lost, the answered requests' p50/p99/max latency and the "
+            "readiness checks. Exit code 1 if any request failed or was lost, or the server was ever not ready."
+        ),
+    )
+    add_load_arguments(overload, concurrency=64, seconds=120)
+    overload.add_argument("--busy-pause", type=float, default=0.1,
+                          help="seconds a refused sender waits before its next request, like a client backing off (default 0.1)")
+    overload.set_defaults(handler=run_bench_overload)
+
+
+def add_load_arguments(parser: argparse.ArgumentParser, concurrency: int, seconds: float) -> None:
+    """What every load on the embedded server takes: where, what, how many at once, how long."""
+    parser.add_argument("--repository", default="model_repository", help="default model_repository")
+    parser.add_argument("--photos", required=True, help="folder of photos to send")
+    parser.add_argument("--concurrency", type=int, default=concurrency, help=f"default {concurrency}")
+    parser.add_argument("--seconds", type=float, default=seconds, help=f"default {seconds:g}")
 
 
 def run_bench_train(args: argparse.Namespace) -> int:
@@ -504,6 +580,17 @@ def run_bench_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_bench_overload(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from serving.overload import run_overload
+
+    if args.seconds <= 0 or args.concurrency < 1 or args.busy_pause < 0:
+        raise UserError("--seconds and --concurrency must be positive, --busy-pause not negative")
+    report = run_overload(Path(args.repository), Path(args.photos), args.concurrency, args.seconds, args.busy_pause)
+    return 0 if report.healthy else 1
+
+
 def run_bench_soak(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -512,8 +599,7 @@ def run_bench_soak(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or args.concurrency < 1:
         raise UserError("--seconds and --concurrency must be positive")
     report = run_soak(Path(args.repository), Path(args.photos), args.concurrency, args.seconds)
-    healthy = report.failed == 0 and report.lost == 0 and report.memory_growth <= args.max_memory_growth
-    return 0 if healthy else 1
+    return 0 if report.healthy_requests and report.memory_growth <= args.max_memory_growth else 1
 
 
 # -- entry point ----------------------------------------------------------------------------
@@ -526,7 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_audit, add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_dashboard, add_bench):
+    for add in (add_audit, add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_dashboard, add_gateway, add_bench):
         add(commands)
     return parser
 
@@ -540,11 +626,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     from client.errors import CataractClientError
     from cataract_contract import ImageError
+    from serving.access import AccessError
     from serving.runtime import ServerError
 
     try:
         return args.handler(args)
-    except (UserError, ImageError, CataractClientError, ServerError) as exc:
+    except (UserError, ImageError, CataractClientError, ServerError, AccessError) as exc:
         print(f"cataract {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

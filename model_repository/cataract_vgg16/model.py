@@ -42,7 +42,9 @@ class TritonPythonModel:
             result = self.classifier(np.concatenate(images))
             outputs = {name: result[name].astype(self.output_dtypes[name]) for name in OUTPUTS}
         except Exception as exc:  # a failed call answers its requests, the model stays up
-            error = pb_utils.TritonError(f"classifier failed: {exc}")
+            # Clients get a short message; the details (paths, TF internals) stay in the server's log.
+            pb_utils.Logger.log_error(f"classifier failed: {type(exc).__name__}: {exc}")
+            error = pb_utils.TritonError("classifier failed on the server (details in the server log)")
             return [pb_utils.InferenceResponse(output_tensors=[], error=error) for _ in requests]
         responses, start = [], 0
         for request, count in zip(requests, counts):

@@ -143,6 +143,11 @@ figcaption{{font-size:11px;max-width:140px}}</style></head><body>
 {test['count']} ({report['test_counts']['cataract']} cataract, {report['test_counts']['normal']} normal).
 Screening aid, not a diagnosis.</p>
 <p>Decision threshold <b>{threshold:.3f}</b>: {e(report['threshold_rule'])}.</p>{leak_note}
+<p>Scores here are the model's own P(cataract). <code>cataract export</code> folds the threshold into the served
+model (its cataract logit shifted by -logit({threshold:.3f})), so the served P(cataract) is 50% exactly where the
+score is {threshold:.3f}: every door (client, dashboard, Triton's classification extension) answers the class of
+highest served probability, and the <b>confidence</b> it gives is that probability, always at least 50%. The score
+stays available as the answers' <code>model_score</code>.</p>
 <h2>At the chosen threshold, with 95% bootstrap intervals</h2>
 <table><tr><th>metric</th><th>test</th><th>95% interval</th></tr>{interval_rows}
 <tr><td>precision</td><td>{test['precision']:.3f}</td><td></td></tr><tr><td>F1</td><td>{test['f1']:.3f}</td><td></td></tr></table>

@@ -4,17 +4,27 @@ Writes <repository>/cataract_vgg16/<N>/model.savedmodel (standard TF ops only), 
 that it computes what the Flax model computes, chooses the CPU serving precision by
 measuring bfloat16 against float32 on the validation photos, and (re)writes every
 config with the decision threshold (the one training chose, RUN/threshold.json) and the
-model card of this version.
+model card of this version. The threshold also goes into the model itself: it serves
+its probabilities at that operating point (cataract_contract), so the top class is the
+decision at every door.
+
+The configs are shared by all versions and Triton serves the newest, so a version is
+only ever added above the newest; the repository is locked for the whole export, so
+two exports at once take turns (and distinct versions) instead of sharing a folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import fcntl
 import json
 import logging
 import platform
+import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +34,25 @@ from cataract_contract import (
     CATARACT,
     CLASS_NAMES,
     CLASSIFIER,
+    DECISION_RULE,
     MODEL_CARD,
     OUTPUT_HEATMAP,
     OUTPUT_PROBABILITIES,
     POSITIVE_CLASS,
     SAVEDMODEL_DIR,
+    SERVED_THRESHOLD,
+    at_operating_point,
     model_input,
     version_numbers,
 )
 from serving.savedmodel_runner import SavedModelClassifier
 from train_jax.errors import UserError
+from train_jax.model.architecture import VGG16_BLOCKS
 from train_jax.evaluation.metrics import binary_metrics
+from train_jax.export import onnx_twin, savedmodel, tf_backend
 from train_jax.export import repository as repo
-from train_jax.export import savedmodel
+from train_jax.export.onnx_twin import ONNX_FILE
+from train_jax.export.onnx_twin import OPSET as ONNX_OPSET
 from train_jax.training.predict import reference_outputs
 from train_jax.training.run_folder import load_run, read_predictions, read_threshold
 
@@ -47,6 +63,8 @@ BFLOAT16_MIN_AGREEMENT = 0.99
 CPU_PRECISIONS = ("auto", "float32", "bfloat16")
 # Forbidden in the graph: ops that tie a SavedModel to one TF build or platform.
 FORBIDDEN_OPS = {"XlaCallModule", "PyFunc", "EagerPyFunc"}
+CONVOLUTIONS = sum(count for _, count in VGG16_BLOCKS)
+LOCK_FILE = ".export.lock"  # in the repository's root; Triton only looks at folders
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,14 +92,43 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
         raise UserError(f"--cpu-precision must be one of {', '.join(CPU_PRECISIONS)}, got {cpu_precision!r}")
     run = load_run(run_dir)
     repository = Path(repository)
-    model_dir = repository / CLASSIFIER
+    with repository_lock(repository):
+        return _export_locked(run, repository, version, cpu_precision)
+
+
+@contextlib.contextmanager
+def repository_lock(repository: Path):
+    """Hold the repository's export lock (waiting for another export to finish first)."""
+    repository.mkdir(parents=True, exist_ok=True)
+    with open(repository / LOCK_FILE, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another export is writing to %s: waiting for it to finish", repository)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # the lock goes with the file's closing
+
+
+def next_version(model_dir: Path, version: int | None) -> int:
+    """The version to write: the next one by default; a chosen one only above the newest,
+    because the shared configs describe the version Triton serves, the newest."""
     existing = version_numbers(model_dir)
+    newest = existing[-1] if existing else 0
     if version is None:
-        version = (existing[-1] + 1) if existing else 1
-    elif version < 1:
+        return newest + 1
+    if version < 1:
         raise UserError(f"--version must be a positive integer, got {version}")
-    elif version in existing:
+    if version in existing:
         raise UserError(f"{model_dir / str(version)} already exists: versions are never overwritten")
+    if version < newest:
+        raise UserError(f"--version {version} is below version {newest}, which Triton serves: the shared configs would then "
+                        f"describe another model than the one served; use a version above {newest} or leave --version out")
+    return version
+
+
+def _export_locked(run, repository: Path, version: int | None, cpu_precision: str) -> ExportResult:
+    model_dir = repository / CLASSIFIER
+    version = next_version(model_dir, version)
 
     validation_files, validation_labels, validation_scores = read_predictions(run.paths.validation_predictions)
     validation_positive = np.array(validation_labels) == CATARACT
@@ -92,52 +139,24 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
     validation_images = np.stack([model_input(path, size) for path in validation_files])
     random_images = np.random.default_rng(0).integers(0, 256, (4, size, size, 3), dtype=np.uint8)
 
-    # Build in a hidden folder and rename at the end: a failed export leaves no half version.
+    # Build in a hidden folder of its own and rename at the end: a failed export leaves no half version.
     model_dir.mkdir(parents=True, exist_ok=True)
-    staging = model_dir / f".partial-{version}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    staging = Path(tempfile.mkdtemp(prefix=f".partial-{version}-", dir=model_dir))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide the version from a server running as another user
     try:
         saved_path = staging / SAVEDMODEL_DIR
         log.info("writing the TensorFlow SavedModel (%dx%d input)", size, size)
-        savedmodel.save(run.model, saved_path)
+        savedmodel.save(run.model, saved_path, threshold)  # the operating point travels in the graph
         forbidden = savedmodel.graph_op_types(saved_path) & FORBIDDEN_OPS
         if forbidden:
             raise UserError(f"the SavedModel contains {sorted(forbidden)}: it would not load in Triton's TensorFlow")
 
-        log.info("checking the SavedModel against the Flax model (float32, highest matmul precision; trained in %s) "
-                 "on %d validation and 4 random photos", run.model_config.compute_dtype, len(validation_images))
         parity_images = np.concatenate([validation_images, random_images])
-        expected_probabilities, expected_heatmaps = reference_outputs(run.model, parity_images)
-        served = SavedModelClassifier(saved_path).run_batches(parity_images)
-        probability_gap = float(np.abs(served[OUTPUT_PROBABILITIES] - expected_probabilities).max())
-        heatmap_gap = float(np.abs(served[OUTPUT_HEATMAP] - expected_heatmaps).max() / max(np.abs(expected_heatmaps).max(), 1e-6))
-        if probability_gap > PARITY_TOLERANCE or heatmap_gap > PARITY_TOLERANCE:
-            raise UserError(
-                f"the SavedModel differs from the Flax model (probabilities by {probability_gap:.2e}, "
-                f"heatmaps by {heatmap_gap:.2e} relative): not exported"
-            )
-
-        precision, agreement, bf16_gap = "float32", None, None
-        native_bfloat16 = cpu_supports_bfloat16()
-        if native_bfloat16 or cpu_precision == "bfloat16":
-            float32_probabilities = served[OUTPUT_PROBABILITIES][: len(validation_images)]
-            low = SavedModelClassifier(saved_path, "bfloat16").run_batches(validation_images)[OUTPUT_PROBABILITIES]
-            agreeing = int(np.sum((low[:, CATARACT] >= threshold) == (float32_probabilities[:, CATARACT] >= threshold)))
-            agreement = agreeing / len(validation_images)
-            bf16_gap = float(np.abs(low - float32_probabilities).max())
-            if cpu_precision == "auto":
-                precision = "bfloat16" if agreement >= BFLOAT16_MIN_AGREEMENT else "float32"
-                reason = f"auto needs {BFLOAT16_MIN_AGREEMENT:.0%}"
-            else:
-                precision, reason = cpu_precision, f"chosen by --cpu-precision {cpu_precision}"
-            log.info("bfloat16 on CPU: decisions agree with float32 on %d of %d validation photos (%.2f%%; max probability "
-                     "gap %.4f) -> serving in %s (%s)", agreeing, len(validation_images), 100 * agreement, bf16_gap,
-                     precision, reason)
-            if precision == "bfloat16" and not native_bfloat16:
-                log.warning("this CPU lacks AVX512_BF16/AMX: bfloat16 will be emulated and slower than float32")
-        else:
-            log.info("this CPU lacks AVX512_BF16/AMX: serving in float32")
+        served, probability_gap = check_against_flax(run, saved_path, parity_images, threshold)
+        convolutions = check_what_tf_trt_sees(saved_path, random_images[:2])
+        onnx_gap = write_onnx_twin(saved_path, staging / ONNX_FILE, parity_images, served)
+        precision, agreement, bf16_gap = choose_cpu_precision(
+            cpu_precision, saved_path, validation_images, served[OUTPUT_PROBABILITIES][: len(validation_images)])
 
         card = {
             "model": CLASSIFIER,
@@ -150,6 +169,7 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
             "positive_class": POSITIVE_CLASS,
             "decision_threshold": round(threshold, 6),
             "threshold_rule": chosen["rule"],
+            "decision_rule": DECISION_RULE,
             "validation": {k: v for k, v in dataclasses.asdict(validation_metrics).items() if k != "threshold"},
             "training_data_fingerprint": run.info["data"]["fingerprint"],
             "training_counts": run.info["data"]["train"],
@@ -159,6 +179,9 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
             "training_precision": run.model_config.compute_dtype,
             "width": run.model_config.width,
             "parity_max_probability_gap": probability_gap,
+            "onnx_opset": ONNX_OPSET,
+            "onnx_parity_max_probability_gap": onnx_gap,
+            "tf_trt_visible_convolutions": convolutions,
             "cpu_precision": precision,
             "cpu_bfloat16_decision_agreement": agreement,
             "cpu_bfloat16_max_probability_gap": bf16_gap,
@@ -176,19 +199,103 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
     return ExportResult(version, version_dir, card)
 
 
+def output_gaps(outputs: dict[str, np.ndarray], probabilities: np.ndarray, heatmaps: np.ndarray) -> tuple[float, float]:
+    """Largest probability difference, and largest heatmap difference relative to the
+    heatmaps' scale."""
+    probability_gap = float(np.abs(outputs[OUTPUT_PROBABILITIES] - probabilities).max())
+    heatmap_gap = float(np.abs(outputs[OUTPUT_HEATMAP] - heatmaps).max() / max(float(np.abs(heatmaps).max()), 1e-6))
+    return probability_gap, heatmap_gap
+
+
+def check_against_flax(run, saved_path: Path, images: np.ndarray, threshold: float) -> tuple[dict[str, np.ndarray], float]:
+    """The SavedModel's answers, held to the Flax model's in float32 at the highest matmul
+    precision, whatever precision the run trained in; like with like: the Flax
+    probabilities shifted to the operating point of `threshold`, as the graph shifts them."""
+    log.info("checking the SavedModel against the Flax model (float32, highest matmul precision; trained in %s) "
+             "on %d photos", run.model_config.compute_dtype, len(images))
+    flax_probabilities, expected_heatmaps = reference_outputs(run.model, images)
+    expected_probabilities = at_operating_point(flax_probabilities, threshold)
+    served = SavedModelClassifier(saved_path).run_batches(images)
+    probability_gap, heatmap_gap = output_gaps(served, expected_probabilities, expected_heatmaps)
+    if probability_gap > PARITY_TOLERANCE or heatmap_gap > PARITY_TOLERANCE:
+        raise UserError(
+            f"the SavedModel differs from the Flax model (probabilities by {probability_gap:.2e}, "
+            f"heatmaps by {heatmap_gap:.2e} relative): not exported"
+        )
+    return served, probability_gap
+
+
+def check_what_tf_trt_sees(saved_path: Path, images: np.ndarray) -> int:
+    """Every convolution must reach TF-TRT: loaded and rewritten as Triton's TensorFlow
+    backend does, the executed graph must hold them at its top level."""
+    _, executed = tf_backend.run_as_the_backend(saved_path, images)
+    visible = tf_backend.convolutions_visible(executed)
+    if visible < CONVOLUTIONS:
+        raise UserError(f"Triton's TensorFlow backend would show TF-TRT {visible} of the {CONVOLUTIONS} convolutions: not exported")
+    return visible
+
+
+def write_onnx_twin(saved_path: Path, onnx_path: Path, images: np.ndarray, served: dict[str, np.ndarray]) -> float:
+    """Convert the SavedModel to ONNX and hold the twin to the SavedModel's answers."""
+    log.info("converting the SavedModel to its ONNX twin (opset %d) and checking it with onnxruntime", ONNX_OPSET)
+    onnx_twin.convert(saved_path, onnx_path)
+    probability_gap, heatmap_gap = output_gaps(onnx_twin.run(onnx_path, images), served[OUTPUT_PROBABILITIES],
+                                               served[OUTPUT_HEATMAP])
+    if probability_gap > PARITY_TOLERANCE or heatmap_gap > PARITY_TOLERANCE:
+        raise UserError(f"the ONNX twin differs from the SavedModel (probabilities by {probability_gap:.2e}, heatmaps by "
+                        f"{heatmap_gap:.2e} relative): not exported")
+    return probability_gap
+
+
+def choose_cpu_precision(requested: str, saved_path: Path, validation_images: np.ndarray,
+                         float32_probabilities: np.ndarray) -> tuple[str, float | None, float | None]:
+    """The embedded server's precision, the bfloat16 decisions' agreement with float32 on
+    the validation photos (decided at 50%: the probabilities are served at the operating
+    point), and the largest probability gap (both None when not measured)."""
+    native_bfloat16 = cpu_supports_bfloat16()
+    if not (native_bfloat16 or requested == "bfloat16"):
+        log.info("this CPU lacks AVX512_BF16/AMX: serving in float32")
+        return "float32", None, None
+    low = SavedModelClassifier(saved_path, "bfloat16").run_batches(validation_images)[OUTPUT_PROBABILITIES]
+    agreeing = int(np.sum((low[:, CATARACT] >= SERVED_THRESHOLD) == (float32_probabilities[:, CATARACT] >= SERVED_THRESHOLD)))
+    agreement = agreeing / len(validation_images)
+    gap = float(np.abs(low - float32_probabilities).max())
+    if requested == "auto":
+        precision, reason = ("bfloat16" if agreement >= BFLOAT16_MIN_AGREEMENT else "float32"), f"auto needs {BFLOAT16_MIN_AGREEMENT:.0%}"
+    else:
+        precision, reason = requested, f"chosen by --cpu-precision {requested}"
+    log.info("bfloat16 on CPU: decisions agree with float32 on %d of %d validation photos (%.2f%%; max probability "
+             "gap %.4f) -> serving in %s (%s)", agreeing, len(validation_images), 100 * agreement, gap, precision, reason)
+    if precision == "bfloat16" and not native_bfloat16:
+        log.warning("this CPU lacks AVX512_BF16/AMX: bfloat16 will be emulated and slower than float32")
+    return precision, agreement, gap
+
+
+def weights_file_name(source: str) -> str:
+    """"<path> (md5 <hex>)" as "<file name> (md5 <hex>)": a served config names no folder
+    of the machine that trained the model. Other descriptions pass unchanged."""
+    match = re.fullmatch(r"(?P<path>.+) \(md5 (?P<md5>[0-9a-f]{32})\)", source)
+    return f"{Path(match['path']).name} (md5 {match['md5']})" if match else source
+
+
 def config_parameters(card: dict[str, Any]) -> dict[str, str]:
-    """The model card as Triton config parameters (strings), read back by the client."""
+    """The model card as Triton config parameters (strings), read back by any client:
+    nothing in them may reveal the exporting machine's paths."""
     validation = card["validation"]
     return {
         "decision_threshold": f"{card['decision_threshold']:.6f}",
         "threshold_rule": card["threshold_rule"],
+        "decision_rule": card["decision_rule"],
+        "probabilities": "at the operating point: the cataract logit is shifted by -logit(decision_threshold), so the top "
+                         "class is the decision and its probability (the confidence) is at least 0.5; the model's own score "
+                         "is P(cataract) = sigmoid(log(p_cataract / p_normal) + logit(decision_threshold))",
         "positive_class": card["positive_class"],
         "classes": ",".join(card["classes"]),
         "model_version": str(card["version"]),
         "image_size": str(card["image_size"]),
         "exported_at": card["exported_at"],
         "training_data_fingerprint": card["training_data_fingerprint"],
-        "weights_source": card["weights_source"],
+        "weights_source": weights_file_name(card["weights_source"]),
         "validation_accuracy": f"{validation['accuracy']:.4f}",
         "validation_sensitivity": f"{validation['recall']:.4f}",
         "validation_specificity": f"{validation['specificity']:.4f}",

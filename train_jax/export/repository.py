@@ -3,11 +3,14 @@
     <repository>/
       cataract_vgg16/            the classifier
         config.pbtxt             embedded flavour: python backend running the SavedModel with TF
-        configs/gpu.pbtxt        GPU flavour: platform tensorflow_savedmodel + TF-TRT FP16,
-                                 chosen with `tritonserver --model-config-name=gpu`
+        configs/gpu_onnx.pbtxt   GPU flavour, Triton >= 25.03: the ONNX twin on onnxruntime
+                                 with TensorRT FP16 (`--model-config-name=gpu_onnx`)
+        configs/gpu_tensorflow.pbtxt  GPU flavour, Triton <= 25.02: the SavedModel with TF-TRT
+                                 FP16 (`--model-config-name=gpu_tensorflow`)
         labels.txt               cataract, normal (the output order)
         model.py                 python-backend source, copied into each version
         <N>/model.savedmodel     exported versions; the newest is served
+        <N>/model.onnx           the ONNX twin of the SavedModel
         <N>/model.py, <N>/model_card.json, and the code model.py imports:
         <N>/savedmodel_runner.py, <N>/cataract_contract/
       preprocess/                python: encoded JPEG/PNG bytes -> uint8 image, with
@@ -15,12 +18,16 @@
       cataract/                  ensemble: bytes -> preprocess -> cataract_vgg16
 
 The python models' sources live in the project's own model_repository/ folder; export
-copies them, with the modules they import, into the repository it writes.
+copies them, with the modules they import, into the repository it writes. Every file is
+written beside its place and renamed over it, so a server (or a person) reading the
+repository meanwhile sees the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import cataract_contract
@@ -38,9 +45,12 @@ from cataract_contract import (
     SAVEDMODEL_DIR,
 )
 from serving import savedmodel_runner
+from train_jax.export.onnx_twin import ONNX_FILE
 from train_jax.errors import UserError
 
-GPU_CONFIG_NAME = "gpu"
+GPU_TENSORFLOW_CONFIG = "gpu_tensorflow"  # Triton <= 25.02: configs/gpu_tensorflow.pbtxt
+GPU_ONNX_CONFIG = "gpu_onnx"  # Triton >= 25.03: configs/gpu_onnx.pbtxt
+TRT_WORKSPACE_BYTES = 1 << 30
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_REPOSITORY = PROJECT_ROOT / "model_repository"
@@ -56,15 +66,54 @@ RUNNER_SOURCE = Path(savedmodel_runner.__file__)
 CPU_MAX_BATCH = 16
 GPU_MAX_BATCH = 32
 QUEUE_DELAY_MICROSECONDS = 2000
+# Requests that may wait for an instance; one more is refused at once as busy. Two full
+# batches on a CPU (at ~13 photos/s for the 224 model, a wait of ~2.5 s for single
+# photos), four on a GPU. The bound counts requests, not photos, and a request of the
+# client's tensor transport carries up to 8: a request still waiting after
+# QUEUE_TIMEOUT_SECONDS is refused as busy too, which bounds the wait whatever it carries.
+CPU_MAX_QUEUE = 2 * CPU_MAX_BATCH
+GPU_MAX_QUEUE = 4 * GPU_MAX_BATCH
+QUEUE_TIMEOUT_SECONDS = 10
+ENSEMBLE_MAX_BATCH = 1
 
-
-def _parameters(parameters: dict[str, str]) -> str:
+def config_parameters_text(parameters: dict[str, str]) -> str:
+    """Config parameters as the body of a `parameters [ ... ]` block."""
     def escape(value: str) -> str:
         return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
     return ",\n".join(
         f'  {{ key: "{escape(key)}" value: {{ string_value: "{escape(value)}" }} }}' for key, value in sorted(parameters.items())
     )
+
+
+def dynamic_batching(max_queue_size: int, delay_microseconds: int = QUEUE_DELAY_MICROSECONDS,
+                     queue_timeout_seconds: float = QUEUE_TIMEOUT_SECONDS) -> str:
+    """Dynamic batching with a bounded queue: under overload, a request that finds
+    `max_queue_size` others waiting is refused at once ("Exceeds maximum queue size"),
+    and one that waited `queue_timeout_seconds` is refused then ("Request timeout
+    expired"); the client reports both as ServerBusyError. Nothing waits without limit."""
+    return f"""dynamic_batching {{
+  max_queue_delay_microseconds: {delay_microseconds}
+  default_queue_policy {{
+    max_queue_size: {max_queue_size}
+    timeout_action: REJECT
+    default_timeout_microseconds: {round(queue_timeout_seconds * 1e6)}
+  }}
+}}"""
+
+
+# Both GPU flavours batch and place instances alike; the reasons travel in the config.
+_GPU_INSTANCE_AND_BATCHING = f"""# One instance per GPU. Each instance of this backend builds its own session and TensorRT
+# engines (neither backend shares them between instances in any release), so a second one
+# would double the GPU memory and the engine builds for little: a single batch of
+# {GPU_MAX_BATCH} already keeps the GPU busy (`cataract bench infer` on an H200: 10,376
+# photos/s at batch 8, 18,049 at 64), and the dynamic batcher forms the next batch while
+# this one runs.
+instance_group [ {{ kind: KIND_GPU count: 1 }} ]
+# No preferred batch sizes: Triton's batcher guide advises them only where one size is much
+# faster than the others (TensorRT optimisation profiles); it then sends the largest batch
+# available, up to max_batch_size, without waiting longer than this delay.
+{dynamic_batching(GPU_MAX_QUEUE)}"""
 
 
 def _classifier_io(image_size: int, input_format: bool = True) -> str:
@@ -113,41 +162,77 @@ instance_group [ {{ kind: KIND_CPU count: 1 }} ]
 # requests queue and leave as one batch; 2 ms lets requests arriving together join
 # without adding latency at low load. 16 = the highest concurrency measured (Triton then
 # matched in-process throughput) and bounds the memory of one TF call.
-dynamic_batching {{ max_queue_delay_microseconds: {QUEUE_DELAY_MICROSECONDS} }}
+{dynamic_batching(CPU_MAX_QUEUE)}
 {_warmup(image_size, (1,))}
 parameters [
-{_parameters(parameters)}
+{config_parameters_text(parameters)}
 ]
 """
 
 
-def classifier_gpu_config(image_size: int, parameters: dict[str, str]) -> str:
-    """GPU flavour for nvcr.io/nvidia/tritonserver:25.02-py3 (the last release with the
-    TensorFlow backend): the same SavedModel, TF-TRT FP16."""
-    return f"""# {CLASSIFIER}: GPU flavour, selected by `tritonserver --model-config-name={GPU_CONFIG_NAME}`
-# (scripts/serve_gpu.sh). Generated by `cataract export`; re-export rather than edit.
+def classifier_gpu_tensorflow_config(image_size: int, parameters: dict[str, str]) -> str:
+    """GPU flavour for Triton 25.02 and earlier (the last with the TensorFlow backend): the
+    frozen SavedModel, with TF-TRT building TensorRT FP16 engines of its convolutions."""
+    return f"""# {CLASSIFIER}: GPU flavour for Triton <= 25.02 (TensorFlow backend), selected with
+# `tritonserver --model-config-name={GPU_TENSORFLOW_CONFIG}` (scripts/serve_gpu.sh --release 25.02).
+# Generated by `cataract export`; re-export rather than edit.
 name: "{CLASSIFIER}"
 platform: "tensorflow_savedmodel"
 max_batch_size: {GPU_MAX_BATCH}
 version_policy: {{ latest: {{ num_versions: 1 }} }}
 {_classifier_io(image_size)}
-# Two instances on the GPU let one batch's transfers overlap the other's compute.
-instance_group [ {{ kind: KIND_GPU count: 2 }} ]
-dynamic_batching {{
-  preferred_batch_size: [ 8, 16, {GPU_MAX_BATCH} ]
-  max_queue_delay_microseconds: {QUEUE_DELAY_MICROSECONDS}
-}}
-# TF-TRT compiles the convolutions to TensorRT engines in FP16 on first use per shape.
+{_GPU_INSTANCE_AND_BATCHING}
+# TF-TRT: the backend rewrites the session's graph with the TensorRT optimizer, which puts
+# the convolutions (at the graph's top level: the SavedModel is frozen) into FP16 engines,
+# built on first use per batch shape; the warm-up below builds the common ones.
 optimization {{ execution_accelerators {{
   gpu_execution_accelerator : [ {{
     name : "tensorrt"
     parameters {{ key: "precision_mode" value: "FP16" }}
-    parameters {{ key: "max_workspace_size_bytes" value: "1073741824" }}
+    parameters {{ key: "max_workspace_size_bytes" value: "{TRT_WORKSPACE_BYTES}" }}
   }} ]
 }} }}
 {_warmup(image_size, (1, GPU_MAX_BATCH))}
 parameters [
-{_parameters(parameters)}
+{config_parameters_text(parameters)}
+]
+"""
+
+
+def classifier_gpu_onnx_config(image_size: int, parameters: dict[str, str]) -> str:
+    """GPU flavour for Triton 25.03 and later (no TensorFlow backend): the ONNX twin on the
+    onnxruntime backend, with its TensorRT execution provider in FP16."""
+    shapes = {name: f"{INPUT_IMAGE}:{batch}x{image_size}x{image_size}x3"
+              for name, batch in (("min", 1), ("opt", GPU_MAX_BATCH), ("max", GPU_MAX_BATCH))}
+    return f"""# {CLASSIFIER}: GPU flavour for Triton >= 25.03 (onnxruntime backend, TensorRT FP16), selected
+# with `tritonserver --model-config-name={GPU_ONNX_CONFIG}` (scripts/serve_gpu.sh, the default).
+# Serves <version>/{ONNX_FILE}, converted from the SavedModel and checked against it by export.
+# Generated by `cataract export`; re-export rather than edit.
+name: "{CLASSIFIER}"
+platform: "onnxruntime_onnx"
+default_model_filename: "{ONNX_FILE}"
+max_batch_size: {GPU_MAX_BATCH}
+version_policy: {{ latest: {{ num_versions: 1 }} }}
+{_classifier_io(image_size)}
+{_GPU_INSTANCE_AND_BATCHING}
+# TensorRT builds one FP16 engine for every batch from 1 to {GPU_MAX_BATCH} (one optimisation
+# profile), cached in /trt_cache (a volume scripts/serve_gpu.sh mounts), so a restart reuses
+# it instead of building again for minutes.
+optimization {{ execution_accelerators {{
+  gpu_execution_accelerator : [ {{
+    name : "tensorrt"
+    parameters {{ key: "precision_mode" value: "FP16" }}
+    parameters {{ key: "max_workspace_size_bytes" value: "{TRT_WORKSPACE_BYTES}" }}
+    parameters {{ key: "trt_engine_cache_enable" value: "1" }}
+    parameters {{ key: "trt_engine_cache_path" value: "/trt_cache" }}
+    parameters {{ key: "trt_profile_min_shapes" value: "{shapes['min']}" }}
+    parameters {{ key: "trt_profile_opt_shapes" value: "{shapes['opt']}" }}
+    parameters {{ key: "trt_profile_max_shapes" value: "{shapes['max']}" }}
+  }} ]
+}} }}
+{_warmup(image_size, (1, GPU_MAX_BATCH))}
+parameters [
+{config_parameters_text(parameters)}
 ]
 """
 
@@ -168,9 +253,9 @@ output [
 ]
 # Decoding is light next to the network; two instances decode while the classifier runs.
 instance_group [ {{ kind: KIND_CPU count: 2 }} ]
-dynamic_batching {{ }}
+{dynamic_batching(CPU_MAX_QUEUE, delay_microseconds=0)}
 parameters [
-{_parameters({"image_size": str(image_size)})}
+{config_parameters_text({"image_size": str(image_size)})}
 ]
 """
 
@@ -181,7 +266,9 @@ def ensemble_config(image_size: int) -> str:
 # Generated by `cataract export`.
 name: "{ENSEMBLE}"
 platform: "ensemble"
-max_batch_size: {CPU_MAX_BATCH}
+# One photo per request: Triton holds a whole request before any model sees it, so this
+# bounds a valid one to a single photo (the preprocess step still batches across requests).
+max_batch_size: {ENSEMBLE_MAX_BATCH}
 input [ {{ name: "{INPUT_IMAGE_BYTES}" data_type: TYPE_UINT8 dims: [ -1 ] }} ]
 output [
   {{ name: "{OUTPUT_PROBABILITIES}" data_type: TYPE_FP32 dims: [ {len(CLASS_NAMES)} ] label_filename: "{LABELS_FILE}" }},
@@ -222,31 +309,46 @@ def write_configs(repository: Path, image_size: int, parameters: dict[str, str])
             raise UserError(f"{source} is missing: export needs the project checkout's model_repository/")
     files = {
         repository / CLASSIFIER / "config.pbtxt": classifier_config(image_size, parameters),
-        repository / CLASSIFIER / "configs" / f"{GPU_CONFIG_NAME}.pbtxt": classifier_gpu_config(image_size, parameters),
+        repository / CLASSIFIER / "configs" / f"{GPU_TENSORFLOW_CONFIG}.pbtxt": classifier_gpu_tensorflow_config(image_size, parameters),
+        repository / CLASSIFIER / "configs" / f"{GPU_ONNX_CONFIG}.pbtxt": classifier_gpu_onnx_config(image_size, parameters),
         repository / PREPROCESS / "config.pbtxt": preprocess_config(image_size),
         repository / ENSEMBLE / "config.pbtxt": ensemble_config(image_size),
     }
     labels = "".join(name + "\n" for name in CLASS_NAMES)
+    for text in files.values():
+        parse_config(text)  # all of them before any is written
     for path, text in files.items():
-        parse_config(text)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        write_atomically(path, text.encode())
     for model in (CLASSIFIER, ENSEMBLE):
-        (repository / model / LABELS_FILE).write_text(labels)
+        write_atomically(repository / model / LABELS_FILE, labels.encode())
     (repository / ENSEMBLE / "1").mkdir(exist_ok=True)  # Triton needs a version folder, even empty
     copy_python_model(PREPROCESS_SOURCE, repository / PREPROCESS / "1", with_runner=False)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a temporary file beside `path`, then rename it over `path` (atomic on POSIX)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide it from a server running as another user
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def copy_atomically(source: str | Path, destination: str | Path) -> None:
+    write_atomically(Path(destination), Path(source).read_bytes())
 
 
 def copy_python_model(source: Path, version_dir: Path, with_runner: bool) -> None:
     """A python model's model.py and the project modules it imports, into a version folder."""
     version_dir.mkdir(parents=True, exist_ok=True)
-    _copy_if_elsewhere(source, version_dir / "model.py")
+    if source.resolve() != (version_dir / "model.py").resolve():
+        copy_atomically(source, version_dir / "model.py")
     shutil.copytree(CONTRACT_SOURCE, version_dir / CONTRACT_SOURCE.name, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+                    ignore=shutil.ignore_patterns("__pycache__"), copy_function=copy_atomically)
     if with_runner:
-        shutil.copyfile(RUNNER_SOURCE, version_dir / RUNNER_SOURCE.name)
-
-
-def _copy_if_elsewhere(source: Path, destination: Path) -> None:
-    if source.resolve() != destination.resolve():
-        shutil.copyfile(source, destination)
+        copy_atomically(RUNNER_SOURCE, version_dir / RUNNER_SOURCE.name)

@@ -5,13 +5,16 @@ archive (PyTorch >= 1.6) or, in the legacy format that torchvision's published V
 file uses, as pickles followed by the storages one after another. The unpickler here
 resolves only the handful of names a state dict needs (an OrderedDict and tensors
 rebuilt from float storages); any other reference is refused, so a hostile file cannot
-execute code.
+execute code. Every tensor's offset, size and strides are checked against its storage
+before a view is made, so a hostile file cannot read outside the bytes it holds either.
 """
 
 from __future__ import annotations
 
 import collections
 import io
+import math
+import os
 import pickle
 import struct
 import zipfile
@@ -28,6 +31,9 @@ TORCHVISION_URL = "https://download.pytorch.org/models/" + TORCHVISION_FILE
 TORCHVISION_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION = 1001
+# VGG16's largest tensor (the first classifier layer) has 102,760,448 elements; a file
+# may declare a tensor of any size, so a cap keeps a zero-stride giant out of memory.
+MAX_TENSOR_ELEMENTS = 2**28
 
 STORAGE_DTYPES = {
     "FloatStorage": np.float32,
@@ -41,6 +47,10 @@ STORAGE_DTYPES = {
 
 class UnsafeCheckpointError(ValueError):
     """The file references something other than plain tensors."""
+
+
+class CorruptCheckpointError(ValueError):
+    """The file's structure is not what torch.save writes (the message says where)."""
 
 
 class _StorageType:
@@ -58,23 +68,39 @@ class _Storage:
 
 
 class _LazyTensor:
-    def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple):
-        self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+    """A tensor as the pickle describes it; its layout is checked before any byte is read."""
+
+    def __init__(self, storage, offset, size, stride):
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
     def to_numpy(self) -> np.ndarray:
+        self._check_layout()
         base = self.storage.array
-        if base is None:
-            raise ValueError("tensor storage missing from the file")
-        itemsize = base.dtype.itemsize
-        needed = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride)) + 1
-        if any(n == 0 for n in self.size):
+        count = math.prod(self.size)
+        if max(count, *self.size, 0) > MAX_TENSOR_ELEMENTS:  # a side alone can be too large for numpy, even if another is 0
+            raise CorruptCheckpointError(f"tensor of shape {self.size} has {count:,} elements, over the cap of {MAX_TENSOR_ELEMENTS:,}")
+        if count == 0:
             return np.zeros(self.size, base.dtype)
-        if needed > base.size:
-            raise ValueError("tensor reaches past the end of its storage")
-        view = np.lib.stride_tricks.as_strided(
-            base[self.offset :], shape=self.size, strides=[s * itemsize for s in self.stride]
-        )
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))  # the largest index it reads
+        if last >= base.size:
+            raise CorruptCheckpointError(
+                f"tensor of shape {self.size}, strides {self.stride}, offset {self.offset} reads element {last:,} "
+                f"of a storage of {base.size:,}"
+            )
+        itemsize = base.dtype.itemsize
+        view = np.lib.stride_tricks.as_strided(base[self.offset :], shape=self.size, strides=[s * itemsize for s in self.stride])
         return np.array(view)
+
+    def _check_layout(self) -> None:
+        """Only plain non-negative integers: anything else could point a view outside its storage."""
+        if not isinstance(self.storage, _Storage) or self.storage.array is None:
+            raise CorruptCheckpointError("tensor storage missing from the file")
+        if not (isinstance(self.size, tuple) and isinstance(self.stride, tuple) and len(self.size) == len(self.stride)):
+            raise CorruptCheckpointError(f"size {self.size!r} and stride {self.stride!r} are not tuples of one length")
+        for name, values in (("offset", (self.offset,)), ("size", self.size), ("stride", self.stride)):
+            if not all(type(value) is int and value >= 0 for value in values):
+                shown = self.offset if name == "offset" else values
+                raise CorruptCheckpointError(f"{name} {shown!r} must be made of non-negative integers")
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
@@ -105,12 +131,16 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and pid and pid[0] in ("storage", b"storage")):
             raise UnsafeCheckpointError(f"unexpected persistent id {pid!r}")
+        if len(pid) < 5:
+            raise CorruptCheckpointError(f"storage reference {pid!r} is too short")
         storage_type, key, _location, numel = pid[1:5]
         if not isinstance(storage_type, _StorageType):
             raise UnsafeCheckpointError(f"unexpected storage type {storage_type!r}")
+        if type(numel) is not int or numel < 0:
+            raise CorruptCheckpointError(f"storage of {numel!r} elements")
         key = key.decode() if isinstance(key, bytes) else str(key)
         if key not in self.storages:
-            self.storages[key] = _Storage(storage_type.dtype, int(numel))
+            self.storages[key] = _Storage(storage_type.dtype, numel)
         return self.storages[key]
 
 
@@ -119,7 +149,29 @@ def _to_numpy(state) -> dict[str, np.ndarray]:
         raise UnsafeCheckpointError(f"expected a state dict, found {type(state).__name__}")
     if "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    return {str(k): v.to_numpy() for k, v in state.items() if isinstance(v, _LazyTensor)}
+    arrays = {}
+    for key, value in state.items():
+        if isinstance(value, _LazyTensor):
+            try:
+                arrays[str(key)] = value.to_numpy()
+            except CorruptCheckpointError as exc:
+                raise CorruptCheckpointError(f"{key}: {exc}") from None
+    return arrays
+
+
+def _storage_array(storage: _Storage, raw: bytes, key: str) -> np.ndarray:
+    """A storage's elements from its bytes, which must hold as many as it declares."""
+    if storage.numel * storage.dtype.itemsize > len(raw):
+        raise CorruptCheckpointError(f"storage {key} declares {storage.numel:,} elements but holds {len(raw):,} bytes")
+    return np.frombuffer(raw, dtype=storage.dtype.newbyteorder("<"), count=storage.numel)
+
+
+def _unpickle(file, storages: dict[str, _Storage]):
+    """One pickle, restricted; a malformed one is a CorruptCheckpointError."""
+    try:
+        return _RestrictedUnpickler(file, storages).load()
+    except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        raise CorruptCheckpointError(f"malformed pickle: {type(exc).__name__}: {exc}") from None
 
 
 def _load_zip(path: Path) -> dict[str, np.ndarray]:
@@ -130,10 +182,12 @@ def _load_zip(path: Path) -> dict[str, np.ndarray]:
             raise ValueError(f"{path} is a zip file without data.pkl: not a torch.save checkpoint")
         prefix = pickles[0][: -len("data.pkl")]
         storages: dict[str, _Storage] = {}
-        state = _RestrictedUnpickler(io.BytesIO(archive.read(pickles[0])), storages).load()
+        state = _unpickle(io.BytesIO(archive.read(pickles[0])), storages)
         for key, storage in storages.items():
-            raw = archive.read(f"{prefix}data/{key}")
-            storage.array = np.frombuffer(raw, dtype=storage.dtype.newbyteorder("<"), count=storage.numel)
+            if f"{prefix}data/{key}" not in names:
+                raise CorruptCheckpointError(f"storage {key} is missing from the archive")
+            with archive.open(f"{prefix}data/{key}") as member:  # no more than the storage declares
+                storage.array = _storage_array(storage, member.read(storage.numel * storage.dtype.itemsize), key)
     return _to_numpy(state)
 
 
@@ -141,21 +195,26 @@ def _load_legacy(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as file:
         # The three leading pickles hold plain numbers and a dict; nothing may be resolved.
         for expected in ("magic number", "protocol version", "system info"):
-            value = _RestrictedUnpickler(file, {}).load()
+            value = _unpickle(file, {})
             if expected == "magic number" and value != LEGACY_MAGIC_NUMBER:
                 raise ValueError(f"{path} is not a PyTorch checkpoint (bad magic number)")
             if expected == "protocol version" and value != LEGACY_PROTOCOL_VERSION:
                 raise ValueError(f"{path}: unsupported PyTorch protocol version {value}")
         storages: dict[str, _Storage] = {}
-        state = _RestrictedUnpickler(file, storages).load()
-        keys = _RestrictedUnpickler(file, {}).load()
-        for key in keys:
-            storage = storages[str(key)]
-            (numel,) = struct.unpack("<q", file.read(8))
-            raw = file.read(numel * storage.dtype.itemsize)
-            if len(raw) != numel * storage.dtype.itemsize:
-                raise ValueError(f"{path} is truncated")
-            storage.array = np.frombuffer(raw, dtype=storage.dtype.newbyteorder("<"))
+        state = _unpickle(file, storages)
+        keys = _unpickle(file, {})
+        file_size = os.fstat(file.fileno()).st_size
+        for key in keys if isinstance(keys, list) else ():
+            storage = storages.get(str(key))
+            header = file.read(8)
+            if storage is None or len(header) != 8:
+                raise CorruptCheckpointError(f"storage {key} is not in the file")
+            (numel,) = struct.unpack("<q", header)
+            size = numel * storage.dtype.itemsize
+            if numel < 0 or size > file_size - file.tell():  # read only what the file can hold
+                raise CorruptCheckpointError(f"storage {key} declares {numel:,} elements: {path} is truncated or damaged")
+            storage.numel = numel
+            storage.array = _storage_array(storage, file.read(size), str(key))
     return _to_numpy(state)
 
 
@@ -174,7 +233,7 @@ def read_torchvision_pth(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]
         state = load_state_dict(path)
     except UnsafeCheckpointError as exc:
         raise UserError(f"{path}: {exc}") from None
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise UserError(f"{path} is not a readable PyTorch checkpoint: {exc}") from None
     layers = {}
     for name, index in zip(conv_layer_names(), TORCHVISION_CONV_INDICES):

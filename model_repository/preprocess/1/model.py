@@ -1,9 +1,10 @@
 """Triton python-backend model: encoded photo bytes -> the classifier's uint8 input.
 
 Decodes with the project's shared contract (the cataract_contract package, which `cataract export`
-copies beside this file: EXIF orientation, any mode to RGB, size and decompression-bomb
-limits) and resizes with the same function as training. A bad photo fails only its own
-request, with a message that names the problem.
+copies beside this file: EXIF orientation, any mode to RGB, accepted formats, size, memory
+and decompression-bomb limits) and resizes with the same function as training. A bad
+photo fails only its own request, with a message that names the problem; any other
+failure answers a short message, with the details in the server's log only.
 """
 
 import json
@@ -11,7 +12,7 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from cataract_contract import INPUT_IMAGE, INPUT_IMAGE_BYTES, ImageError, decode_image, resize_for_model
+from cataract_contract import INPUT_IMAGE, INPUT_IMAGE_BYTES, INVALID_IMAGE_MARKER, ImageError, decode_image, resize_for_model
 
 
 class TritonPythonModel:
@@ -26,12 +27,14 @@ class TritonPythonModel:
         rows = pb_utils.get_input_tensor_by_name(request, INPUT_IMAGE_BYTES).as_numpy()
         try:
             # Shorter photos in a multi-photo request are zero-padded; JPEG and PNG
-            # decoders stop at their end marker, so the padding is harmless.
-            images = np.stack([resize_for_model(decode_image(row.tobytes()), self.image_size) for row in rows])
-        except ImageError as exc:
-            return pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(str(exc)))
-        except Exception as exc:  # never let one photo take the model down
+            # decoders stop at their end marker, so the padding is harmless. The rows are
+            # passed as views: an oversized one is refused before any copy of it is made.
+            images = np.stack([resize_for_model(decode_image(row.data), self.image_size) for row in rows])
+        except ImageError as exc:  # our own one-line reason, written for the sender
+            return pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(INVALID_IMAGE_MARKER + str(exc)))
+        except Exception as exc:  # never let one photo take the model down, nor its internals reach a client
+            pb_utils.Logger.log_error(f"preprocess failed: {type(exc).__name__}: {exc}")
             return pb_utils.InferenceResponse(
-                output_tensors=[], error=pb_utils.TritonError(f"cannot preprocess image: {exc}")
+                output_tensors=[], error=pb_utils.TritonError("preprocess failed on the server (details in the server log)")
             )
         return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(INPUT_IMAGE, images)])
