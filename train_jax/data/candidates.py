@@ -30,7 +30,10 @@ from tqdm import tqdm
 
 from train_jax.data.copies import mirrored_descriptors
 
-NEIGHBOURS = 5  # per photo, orientation and fingerprint
+# Per photo, orientation and fingerprint. On ../shared/datasets/cataract_eyes, 3 finds the
+# same 81 groups as 5 with 28% fewer pairs to verify, and 2 loses one; verification is the
+# audit's largest cost (tests/test_copy_detection.py keeps those groups).
+NEIGHBOURS = 3
 MAX_DESCRIPTOR_DISTANCE = 0.30
 MAX_HASH_DISTANCE = 20  # of 64 bits
 HASH_BITS = 64
