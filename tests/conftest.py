@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 REAL_PHOTOS = REPOSITORY.parent / "shared" / "datasets" / "cataract_eyes"
+
+# The photo feature cache of this test session, apart from the user's (the commands the
+# tests start inherit it).
+os.environ["CATARACT_CACHE_DIR"] = tempfile.mkdtemp(prefix="cataract-test-cache-")
+atexit.register(shutil.rmtree, os.environ["CATARACT_CACHE_DIR"], ignore_errors=True)
 
 # Small and quick: the settings most training tests use (a narrow VGG16 at 32x32).
 TINY_SETTINGS = dict(weights="none", image_size=32, width=0.125, batch_size=8, unfreeze_blocks=1, augmented_views=2)

@@ -12,7 +12,7 @@ from PIL import Image
 from train_jax.data import scan as photos
 from train_jax.data.split import split_train_validation
 from cataract_contract import CLASS_NAMES
-from train_jax.data.copies import duplicate_groups, local_features, perceptual_hash
+from train_jax.data.checks import copy_groups
 from train_jax.errors import UserError
 from train_jax.data.synth import draw_eye
 
@@ -73,16 +73,24 @@ def test_a_single_class_is_a_clear_error(tmp_path):
         photos.require_both_classes([s.record for s in scanned], str(tmp_path))
 
 
-def test_copies_survive_resizing_reencoding_and_crops_but_distinct_photos_stay_apart(tmp_path):
+def test_copies_survive_resizing_reencoding_crops_and_mirroring_but_distinct_photos_stay_apart(tmp_path):
     photo = draw_eye(np.random.default_rng(5), True, height=200)
-    photo.save(tmp_path / "low.jpg", quality=40)
-    variants = [photo.resize((150, 120)), Image.open(tmp_path / "low.jpg"), photo.crop((4, 3, photo.width - 4, photo.height - 3))]
+    variants = [photo.resize((150, 120)), photo.crop((4, 3, photo.width - 4, photo.height - 3)),
+                photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
     others = [draw_eye(np.random.default_rng(seed), bool(seed % 2), height=200) for seed in range(20, 40)]
-    images = [photo, *variants, *others]
-    features = [local_features(image) for image in images]
-    groups = duplicate_groups([str(i) for i in range(len(images))], [perceptual_hash(i) for i in images], features.__getitem__)
-    assert len(set(groups[:4])) == 1, "copies of one photo must share a group"
-    assert len(set(groups[4:])) == len(others), "distinct photos must not be grouped"
+    folder = tmp_path / "photos" / "cataract"
+    folder.mkdir(parents=True)
+    photo.save(folder / "a0.png")
+    photo.save(folder / "a1_low_quality.jpg", quality=40)
+    for index, image in enumerate([*variants, *others]):
+        image.save(folder / f"{'a' if index < len(variants) else 'b'}{index + 2}.png")
+    scanned, _ = photos.scan(photos.discover(tmp_path / "photos")["train"])
+    grouping = copy_groups(scanned)
+    names = [Path(image.record.path).stem for image in scanned]
+    copies = [group for name, group in zip(names, grouping.ids) if name.startswith("a")]
+    assert len(copies) == 5 and len(set(copies)) == 1, "copies of one photo must share a group"
+    assert len(set(grouping.ids)) == 1 + len(others), "distinct photos must not be grouped"
+    assert [name for name, mirrored in zip(names, grouping.mirrored) if mirrored] == ["a4"], "the mirrored copy faces the other way"
 
 
 def test_split_is_stratified_seeded_and_keeps_copies_together(tmp_path):

@@ -53,3 +53,21 @@ class InputBenchConfig:
 
     def __post_init__(self):
         check_settings(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditBenchConfig:
+    n: int = setting(2000, "photos in the synthetic collection, planted copies and look-alikes included", minimum=50)
+    seed: int = setting(0, "random seed of the collection")
+    photo_height: int = setting(1024, "photo height in pixels (drawn at most 256 high, then enlarged: reading and "
+                                      "decoding cost what a real photo of that size costs)", minimum=32)
+    copy_share: float = setting(0.1, "share of the photos that are planted copies, equally many of each kind", minimum=0, below=0.5)
+    look_alike_share: float = setting(0.05, "share of the photos that are look-alikes of others (not copies)", minimum=0, below=0.5)
+    workers: int | None = setting(None, "worker processes (default: one per CPU core)", minimum=0)
+    collection: str | None = setting(None, "keep the collection in this folder and reuse it when it holds the same one "
+                                           "(default: a temporary folder, drawn anew)")
+    extrapolate_to: int = setting(100_000, "photos to extrapolate the measured stage rates to", minimum=1)
+    json: str | None = setting(None, "also write the figures to this JSON file")
+
+    def __post_init__(self):
+        check_settings(self)

@@ -22,9 +22,11 @@ import numpy as np
 from PIL import Image
 
 from cataract_contract import CLASS_NAMES, load_rgb
+from train_jax.data.candidates import MAX_DESCRIPTOR_DISTANCE, NEIGHBOURS
 from train_jax.data.checks import CopyGroup, find_copy_groups, leaked_test_paths
-from train_jax.data.copies import MIN_MATCHED_KEYPOINTS, PHASH_CANDIDATE_DISTANCE
-from train_jax.data.scan import ScannedImage, UnreadableFile, discover, scan
+from train_jax.data.copies import MIN_ALIGNED_CORRELATION, MIN_MATCHED_KEYPOINTS
+from train_jax.data.feature_store import FeatureStore
+from train_jax.data.scan import ScannedImage, UnreadableFile, discover, read_photos
 
 SAMPLES_PER_CLASS = 6
 
@@ -58,7 +60,8 @@ class AuditReport:
 
     def to_json(self) -> dict[str, Any]:
         def groups(items: list[CopyGroup]) -> list[dict]:
-            return [{"exact": g.exact, "members": [dataclasses.asdict(m) for m in g.members]} for g in items]
+            return [{"exact": g.exact, "mirrored": g.mirrored, "members": [dataclasses.asdict(m) for m in g.members]}
+                    for g in items]
 
         return {
             "root": self.root,
@@ -69,11 +72,14 @@ class AuditReport:
             "modes": self.modes,
             "formats": self.formats,
             "near_duplicate_rule": (
-                f"perceptual (DCT) hash distance <= {PHASH_CANDIDATE_DISTANCE} of 64 bits, confirmed by >= "
-                f"{MIN_MATCHED_KEYPOINTS} ORB keypoints agreeing on one similarity transform (RANSAC)"
+                f"the {NEIGHBOURS} nearest photos by thumbnail descriptor, of the photo and of its mirror image, "
+                f"within cosine distance {MAX_DESCRIPTOR_DISTANCE}, confirmed by >= {MIN_MATCHED_KEYPOINTS} ORB "
+                f"keypoints agreeing on one similarity transform (RANSAC) and aligned grey images correlating "
+                f">= {MIN_ALIGNED_CORRELATION}"
             ),
             "exact_duplicate_groups": groups(self.exact_groups),
             "near_duplicate_groups": groups(self.near_groups),
+            "groups_with_mirrored_copies": sum(g.mirrored for g in self.groups),
             "photos_in_copy_groups": sum(len(g.members) for g in self.groups),
             "leakage": {
                 "groups": groups(self.leakage_groups),
@@ -83,16 +89,17 @@ class AuditReport:
         }
 
 
-def audit(root: str | Path) -> AuditReport:
+def audit(root: str | Path, cache: str | Path | None = None, workers: int | None = None) -> AuditReport:
+    """Read every photo of ROOT once (features kept in the cache folder's store) and
+    report what is in it and what is wrong with it."""
     splits = discover(root)
-    scanned: list[tuple[str, ScannedImage]] = []
-    unreadable: list[UnreadableFile] = []
-    counts: dict[str, dict[str, int]] = {}
-    for split, records in splits.items():
-        good, bad = scan(records, f"reading {split} photos")
-        scanned.extend((split, image) for image in good)
-        unreadable.extend(bad)
-        counts[split] = {name: sum(1 for i in good if i.record.label == index) for index, name in enumerate(CLASS_NAMES)}
+    split_of = {record.path: split for split, records in splits.items() for record in records}
+    result = read_photos([record for records in splits.values() for record in records], "reading and describing photos",
+                         store=FeatureStore.in_cache(cache), workers=workers)
+    scanned = [(split_of[image.record.path], image) for image in result.scanned]
+    unreadable = result.unreadable
+    counts = {split: {name: sum(1 for s, i in scanned if s == split and i.record.label == index)
+                      for index, name in enumerate(CLASS_NAMES)} for split in splits}
     widths = np.array([image.width for _, image in scanned] or [0])
     heights = np.array([image.height for _, image in scanned] or [0])
     sizes = {
@@ -107,7 +114,7 @@ def audit(root: str | Path) -> AuditReport:
         sizes=sizes,
         modes=dict(Counter(image.mode for _, image in scanned).most_common()),
         formats=dict(Counter(image.format for _, image in scanned).most_common()),
-        groups=find_copy_groups(scanned),
+        groups=find_copy_groups(scanned, workers, progress=True),
         scanned=scanned,
     )
 
@@ -179,6 +186,7 @@ def write_html(report: AuditReport, path: str | Path) -> None:
         "unreadable files": len(report.unreadable),
         "exact duplicate groups": len(report.exact_groups),
         "near duplicate groups": len(report.near_groups),
+        "groups holding mirrored copies": facts["groups_with_mirrored_copies"],
         "photos in copy groups": facts["photos_in_copy_groups"],
         "test photos also in train (leakage)": facts["leakage"]["test_photos_also_in_train"],
         "groups labelled both ways": len(report.conflict_groups),
@@ -199,8 +207,10 @@ def write_html(report: AuditReport, path: str | Path) -> None:
         for group in groups:
             figures = "".join(
                 f"<figure><img src='{_data_uri(_photo(m.path), 120)}'><figcaption>{m.split}/{m.label}<br>"
-                f"{e(Path(m.path).name)}</figcaption></figure>" for m in group.members)
-            parts.append(f"<div class='group {css}'>{'exact' if group.exact else 'near'} copies: {figures}</div>")
+                f"{e(Path(m.path).name)}{'<br><b>mirrored</b>' if m.mirrored else ''}</figcaption></figure>"
+                for m in group.members)
+            kind = "exact" if group.exact else "near (mirrored)" if group.mirrored else "near"
+            parts.append(f"<div class='group {css}'>{kind} copies: {figures}</div>")
     parts.append("<h2>Samples per class, with Otsu threshold masks and edge maps</h2>")
     for index, name in enumerate(CLASS_NAMES):
         samples = [image for _, image in report.scanned if image.record.label == index][:SAMPLES_PER_CLASS]
@@ -220,7 +230,8 @@ def summary_lines(report: AuditReport) -> list[str]:
         f"{split} " + ", ".join(f"{n} {c}" for c, n in per_class.items()) for split, per_class in report.counts.items())]
     lines.append(f"unreadable files: {len(report.unreadable)}")
     lines += [f"  {u.path}: {u.reason}" for u in report.unreadable[:20]]
-    lines.append(f"exact duplicate groups: {len(report.exact_groups)}; near duplicate groups: {len(report.near_groups)}; "
+    lines.append(f"exact duplicate groups: {len(report.exact_groups)}; near duplicate groups: {len(report.near_groups)} "
+                 f"({facts['groups_with_mirrored_copies']} holding mirrored copies); "
                  f"photos in copy groups: {facts['photos_in_copy_groups']}")
     lines.append(f"leakage: {facts['leakage']['test_photos_also_in_train']} test photos are copies of training photos "
                  f"({len(report.leakage_groups)} groups)")

@@ -6,19 +6,21 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
-import numpy as np
 
 from cataract_contract import CLASS_NAMES
-from train_jax.data.copies import duplicate_groups
+from train_jax.data.grouping import Grouping, duplicate_groups
 from train_jax.data.scan import ScannedImage, with_label
+from train_jax.data.workers import default_workers
 
 
-def copy_groups(scanned: list[ScannedImage]) -> np.ndarray:
-    """Group id per photo: exact and near copies of one photo share an id."""
+def copy_groups(scanned: list[ScannedImage], workers: int | None = None, progress: bool = False) -> Grouping:
+    """Exact and near copies of one photo share a group id (Grouping.ids)."""
     return duplicate_groups(
         [image.content_hash for image in scanned],
-        [image.perceptual_hash for image in scanned],
-        lambda index: scanned[index].features,
+        [image.thumbnail for image in scanned],
+        [image.features for image in scanned],
+        workers=default_workers() if workers is None else workers,
+        progress=progress,
     )
 
 
@@ -27,6 +29,7 @@ class Member:
     split: str
     label: str
     path: str
+    mirrored: bool = False  # faces the other way from the group's first member
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +40,10 @@ class CopyGroup:
     exact: bool
 
     @property
+    def mirrored(self) -> bool:
+        return any(m.mirrored for m in self.members)
+
+    @property
     def splits(self) -> set[str]:
         return {m.split for m in self.members}
 
@@ -45,18 +52,20 @@ class CopyGroup:
         return {m.label for m in self.members}
 
 
-def find_copy_groups(images: list[tuple[str, ScannedImage]]) -> list[CopyGroup]:
+def find_copy_groups(images: list[tuple[str, ScannedImage]], workers: int | None = None,
+                     progress: bool = False) -> list[CopyGroup]:
     """Groups of two or more copies among (split, scanned photo) pairs, largest first."""
-    ids = copy_groups([image for _, image in images])
+    grouping = copy_groups([image for _, image in images], workers, progress)
     by_group: dict[int, list[int]] = {}
-    for index, group in enumerate(ids):
+    for index, group in enumerate(grouping.ids):
         by_group.setdefault(int(group), []).append(index)
     groups = []
     for indices in by_group.values():
         if len(indices) < 2:
             continue
         members = tuple(
-            Member(images[i][0], CLASS_NAMES[images[i][1].record.label], images[i][1].record.path) for i in indices
+            Member(images[i][0], CLASS_NAMES[images[i][1].record.label], images[i][1].record.path, bool(grouping.mirrored[i]))
+            for i in indices
         )
         exact = len({images[i][1].content_hash for i in indices}) == 1
         groups.append(CopyGroup(members, exact))

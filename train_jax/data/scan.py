@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import io
 import logging
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -18,12 +19,20 @@ from PIL import Image
 from tqdm import tqdm
 
 from cataract_contract import CLASS_NAMES, IMAGE_SUFFIXES, ImageError, decode_image, read_image_bytes
-from train_jax.data.copies import LocalFeatures, content_hash, local_features, perceptual_hash
+from train_jax.data.copies import FEATURE_SIDE, PhotoFeatures, Thumbnail, content_hash, photo_features
+from train_jax.data.feature_store import DamagedShard, FeatureLocation, FeatureStore, store_at
+from train_jax.data.workers import default_workers, in_workers
 from train_jax.errors import UserError
 
 log = logging.getLogger(__name__)
 
 SPLIT_NAMES = ("train", "test")
+# JPEGs are decoded at a reduced scale, at least twice the side features are computed at:
+# what copy detection sees barely changes, and decoding a large photo costs 2-3x less.
+DECODE_SIDE = 2 * FEATURE_SIDE
+EXIF_ORIENTATION = 0x0112
+MIN_PHOTOS_FOR_WORKERS = 200  # below this, starting processes costs more than it saves
+MIN_PHOTOS_PER_TASK, MAX_PHOTOS_PER_TASK = 16, 256  # a task's new photos become one shard of the store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +49,8 @@ class ScannedImage:
 
     record: ImageRecord
     content_hash: str
-    perceptual_hash: int
-    features: LocalFeatures = dataclasses.field(repr=False, compare=False)
+    thumbnail: Thumbnail = dataclasses.field(repr=False, compare=False)  # what the candidate search compares (copies.py)
+    features: FeatureLocation = dataclasses.field(repr=False, compare=False)  # its copy-detection features on disk
     width: int = 0
     height: int = 0
     mode: str = ""
@@ -116,40 +125,101 @@ def records_of_split_folder(folder: str | Path) -> list[ImageRecord]:
     return splits["train"]
 
 
-def scan(
-    records: list[ImageRecord], description: str = "reading photos"
-) -> tuple[list[ScannedImage], list[UnreadableFile]]:
-    """Decode every photo once: hashes and sizes of the good ones, reasons for the bad."""
-    scanned: list[ScannedImage] = []
-    unreadable: list[UnreadableFile] = []
-    for record in tqdm(records, desc=description, unit="img", leave=False, disable=len(records) < 50):
+@dataclasses.dataclass
+class ScanResult:
+    scanned: list[ScannedImage]
+    unreadable: list[UnreadableFile]
+    described: int = 0  # photos decoded and described now; the others' features were in the store
+    read_seconds: float = 0.0  # CPU seconds of all workers reading, hashing and decoding
+    describe_seconds: float = 0.0  # CPU seconds of all workers computing features
+
+
+def read_photos(records: list[ImageRecord], description: str = "reading photos", *, store: FeatureStore | None = None,
+                workers: int | None = None) -> ScanResult:
+    """Read every photo (in worker processes): content hash, size, mode and format; the
+    copy-detection features of those the store does not know yet, decoded once and kept
+    there. Unreadable files come back with the reason, in their own list. `store` names
+    the folder (default: the user's cache); each process opens it for itself."""
+    store = store or FeatureStore.in_cache()
+    workers = default_workers() if workers is None else workers
+    size = min(MAX_PHOTOS_PER_TASK, max(MIN_PHOTOS_PER_TASK, -(-len(records) // (4 * max(1, workers)))))
+    tasks = [(position, str(store.folder), records[position : position + size]) for position in range(0, len(records), size)]
+    chunks: dict[int, ScanResult] = {}
+    with tqdm(total=len(records), desc=description, unit="img", leave=False, disable=len(records) < 50) as bar:
+        for (position, _, chunk), result in in_workers(read_chunk, tasks, workers if len(records) >= MIN_PHOTOS_FOR_WORKERS else 0):
+            chunks[position] = result
+            bar.update(len(chunk))
+    results = [chunks[position] for position in sorted(chunks)]
+    return ScanResult([image for result in results for image in result.scanned],
+                      [bad for result in results for bad in result.unreadable],
+                      sum(result.described for result in results), sum(result.read_seconds for result in results),
+                      sum(result.describe_seconds for result in results))
+
+
+def scan(records: list[ImageRecord], description: str = "reading photos", *, store: FeatureStore | None = None,
+         workers: int | None = None) -> tuple[list[ScannedImage], list[UnreadableFile]]:
+    """read_photos, with a warning per unreadable file."""
+    result = read_photos(records, description, store=store, workers=workers)
+    for bad in result.unreadable:
+        log.warning("skipping unreadable file %s: %s", bad.path, bad.reason)
+    return result.scanned, result.unreadable
+
+
+def read_chunk(task: tuple[int, str, list[ImageRecord]]) -> ScanResult:
+    """One worker's share of read_photos; new features go to the store as one shard."""
+    _, folder, records = task
+    store = store_at(folder)
+    store.refresh()
+    result = ScanResult([], [])
+    new: dict[str, PhotoFeatures] = {}  # content hash -> features, of the photos the store did not know
+    for record in records:
+        started = time.process_time()
         try:
             data = read_image_bytes(record.path)
-            image = decode_image(data)
+            digest = content_hash(data)
+            location, seen = _stored_thumbnail(store, digest)  # bytes decoded before need no decoding again
+            image = decode_image(data, reduce_to=DECODE_SIDE) if seen is None and digest not in new else None
+            facts = _original_size_mode_and_format(data)
         except ImageError as exc:
-            unreadable.append(UnreadableFile(record.path, str(exc)))
+            result.unreadable.append(UnreadableFile(record.path, str(exc)))
             continue
-        original_format, original_mode = _original_format_and_mode(data)
-        scanned.append(
-            ScannedImage(
-                record=record,
-                content_hash=content_hash(data),
-                perceptual_hash=perceptual_hash(image),
-                features=local_features(image),
-                width=image.width,
-                height=image.height,
-                mode=original_mode,
-                format=original_format,
-            )
-        )
-    for bad in unreadable:
-        log.warning("skipping unreadable file %s: %s", bad.path, bad.reason)
-    return scanned, unreadable
+        finally:
+            result.read_seconds += time.process_time() - started
+        if image is not None:
+            started = time.process_time()
+            new[digest] = photo_features(image)
+            result.describe_seconds += time.process_time() - started
+        result.scanned.append(ScannedImage(record, digest, seen or new[digest].thumbnail, location, *facts))
+    if new:
+        locations = dict(zip(new, store.write(list(new), list(new.values()))))
+        result.scanned = [dataclasses.replace(image, features=locations[image.content_hash]) if image.features is None else image
+                          for image in result.scanned]
+        result.described = len(new)
+    return result
 
 
-def _original_format_and_mode(data: bytes) -> tuple[str, str]:
-    with Image.open(io.BytesIO(data)) as image:
-        return image.format or "?", image.mode
+def _stored_thumbnail(store: FeatureStore, digest: str) -> tuple[FeatureLocation | None, Thumbnail | None]:
+    location = store.find(digest)
+    if location is None:
+        return None, None
+    try:
+        return location, store.thumbnail(location)
+    except DamagedShard as exc:
+        store.forget(location.shard, exc)
+        return None, None
+
+
+def _original_size_mode_and_format(data: bytes) -> tuple[int, int, str, str]:
+    """Width and height (upright, as its EXIF tag says), mode and format of the file,
+    read from its header."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):  # turned a quarter: sides swap
+                width, height = height, width
+            return width, height, image.mode, image.format or "?"
+    except Exception as exc:  # PIL raises many types for malformed headers
+        raise ImageError(f"cannot decode image: {exc}") from None
 
 
 def require_both_classes(records: list[ImageRecord], where: str) -> None:

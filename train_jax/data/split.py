@@ -24,7 +24,7 @@ def split_train_validation(
     """
     if not 0.0 < validation_fraction < 1.0:
         raise UserError(f"--validation-fraction must be between 0 and 1, got {validation_fraction}")
-    groups = copy_groups(scanned)
+    groups = copy_groups(scanned).ids
     members: dict[int, list[int]] = {}
     for index, group in enumerate(groups):
         members.setdefault(int(group), []).append(index)

@@ -36,7 +36,13 @@ def _blend(canvas: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndar
     return canvas * (1 - alpha) + colour * alpha
 
 
-def draw_eye(rng: np.random.Generator, cataract: bool, height: int = 256) -> Image.Image:
+def draw_eye(rng: np.random.Generator, cataract: bool, height: int = 256,
+             texture_rng: np.random.Generator | None = None) -> Image.Image:
+    """One eye photo. `rng` decides its shape, colours and lighting; `texture_rng` (by
+    default `rng` too) its fine texture: skin pores, veins, iris fibres, lashes, sensor
+    noise. The same `rng` seed with two texture seeds draws look-alikes: two different
+    photos of eyes shaped and lit alike, which copy detection must keep apart."""
+    texture = rng if texture_rng is None else texture_rng
     width = int(height * rng.uniform(1.0, 1.4))
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
 
@@ -51,7 +57,7 @@ def draw_eye(rng: np.random.Generator, cataract: bool, height: int = 256) -> Ima
     skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1, 3)
     canvas = np.broadcast_to(skin, (height, width, 3)).astype(np.float32).copy()
     # Broad shading plus fine pores: skin texture differs from photo to photo.
-    canvas *= (1 + 0.08 * _smooth_noise(rng, height, width, 24) + 0.05 * _smooth_noise(rng, height, width, 2))[..., None]
+    canvas *= (1 + 0.08 * _smooth_noise(texture, height, width, 24) + 0.05 * _smooth_noise(texture, height, width, 2))[..., None]
 
     # Eye opening: between an upper and a lower lid parabola.
     half_width = rng.uniform(1.5, 1.9)
@@ -63,7 +69,7 @@ def draw_eye(rng: np.random.Generator, cataract: bool, height: int = 256) -> Ima
     canvas *= (1 - 0.25 * crease)[..., None]
 
     sclera = np.array([245, 240, 232], np.float32) * rng.uniform(0.85, 1.0) + np.array([0, -10, -15]) * rng.uniform(0, 1)
-    veins = np.clip(_smooth_noise(rng, height, width, 6), 0.75, 1) - 0.75
+    veins = np.clip(_smooth_noise(texture, height, width, 6), 0.75, 1) - 0.75
     sclera_image = sclera - veins[..., None] * np.array([0, 300, 300]) * rng.uniform(0, 1)
     canvas = np.where(opening[..., None], sclera_image, canvas)
 
@@ -75,8 +81,8 @@ def draw_eye(rng: np.random.Generator, cataract: bool, height: int = 256) -> Ima
     iris_colour = IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))] * rng.uniform(0.8, 1.15)
     # Radial fibres whose count, phase and waviness differ per eye, over fine crypts:
     # real irises are unique, and identical patterns would make distinct photos look alike.
-    fibres = np.sin(angle * rng.integers(18, 70) + rng.uniform(0, 6.3) + 6 * _smooth_noise(rng, height, width, 5))
-    crypts = _smooth_noise(rng, height, width, 2)
+    fibres = np.sin(angle * texture.integers(18, 70) + texture.uniform(0, 6.3) + 6 * _smooth_noise(texture, height, width, 5))
+    crypts = _smooth_noise(texture, height, width, 2)
     streaks = np.clip(0.5 + 0.3 * fibres + 0.5 * crypts, 0, 1)
     iris_shade = (0.75 + 0.35 * streaks) * (1 - 0.45 * np.clip((radius / iris_radius - 0.8) / 0.2, 0, 1))
     iris = (radius < iris_radius) & opening
@@ -99,20 +105,20 @@ def draw_eye(rng: np.random.Generator, cataract: bool, height: int = 256) -> Ima
             shape = np.clip(spokes * np.clip(1.5 - inside_pupil, 0, 1) + 0.5 * np.clip(inside_pupil * 4, 0, 1), 0, 1)
         else:  # posterior subcapsular: a small dense central plaque
             shape = np.clip((inside_pupil - 0.3) * 4, 0, 1)
-        shape = shape * (0.8 + 0.3 * _smooth_noise(rng, height, width, 10))
+        shape = shape * (0.8 + 0.3 * _smooth_noise(texture, height, width, 10))
         canvas = _blend(canvas, colour, density * shape * pupil)
     elif rng.random() < 0.3:  # a healthy pupil may still look faintly grey in flash light
         canvas = _blend(canvas, np.array([120, 120, 125], np.float32), rng.uniform(0.05, 0.15) * inside_pupil * pupil)
 
     # Lid shadow and lashes over the eye, reflections on the cornea.
     canvas *= (1 - 0.35 * np.exp(-np.clip(edge, 0, None) / 0.08) * opening)[..., None]
-    lash_count = rng.integers(15, 40)
+    lash_count = texture.integers(15, 40)
     for lash in range(lash_count):
-        lash_u = -half_width + 2 * half_width * (lash + rng.random()) / lash_count
-        base_v = -rng.uniform(0.55, 0.95) * (1 - (lash_u / half_width) ** 2)
-        slope, thickness = rng.uniform(0.05, 0.7) * rng.choice([-1, 1]), rng.uniform(0.007, 0.018)
+        lash_u = -half_width + 2 * half_width * (lash + texture.random()) / lash_count
+        base_v = -texture.uniform(0.55, 0.95) * (1 - (lash_u / half_width) ** 2)
+        slope, thickness = texture.uniform(0.05, 0.7) * texture.choice([-1, 1]), texture.uniform(0.007, 0.018)
         lash_line = np.abs((u - lash_u) - slope * (v - base_v)) < thickness
-        lash_mask = lash_line & (v < base_v + 0.02) & (v > base_v - rng.uniform(0.1, 0.25))
+        lash_mask = lash_line & (v < base_v + 0.02) & (v > base_v - texture.uniform(0.1, 0.25))
         canvas[lash_mask] *= 0.25
     for _ in range(rng.integers(1, 4)):
         spot_u = iris_u + rng.uniform(-0.5, 0.5) * iris_radius
@@ -123,7 +129,7 @@ def draw_eye(rng: np.random.Generator, cataract: bool, height: int = 256) -> Ima
     # Lighting: exposure, colour temperature, vignetting, sensor noise.
     canvas *= rng.uniform(0.65, 1.25) * rng.uniform(0.9, 1.1, 3)
     canvas *= (1 - rng.uniform(0.1, 0.45) * (np.hypot((x - width / 2) / width, (y - height / 2) / height) * 1.4) ** 2)[..., None]
-    canvas += rng.normal(0, rng.uniform(2, 7), canvas.shape)
+    canvas += texture.normal(0, rng.uniform(2, 7), canvas.shape)
     image = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.4)))
 
