@@ -64,6 +64,9 @@ DEFAULT_ENSEMBLE = ENSEMBLE
 PROTOCOLS = ("grpc", "http")
 TRANSPORTS = ("tensor", "bytes")
 DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
+# A served model can change under a running client (a new export, a rollback): what the
+# client knows of it (threshold, image size, version) is read again when this old.
+INFO_MAX_AGE_SECONDS = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,6 +203,14 @@ class _ClientCore:
         self.transport, self.timeout, self.retries, self.backoff = transport, timeout, retries, backoff
         self.batch_size, self.concurrency = batch_size, concurrency
         self._info: ModelInfo | None = None
+        self._info_read_at = 0.0
+
+    def _info_is_fresh(self, refresh: bool) -> bool:
+        return self._info is not None and not refresh and time.monotonic() - self._info_read_at < INFO_MAX_AGE_SECONDS
+
+    def _keep_info(self, info: ModelInfo) -> ModelInfo:
+        self._info, self._info_read_at = info, time.monotonic()
+        return info
 
     @property
     def _api(self):
@@ -280,7 +291,12 @@ class _ClientCore:
                 f"the server answered probabilities of shape {None if probabilities is None else probabilities.shape}, "
                 f"expected {(len(job.positions), len(info.classes))}"
             )
-        version = str(result.get_response().get("model_version") if self.protocol == "http" else result.get_response().model_version)
+        # A tensor request names the classifier version that answered it; an ensemble's answer
+        # names the ensemble's version, so the classifier's comes from its config.
+        version = info.version
+        if self.transport == "tensor":
+            response = result.get_response()
+            version = str(response.get("model_version") if self.protocol == "http" else response.model_version) or version
         positive = info.classes.index(info.positive_class)
         own_scores = model_scores(probabilities, info.threshold, positive)
         predictions = []
@@ -296,7 +312,7 @@ class _ClientCore:
                     cataract_probability=served[info.positive_class],
                     model_score=float(own_scores[row]),
                     threshold=info.threshold,
-                    model_version=version or info.version,
+                    model_version=version,
                     latency_ms=latency_ms,
                     heatmap=None if heatmaps is None else heatmaps[row],
                 )
@@ -442,9 +458,9 @@ class CataractClient(_ClientCore):
         return self._converse(self._health_conversation())
 
     def info(self, refresh: bool = False) -> ModelInfo:
-        if self._info is None or refresh:
-            self._info = self._converse(self._info_conversation())
-        return self._info
+        if self._info_is_fresh(refresh):
+            return self._info
+        return self._keep_info(self._converse(self._info_conversation()))
 
     def predict(self, source: ImageSource, heatmap: bool = False) -> Prediction:
         """One photo -> its Prediction; raises a CataractClientError on any failure."""
@@ -567,9 +583,9 @@ class AsyncCataractClient(_ClientCore):
         return await self._converse(self._health_conversation())
 
     async def info(self, refresh: bool = False) -> ModelInfo:
-        if self._info is None or refresh:
-            self._info = await self._converse(self._info_conversation())
-        return self._info
+        if self._info_is_fresh(refresh):
+            return self._info
+        return self._keep_info(await self._converse(self._info_conversation()))
 
     async def predict(self, source: ImageSource, heatmap: bool = False) -> Prediction:
         return self._raise_first(await self.predict_many([source], heatmap=heatmap))

@@ -32,12 +32,21 @@ class ServerOptions:
     # None serves config.pbtxt; "gpu_onnx" or "gpu_tensorflow" picks configs/<name>.pbtxt (needs a GPU container).
     config_name: str | None = None
     log_verbose: int = 0
+    # "none": the models found at start; "poll": also what changes in the repository later
+    # (new versions, rewritten configs), checked every poll_seconds, with no model control
+    # API (Triton refuses load/unload requests in poll mode); "explicit": clients load and
+    # unload models over the API.
     model_control: str = "none"
+    poll_seconds: int = 5
 
     def __post_init__(self):
+        if self.model_control not in ("none", "poll", "explicit"):
+            raise ServerError(f"model control mode must be none, poll or explicit, not {self.model_control!r}")
+        if self.model_control == "poll" and self.poll_seconds < 1:
+            raise ServerError(f"the repository poll interval must be at least 1 second, got {self.poll_seconds}")
         # A load request can carry a model's files, and the python backend runs a python
         # model's code: model control open to a network is remote code execution.
-        if self.model_control != "none" and not is_loopback(self.host):
+        if self.model_control == "explicit" and not is_loopback(self.host):
             raise ServerError(f"model control (--allow-model-control) lets any client that reaches the server run code on "
                               f"this machine: refused with --host {self.host}; use it only with a loopback address")
 
@@ -96,6 +105,8 @@ class LocalTritonServer:
         ]
         if o.model_control == "explicit":
             command.append("--load-model=*")
+        if o.model_control == "poll":
+            command.append(f"--repository-poll-secs={o.poll_seconds}")
         if o.config_name:
             command.append(f"--model-config-name={o.config_name}")
         return command

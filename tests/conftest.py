@@ -98,11 +98,12 @@ def tiny_repository(tiny_run, tmp_path_factory) -> Path:
     return repository
 
 
-def start_server(repository: Path):
+def start_server(repository: Path, **options):
+    """A real tritonserver on free ports; `options`: more ServerOptions fields."""
     from serving.embedded import LocalTritonServer, ServerOptions
 
     http, grpc, metrics = free_ports(3)
-    return LocalTritonServer(ServerOptions(repository, http_port=http, grpc_port=grpc, metrics_port=metrics)).start()
+    return LocalTritonServer(ServerOptions(repository, http_port=http, grpc_port=grpc, metrics_port=metrics, **options)).start()
 
 
 @pytest.fixture(scope="session")

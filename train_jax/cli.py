@@ -188,7 +188,36 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_rollback(commands) -> None:
+    parser = commands.add_parser(
+        "rollback", help="serve an earlier exported version again (or the newest again)",
+        description=(
+            "Rewrite the repository's configs so that Triton serves classifier version N (pinned, with N's "
+            "own threshold and model card), or the newest version with --latest. No version is deleted. "
+            "A server polling the repository (`cataract serve`, the Kubernetes deployment) switches without a "
+            "failed request once N is loaded; the next `cataract export` serves its new version and ends the pin."
+        ),
+    )
+    parser.add_argument("--repository", default="model_repository", help="model repository folder (default model_repository)")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to", type=int, metavar="N", help="the version to serve")
+    target.add_argument("--latest", action="store_true", help="serve the newest version again")
+    parser.set_defaults(handler=run_rollback)
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    from train_jax.export.rollback import rollback
+
+    result = rollback(args.repository, None if args.latest else args.to)
+    how = "pinned" if result.pinned else "the newest, not pinned"
+    print(f"{args.repository}: serving version {result.version} ({how}); decision threshold "
+          f"{result.card['decision_threshold']:.3f}, exported {result.card.get('exported_at', '?')}")
+    return 0
+
+
 # -- serve ----------------------------------------------------------------------------------
+
+POLL_SECONDS = 5  # how often `cataract serve` looks for new versions: the switch comes within this
 
 
 def add_serve(commands) -> None:
@@ -197,8 +226,8 @@ def add_serve(commands) -> None:
         description=(
             "Start a real tritonserver on this machine (no Docker, no GPU) serving REPOSITORY: the classifier "
             "in its python-backend flavour, the preprocess model and the `cataract` ensemble. Binds to "
-            "127.0.0.1 unless --host says otherwise; model control mode none (no remote load/unload). Each "
-            "model's queue is bounded: under overload a request is refused at once as busy. "
+            "127.0.0.1 unless --host says otherwise; no remote load/unload; the repository is polled, so new "
+            "exports and rollbacks are served without a restart. Each model's queue is bounded: under overload a request is refused at once as busy. "
             "Waits until every model is ready, prints the endpoints, and stops Triton and its backend "
             "processes on Ctrl-C or SIGTERM. The first run provisions the server's own Python environment. "
             "For GPUs, use scripts/serve_gpu.sh (the official Triton container)."
@@ -212,6 +241,10 @@ def add_serve(commands) -> None:
     parser.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics (default 8002)")
     parser.add_argument("--log-verbose", type=int, default=0, help="Triton log verbosity (default 0)")
     parser.add_argument("--ready-timeout", type=float, default=600, help="seconds to wait for the models (default 600)")
+    parser.add_argument("--poll-seconds", type=int, default=None, metavar="N",
+                        help="look at the repository every N seconds and load what changed: a new `cataract export` or "
+                             "`cataract rollback` is served without a restart or a failed request (default 5; 0: only "
+                             "the models found at start, until a restart; not with --allow-model-control)")
     parser.add_argument("--allow-model-control", action="store_true",
                         help="let clients load and unload models over the API (model control mode explicit). A load "
                              "request can carry a model's files, and the python backend runs a python model's code: "
@@ -237,10 +270,16 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.provision_only:
         print(f"Triton runtime ready in {ensure_runtime().root}")
         return 0
+    if args.allow_model_control and args.poll_seconds:
+        raise UserError("--poll-seconds cannot go with --allow-model-control: model updates then come through the API")
+    poll_seconds = POLL_SECONDS if args.poll_seconds is None else args.poll_seconds
+    if poll_seconds < 0:
+        raise UserError(f"--poll-seconds must be 0 or more, got {poll_seconds}")
     options = ServerOptions(
         repository=Path(args.repository), host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
         metrics_port=args.metrics_port, log_verbose=args.log_verbose,
-        model_control="explicit" if args.allow_model_control else "none",
+        model_control="explicit" if args.allow_model_control else "poll" if poll_seconds > 0 else "none",
+        poll_seconds=poll_seconds,
     )
     server = LocalTritonServer(options)
     print(f"starting tritonserver on {args.repository} (log: {server.log_path})", flush=True)
@@ -612,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_audit, add_synth, add_train, add_evaluate, add_export, add_serve, add_predict, add_dashboard, add_gateway, add_bench):
+    for add in (add_audit, add_synth, add_train, add_evaluate, add_export, add_rollback, add_serve, add_predict, add_dashboard, add_gateway, add_bench):
         add(commands)
     return parser
 
