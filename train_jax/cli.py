@@ -479,7 +479,7 @@ def add_bench(commands) -> None:
         ),
     )
     add_arguments(training, TrainBenchConfig)
-    training.set_defaults(handler=run_bench_train)
+    training.set_defaults(handler=configured_bench("train_jax.benchmarks.training", "run_training_benchmark", TrainBenchConfig))
 
     inputs = kinds.add_parser(
         "input", help="the training input pipeline alone: decode, resize, augment (images/s)",
@@ -487,7 +487,7 @@ def add_bench(commands) -> None:
                     "batch) on a photo folder, for each number of worker processes; no device involved.",
     )
     add_arguments(inputs, InputBenchConfig)
-    inputs.set_defaults(handler=run_bench_input)
+    inputs.set_defaults(handler=configured_bench("train_jax.benchmarks.input_pipeline", "run_input_benchmark", InputBenchConfig))
 
     inference = kinds.add_parser(
         "infer", help="the Flax model's forward pass per batch size: the ceiling for serving",
@@ -495,7 +495,7 @@ def add_bench(commands) -> None:
                     "photos already on the device: the ceiling a served flavour should approach.",
     )
     add_arguments(inference, InferenceBenchConfig)
-    inference.set_defaults(handler=run_bench_infer)
+    inference.set_defaults(handler=configured_bench("train_jax.benchmarks.inference", "run_inference_benchmark", InferenceBenchConfig))
 
     serving = kinds.add_parser(
         "serve", help="serving throughput and latency: Triton against in-process and a FastAPI baseline",
@@ -539,7 +539,7 @@ def add_bench(commands) -> None:
         ),
     )
     add_arguments(copies, AuditBenchConfig)
-    copies.set_defaults(handler=run_bench_audit)
+    copies.set_defaults(handler=configured_bench("train_jax.benchmarks.audit", "run_audit_benchmark", AuditBenchConfig))
 
     overload = kinds.add_parser(
         "overload", help="more requests than the server can take: each answered or refused as busy, none lost",
@@ -565,40 +565,18 @@ def add_load_arguments(parser: argparse.ArgumentParser, concurrency: int, second
     parser.add_argument("--seconds", type=float, default=seconds, help=f"default {seconds:g}")
 
 
-def run_bench_train(args: argparse.Namespace) -> int:
-    from train_jax.benchmarks.configs import TrainBenchConfig
-    from train_jax.benchmarks.training import run_training_benchmark
-    from train_jax.settings import from_arguments
+def configured_bench(module: str, function: str, config_class: type) -> Callable[[argparse.Namespace], int]:
+    """The handler of a benchmark declared by a settings dataclass: its config built from
+    the flags, then module.function(config); the module is imported only when it runs."""
+    def run(args: argparse.Namespace) -> int:
+        import importlib
 
-    run_training_benchmark(from_arguments(TrainBenchConfig, args))
-    return 0
+        from train_jax.settings import from_arguments
 
+        getattr(importlib.import_module(module), function)(from_arguments(config_class, args))
+        return 0
 
-def run_bench_input(args: argparse.Namespace) -> int:
-    from train_jax.benchmarks.configs import InputBenchConfig
-    from train_jax.benchmarks.input_pipeline import run_input_benchmark
-    from train_jax.settings import from_arguments
-
-    run_input_benchmark(from_arguments(InputBenchConfig, args))
-    return 0
-
-
-def run_bench_infer(args: argparse.Namespace) -> int:
-    from train_jax.benchmarks.configs import InferenceBenchConfig
-    from train_jax.benchmarks.inference import run_inference_benchmark
-    from train_jax.settings import from_arguments
-
-    run_inference_benchmark(from_arguments(InferenceBenchConfig, args))
-    return 0
-
-
-def run_bench_audit(args: argparse.Namespace) -> int:
-    from train_jax.benchmarks.audit import run_audit_benchmark
-    from train_jax.benchmarks.configs import AuditBenchConfig
-    from train_jax.settings import from_arguments
-
-    run_audit_benchmark(from_arguments(AuditBenchConfig, args))
-    return 0
+    return run
 
 
 def run_bench_serve(args: argparse.Namespace) -> int:
