@@ -20,6 +20,9 @@ from serving.runtime import Runtime, ServerError, ensure_runtime
 
 # Triton waits this long for backend stubs to finish on shutdown before giving up on them.
 EXIT_TIMEOUT_SECONDS = 10
+# How often a polling server looks at its repository: a new version is served within this.
+# Not less: Triton also tries a version that failed to load again at every poll.
+DEFAULT_POLL_SECONDS = 15
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +40,7 @@ class ServerOptions:
     # API (Triton refuses load/unload requests in poll mode); "explicit": clients load and
     # unload models over the API.
     model_control: str = "none"
-    poll_seconds: int = 5
+    poll_seconds: int = DEFAULT_POLL_SECONDS
 
     def __post_init__(self):
         if self.model_control not in ("none", "poll", "explicit"):
@@ -144,9 +147,10 @@ class LocalTritonServer:
                 raise ServerError(f"tritonserver exited with code {self.process.returncode}: {self.failure_summary()}")
             # With model control mode none, Triton opens its HTTP port only after every load
             # has finished: the first index it answers holds the final states. A model
-            # without a state was never tried (an ensemble whose member failed).
+            # without a state was never tried (an ensemble whose member failed). In poll mode
+            # a version that failed is tried again at every poll: wait for that try's verdict.
             models = self._repository_index()
-            if models:
+            if models and not any(m.get("state") == "LOADING" for m in models):
                 self.failed_models = [
                     {"reason": "not loaded: a model it needs failed to load", **m} for m in models if m.get("state") != "READY"
                 ]

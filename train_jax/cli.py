@@ -217,10 +217,11 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 # -- serve ----------------------------------------------------------------------------------
 
-POLL_SECONDS = 5  # how often `cataract serve` looks for new versions: the switch comes within this
 
 
 def add_serve(commands) -> None:
+    from serving.embedded import DEFAULT_POLL_SECONDS
+
     parser = commands.add_parser(
         "serve", help="serve a model repository with the embedded local Triton server",
         description=(
@@ -243,7 +244,7 @@ def add_serve(commands) -> None:
     parser.add_argument("--ready-timeout", type=float, default=600, help="seconds to wait for the models (default 600)")
     parser.add_argument("--poll-seconds", type=int, default=None, metavar="N",
                         help="look at the repository every N seconds and load what changed: a new `cataract export` or "
-                             "`cataract rollback` is served without a restart or a failed request (default 5; 0: only "
+                             f"`cataract rollback` is served without a restart or a failed request (default {DEFAULT_POLL_SECONDS}; 0: only "
                              "the models found at start, until a restart; not with --allow-model-control)")
     parser.add_argument("--allow-model-control", action="store_true",
                         help="let clients load and unload models over the API (model control mode explicit). A load "
@@ -264,7 +265,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
 
-    from serving.embedded import LocalTritonServer, ServerOptions
+    from serving.embedded import DEFAULT_POLL_SECONDS, LocalTritonServer, ServerOptions
     from serving.runtime import ServerError, ensure_runtime
 
     if args.provision_only:
@@ -272,7 +273,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return 0
     if args.allow_model_control and args.poll_seconds:
         raise UserError("--poll-seconds cannot go with --allow-model-control: model updates then come through the API")
-    poll_seconds = POLL_SECONDS if args.poll_seconds is None else args.poll_seconds
+    poll_seconds = DEFAULT_POLL_SECONDS if args.poll_seconds is None else args.poll_seconds
     if poll_seconds < 0:
         raise UserError(f"--poll-seconds must be 0 or more, got {poll_seconds}")
     options = ServerOptions(
