@@ -468,9 +468,9 @@ def add_bench(commands) -> None:
     )
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     from train_jax.benchmarks.configs import AuditBenchConfig, InferenceBenchConfig, InputBenchConfig, TrainBenchConfig
-    from train_jax.settings import add_arguments
 
-    training = kinds.add_parser(
+    add_configured_bench(
+        kinds, "train_jax.benchmarks.training", "run_training_benchmark", TrainBenchConfig,
         "train", help="training throughput and model FLOP utilisation (and Keras fit on CPU)",
         description=(
             "Training throughput (images/s) and model FLOP utilisation of the trainer's step on this machine's "
@@ -479,24 +479,20 @@ def add_bench(commands) -> None:
             "Keras fit and the recipe end to end."
         ),
     )
-    add_arguments(training, TrainBenchConfig)
-    training.set_defaults(handler=configured_bench("train_jax.benchmarks.training", "run_training_benchmark", TrainBenchConfig))
 
-    inputs = kinds.add_parser(
+    add_configured_bench(
+        kinds, "train_jax.benchmarks.input_pipeline", "run_input_benchmark", InputBenchConfig,
         "input", help="the training input pipeline alone: decode, resize, augment (images/s)",
         description="Images/s of the training input pipeline (grain: read, decode, resize, fresh augmentation, "
                     "batch) on a photo folder, for each number of worker processes; no device involved.",
     )
-    add_arguments(inputs, InputBenchConfig)
-    inputs.set_defaults(handler=configured_bench("train_jax.benchmarks.input_pipeline", "run_input_benchmark", InputBenchConfig))
 
-    inference = kinds.add_parser(
+    add_configured_bench(
+        kinds, "train_jax.benchmarks.inference", "run_inference_benchmark", InferenceBenchConfig,
         "infer", help="the Flax model's forward pass per batch size: the ceiling for serving",
         description="Images/s of the Flax VGG16 forward pass on this machine's first device, for each batch size, "
                     "photos already on the device: the ceiling a served flavour should approach.",
     )
-    add_arguments(inference, InferenceBenchConfig)
-    inference.set_defaults(handler=configured_bench("train_jax.benchmarks.inference", "run_inference_benchmark", InferenceBenchConfig))
 
     serving = kinds.add_parser(
         "serve", help="serving throughput and latency: Triton against in-process and a FastAPI baseline",
@@ -529,7 +525,8 @@ def add_bench(commands) -> None:
     soak.add_argument("--max-memory-growth", type=float, default=0.10, help="allowed growth after warm-up (default 0.10)")
     soak.set_defaults(handler=run_bench_soak)
 
-    copies = kinds.add_parser(
+    add_configured_bench(
+        kinds, "train_jax.benchmarks.audit", "run_audit_benchmark", AuditBenchConfig,
         "audit", help="copy detection on N synthetic photos with planted copies: photos/s per stage, recall, precision",
         description=(
             "Draw N synthetic eye photos with planted copies (exact, resized and re-encoded, cropped, brighter, "
@@ -539,8 +536,6 @@ def add_bench(commands) -> None:
             "and the time for --extrapolate-to photos estimated from the measured stage rates."
         ),
     )
-    add_arguments(copies, AuditBenchConfig)
-    copies.set_defaults(handler=configured_bench("train_jax.benchmarks.audit", "run_audit_benchmark", AuditBenchConfig))
 
     overload = kinds.add_parser(
         "overload", help="more requests than the server can take: each answered or refused as busy, none lost",
@@ -564,6 +559,16 @@ def add_load_arguments(parser: argparse.ArgumentParser, concurrency: int, second
     parser.add_argument("--photos", required=True, help="folder of photos to send")
     parser.add_argument("--concurrency", type=int, default=concurrency, help=f"default {concurrency}")
     parser.add_argument("--seconds", type=float, default=seconds, help=f"default {seconds:g}")
+
+
+def add_configured_bench(kinds, module: str, function: str, config_class: type, name: str, **parser_options) -> None:
+    """`cataract bench NAME` for a benchmark declared by a settings dataclass: its flags come
+    from the dataclass, and it runs module.function(config)."""
+    from train_jax.settings import add_arguments
+
+    parser = kinds.add_parser(name, **parser_options)
+    add_arguments(parser, config_class)
+    parser.set_defaults(handler=configured_bench(module, function, config_class))
 
 
 def configured_bench(module: str, function: str, config_class: type) -> Callable[[argparse.Namespace], int]:
