@@ -39,21 +39,22 @@ def rollback(repository: str | Path, version: int | None) -> RollbackResult:
         chosen = versions[-1] if version is None else version
         if chosen not in versions:
             raise UserError(f"{model_dir} has no version {chosen}: the versions are {', '.join(map(str, versions))}")
-        card = read_card(model_dir / str(chosen))
+        card, parameters = read_card(model_dir / str(chosen))
         pinned = version is not None and chosen != versions[-1]
-        repo.write_configs(repository, card["image_size"], config_parameters(card), chosen if pinned else None)
+        repo.write_configs(repository, card["image_size"], parameters, chosen if pinned else None)
     return RollbackResult(chosen, pinned, card)
 
 
-def read_card(version_dir: Path) -> dict:
-    """A version's model card, after checking the version can be served at all."""
+def read_card(version_dir: Path) -> tuple[dict, dict[str, str]]:
+    """A version's model card and its config parameters, after checking the version can be
+    served at all."""
     if not (version_dir / SAVEDMODEL_DIR).is_dir():
         raise UserError(f"{version_dir} has no {SAVEDMODEL_DIR}: it is not a complete export")
     try:
         card = json.loads((version_dir / MODEL_CARD).read_text())
         int(card["image_size"])
-        config_parameters(card)  # every field the configs need
+        parameters = config_parameters(card)  # every field the configs need
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{version_dir / MODEL_CARD} cannot be read or lacks a field ({exc!r}): re-export that run "
                         "instead") from None
-    return card
+    return card, parameters
