@@ -77,6 +77,9 @@ INPUT_IMAGE = "image"
 INPUT_IMAGE_BYTES = "image_bytes"
 OUTPUT_PROBABILITIES = "probabilities"
 OUTPUT_HEATMAP = "heatmap"
+# The classifier's outputs, in the order configs list them. The gradability decision's
+# outputs and its reason codes (0 = gradable) will join here, named once.
+CLASSIFIER_OUTPUTS = (OUTPUT_PROBABILITIES, OUTPUT_HEATMAP)
 LABELS_FILE = "labels.txt"
 SAVEDMODEL_DIR = "model.savedmodel"  # <model>/<version>/model.savedmodel
 MODEL_CARD = "model_card.json"  # <model>/<version>/model_card.json
@@ -85,12 +88,29 @@ SAVEDMODEL_SIGNATURE = "serving_default"
 HEATMAP_REDUCTION = 32
 
 
+# The embedded server's precision, chosen by export and recorded in the model card; "auto"
+# asks the tool that chooses (export, training, the benchmarks) to decide for this machine.
+PRECISIONS = ("float32", "bfloat16")
+PRECISION_CHOICES = ("auto", *PRECISIONS)
+
+
 def version_numbers(model_dir: str | os.PathLike) -> list[int]:
     """The exported versions of a model folder, ascending."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         return []
     return sorted(int(child.name) for child in model_dir.iterdir() if child.is_dir() and child.name.isdigit())
+
+
+# -- this machine's caches ------------------------------------------------------------------
+
+CACHE_ENVIRONMENT = "CATARACT_CACHE"  # the one root of every cache the product keeps
+
+
+def cache_root() -> Path:
+    """$CATARACT_CACHE, else ~/.cache/cataract: the Triton runtime, the photo feature
+    cache and any other cache live in folders under it."""
+    return Path(os.environ.get(CACHE_ENVIRONMENT) or Path.home() / ".cache" / "cataract")
 
 
 # -- photos -----------------------------------------------------------------------------------
@@ -115,6 +135,15 @@ RESIZE_FILTER = Image.Resampling.BILINEAR
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
+
+def image_files(folder: str | os.PathLike) -> list[Path]:
+    """The photos under `folder` (searched recursively; suffixes in any case), sorted: the
+    one way every tool lists a folder of photos. Hidden files and folders are left out."""
+    folder = Path(folder)
+    return sorted(path for path in folder.rglob("*")
+                  if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+                  and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
 
 
@@ -127,8 +156,18 @@ class ImageError(ValueError):
 INVALID_IMAGE_MARKER = "invalid image: "
 
 
-def too_large(size: int) -> ImageError:
-    return ImageError(f"file is {size / 2**20:.1f} MiB, over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB")
+# The size limit's messages, one text each, for every door (CLI, client, dashboard, gateway).
+SIZE_LIMIT_TEXT = f"{MAX_IMAGE_BYTES / 2**20:.0f} MiB"
+
+
+def too_large_message(size: int | None = None) -> str:
+    """Why a file is refused for its size; `size` in bytes when it is known."""
+    known = f"{size / 2**20:.1f} MiB, " if size is not None else ""
+    return f"file is {known}over the limit of {SIZE_LIMIT_TEXT}"
+
+
+def too_large(size: int | None = None) -> ImageError:
+    return ImageError(too_large_message(size))
 
 
 def read_image_bytes(path: str | os.PathLike) -> bytes:
@@ -174,9 +213,7 @@ def decode_image(data: bytes | bytearray | memoryview, reduce_to: int | None = N
     pixels: the decoder then skips detail nobody will look at (2-3x faster on large photos).
     """
     if len(data) > MAX_IMAGE_BYTES:  # before any copy of it is made
-        raise ImageError(
-            f"image is {len(data) / 2**20:.1f} MiB, over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB"
-        )
+        raise too_large(len(data))
     data = bytes(data)
     if not data:
         raise ImageError("empty input: no image bytes")

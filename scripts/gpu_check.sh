@@ -28,7 +28,7 @@ if compgen -G ".whl/*.whl" > /dev/null; then
 else
     export PYTHONPATH="$ROOT"
 fi
-CATARACT=("$PYTHON" -m train_jax.cli)  # `cataract`, runnable under timeout
+CATARACT=("$PYTHON" -m cataract_cli)  # `cataract`, runnable under timeout
 stage() { printf '\n==> %s (limit %ss) %s\n' "$1" "$2" "$(date +%T)"; }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv || true

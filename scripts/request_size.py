@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cataract_contract import ENSEMBLE, INPUT_IMAGE_BYTES, MAX_IMAGE_BYTES  # noqa: E402
 from serving.embedded import LocalTritonServer, ServerOptions  # noqa: E402
-from serving.load import free_port, group_rss_mib  # noqa: E402
+from benchmarks.load import free_port, group_rss_mib  # noqa: E402
 
 
 def peak_during(pid: int, work) -> tuple[object, float, float, float]:

@@ -10,6 +10,6 @@ apt_install chromium
 # Debian's kubernetes-client where the machine has no kubectl of its own.
 command -v kubectl >/dev/null || apt_install kubernetes-client
 cd "$ROOT"
-ruff check cataract_contract train_jax serving client dashboards tests model_repository
+ruff check cataract_contract savedmodel_runner train_jax serving client doors dashboards benchmarks cataract_cli tests model_repository scripts
 lint-imports  # the import layers of pyproject.toml's [tool.importlinter]
 exec python -m pytest "$@"

@@ -97,7 +97,7 @@ def main() -> None:
     port = free_port()
     log = open(folder / "dashboard.log", "w+")
     dashboard = subprocess.Popen(
-        [sys.executable, "-m", "train_jax.cli", "dashboard", "--triton-url", triton.grpc_url, "--port", str(port)],
+        [sys.executable, "-m", "cataract_cli", "dashboard", "--triton-url", triton.grpc_url, "--port", str(port)],
         cwd=args.project, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONASYNCIODEBUG": "1"},
     )
     base = f"http://127.0.0.1:{port}"

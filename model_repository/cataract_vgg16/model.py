@@ -7,7 +7,7 @@ call, then split back per request. The precision is the export's choice (paramet
 with float32 on the validation photos.
 
 `cataract export` copies this file into each version folder, beside
-savedmodel_runner.py and the cataract_contract package, which the stub finds on its sys.path.
+the savedmodel_runner and cataract_contract packages, which the stub finds on its sys.path.
 """
 
 import json

@@ -45,7 +45,7 @@ from cataract_contract import (
     model_input,
     version_numbers,
 )
-from serving.savedmodel_runner import SavedModelClassifier
+from savedmodel_runner import SavedModelClassifier
 from train_jax.errors import UserError
 from train_jax.model.architecture import VGG16_BLOCKS
 from train_jax.evaluation.metrics import binary_metrics

@@ -12,7 +12,7 @@
         <N>/model.savedmodel     exported versions; the newest is served
         <N>/model.onnx           the ONNX twin of the SavedModel
         <N>/model.py, <N>/model_card.json, and the code model.py imports:
-        <N>/savedmodel_runner.py, <N>/cataract_contract/
+        <N>/savedmodel_runner/, <N>/cataract_contract/
       preprocess/                python: encoded JPEG/PNG bytes -> uint8 image, with
         1/cataract_contract/     the shared contract, so the repository is self-contained
       cataract/                  ensemble: bytes -> preprocess -> cataract_vgg16
@@ -25,10 +25,7 @@ repository meanwhile sees the old file or the new one, never half of one.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import cataract_contract
@@ -45,9 +42,10 @@ from cataract_contract import (
     PREPROCESS,
     SAVEDMODEL_DIR,
 )
-from serving import savedmodel_runner
+import savedmodel_runner
 from train_jax.export.onnx_twin import ONNX_FILE
 from train_jax.errors import UserError
+from train_jax.files import write_atomically
 
 GPU_TENSORFLOW_CONFIG = "gpu_tensorflow"  # Triton <= 25.02: configs/gpu_tensorflow.pbtxt
 GPU_ONNX_CONFIG = "gpu_onnx"  # Triton >= 25.03: configs/gpu_onnx.pbtxt
@@ -60,7 +58,7 @@ PREPROCESS_SOURCE = PROJECT_REPOSITORY / PREPROCESS / "1" / "model.py"
 # What the python models import: the stub's sys.path holds the version folder (and
 # ignores PYTHONPATH), so these travel with the repository, into the container too.
 CONTRACT_SOURCE = Path(cataract_contract.__file__).parent  # a package of one module
-RUNNER_SOURCE = Path(savedmodel_runner.__file__)
+RUNNER_SOURCE = Path(savedmodel_runner.__file__).parent  # a package of one module, too
 
 # On CPU a batch brings ~10% (measured, see the generated config's comment); on a GPU
 # batches are the main lever, so it takes up to 32.
@@ -329,25 +327,6 @@ def write_configs(repository: Path, image_size: int, parameters: dict[str, str],
     copy_python_model(PREPROCESS_SOURCE, repository / PREPROCESS / "1", with_runner=False)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write a temporary file beside `path`, then rename it over `path` (atomic on POSIX).
-    A file that already holds `data` is left alone: a polling Triton reloads every model
-    whose files change."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
-            return
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide it from a server running as another user
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def copy_atomically(source: str | Path, destination: str | Path) -> None:
     write_atomically(Path(destination), Path(source).read_bytes())
 
@@ -357,7 +336,6 @@ def copy_python_model(source: Path, version_dir: Path, with_runner: bool) -> Non
     version_dir.mkdir(parents=True, exist_ok=True)
     if source.resolve() != (version_dir / "model.py").resolve():
         copy_atomically(source, version_dir / "model.py")
-    shutil.copytree(CONTRACT_SOURCE, version_dir / CONTRACT_SOURCE.name, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__"), copy_function=copy_atomically)
-    if with_runner:
-        copy_atomically(RUNNER_SOURCE, version_dir / RUNNER_SOURCE.name)
+    for package in (CONTRACT_SOURCE, RUNNER_SOURCE) if with_runner else (CONTRACT_SOURCE,):
+        shutil.copytree(package, version_dir / package.name, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"), copy_function=copy_atomically)

@@ -1,0 +1,88 @@
+"""`cataract bench overload`: more requests than the embedded server can serve, for a
+set time. Every request must be answered or refused at once as busy (the models' queue
+policy), none lost; the server must stay ready throughout; and the answered requests'
+latency must stay bounded, because no request waits in an unbounded queue."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+from cataract_contract import ENSEMBLE
+from serving.embedded import LocalTritonServer, ServerOptions
+from benchmarks.load import Tally, drive, ensemble_sender, free_port, load_photos
+
+READINESS_EVERY_SECONDS = 0.5
+
+
+@dataclasses.dataclass
+class OverloadReport:
+    seconds: float
+    concurrency: int
+    busy_pause: float
+    tally: Tally
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    readiness_checks: int
+    not_ready: int  # readiness checks that failed or got "not ready"
+
+    @property
+    def healthy(self) -> bool:
+        return self.tally.failed == 0 and self.tally.lost == 0 and self.not_ready == 0 and self.tally.answered > 0
+
+
+async def watch_readiness(grpc_url: str, counts: dict[str, int]) -> None:
+    """Ask, on a connection of its own, whether the server and the ensemble are ready."""
+    import tritonclient.grpc.aio as aio
+
+    client = aio.InferenceServerClient(grpc_url)
+    try:
+        while True:
+            counts["checks"] += 1
+            try:
+                ready = await client.is_server_ready(client_timeout=5) and await client.is_model_ready(ENSEMBLE, client_timeout=5)
+            except Exception:  # no answer in time counts as not ready
+                ready = False
+            counts["not_ready"] += not ready
+            await asyncio.sleep(READINESS_EVERY_SECONDS)
+    finally:
+        await client.close()
+
+
+async def overload_load(grpc_url: str, photos: list[bytes], concurrency: int, seconds: float,
+                        busy_pause: float) -> OverloadReport:
+    import tritonclient.grpc.aio as aio
+
+    client = aio.InferenceServerClient(grpc_url)
+    tally, readiness = Tally(), {"checks": 0, "not_ready": 0}
+    try:
+        send = ensemble_sender(client, tally, busy_pause)
+        await drive(send, photos, min(concurrency, 8), min(5.0, seconds / 4))  # warm-up, not reported
+        tally.reset()
+        watcher = asyncio.create_task(watch_readiness(grpc_url, readiness))
+        result = await drive(send, photos, concurrency, seconds)
+        watcher.cancel()
+    finally:
+        await client.close()
+    return OverloadReport(result.seconds, concurrency, busy_pause, tally, result.percentile(50), result.percentile(99),
+                          max(result.latencies_ms, default=float("nan")), readiness["checks"], readiness["not_ready"])
+
+
+def run_overload(repository: Path, photo_folder: Path, concurrency: int, seconds: float, busy_pause: float) -> OverloadReport:
+    photos = load_photos(photo_folder)
+    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(), metrics_port=free_port())
+    with LocalTritonServer(options) as server:
+        report = asyncio.run(overload_load(server.grpc_url, photos, concurrency, seconds, busy_pause))
+    tally = report.tally
+    print(f"overload | {repository} | concurrency {concurrency} for {report.seconds:.0f} s | busy pause {busy_pause:g} s "
+          "| loopback")
+    print(f"  sent {tally.sent}, answered {tally.answered}, refused busy {tally.busy}, failed {tally.failed}, lost {tally.lost}")
+    print(f"  answered: {tally.answered / report.seconds:.2f} photos/s, latency p50 {report.p50_ms:.0f} ms, "
+          f"p99 {report.p99_ms:.0f} ms, max {report.max_ms:.0f} ms")
+    print(f"  server ready at {report.readiness_checks - report.not_ready} of {report.readiness_checks} checks "
+          f"(every {READINESS_EVERY_SECONDS:g} s)")
+    for reason, count in tally.reasons.most_common(5):
+        print(f"  failed {count}x: {reason}")
+    return report

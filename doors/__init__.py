@@ -1,0 +1,1 @@
+"""The production doors in front of Triton: the REST gateway and the login both doors share."""

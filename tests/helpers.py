@@ -1,0 +1,92 @@
+"""What tests share besides fixtures: paths, the tiny training settings, ports, and the
+product's processes started for real (the command line, Triton, a door)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+REAL_PHOTOS = REPOSITORY.parent / "shared" / "datasets" / "cataract_eyes"
+
+# Small and quick: the settings most training tests use (a narrow VGG16 at 32x32).
+TINY_SETTINGS = dict(weights="none", image_size=32, width=0.125, batch_size=8, unfreeze_blocks=1, augmented_views=2)
+
+
+def tiny_config(data: Path, out: Path, **overrides):
+    """A TrainConfig for the tiny network; tests build configs, not flag lists."""
+    from train_jax.training.config import TrainConfig
+
+    return TrainConfig(data=str(data), out=str(out), **{**TINY_SETTINGS, **overrides})
+
+
+def train_command(config) -> list[str]:
+    """`cataract train` with the flags that rebuild `config`, for tests that run the
+    command line in another process, as a user would."""
+    from train_jax.settings import to_arguments
+
+    return ["train", *to_arguments(config)]
+
+
+def split_photos(photos: Path, count: int | None = None) -> list[Path]:
+    """The first `count` JPEGs of a synthetic set's test split, in a stable order."""
+    return sorted((photos / "test").rglob("*.jpg"))[:count]
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `cataract ...` in a fresh process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "cataract_cli", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=REPOSITORY,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports nothing listens on right now (the OS picks them, all distinct)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def start_server(repository: Path, **options):
+    """A real tritonserver on free ports; `options`: more ServerOptions fields."""
+    from serving.embedded import LocalTritonServer, ServerOptions
+
+    http, grpc, metrics = free_ports(3)
+    return LocalTritonServer(ServerOptions(repository, http_port=http, grpc_port=grpc, metrics_port=metrics, **options)).start()
+
+
+def start_door(command: list[str], url: str, ready_path: str = "/health") -> subprocess.Popen:
+    """`cataract gateway ...` or `cataract dashboard ...` in its own process, once it answers."""
+    process = subprocess.Popen([sys.executable, "-m", "cataract_cli", *command], cwd=REPOSITORY,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + ready_path, timeout=5, allow_redirects=False)
+            return process
+        except requests.ConnectionError:
+            assert process.poll() is None, process.stdout.read()
+            time.sleep(0.3)
+    process.kill()
+    raise AssertionError(f"{command[0]} did not start")
+
+
+def stop_door(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -1,0 +1,158 @@
+"""The client and the server when Triton is slow or overloaded: a real tritonserver
+serving the slow test classifier (tests/slow_model.py), whose answers take as long as
+each test asks.
+
+A timeout is a timeout (never "server down"), and the request is never sent again; one
+request's failure never cuts another's; predict_many keeps one entry per photo; a full
+queue refuses at once with a "busy" error, which is never retried either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import tritonclient.http as httpclient
+
+from client.errors import RequestTimeoutError, ServerBusyError
+from client.triton_client import AsyncCataractClient, CataractClient, Prediction
+from tests.helpers import run_cli, start_server
+from cataract_contract import CLASSIFIER
+from tests.slow_model import slow_image, write_slow_repository
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture()
+def slow(slow_triton):
+    return slow_triton
+
+
+def requests_received(server) -> int:
+    """Requests the classifier has finished (answered or failed) since the server started."""
+    client = httpclient.InferenceServerClient(server.http_url)
+    try:
+        statistics = client.get_inference_statistics(CLASSIFIER)["model_stats"][0]["inference_stats"]
+    finally:
+        client.close()
+    return statistics["success"]["count"] + statistics["fail"]["count"]
+
+
+def url_of(server, protocol: str) -> str:
+    return server.grpc_url if protocol == "grpc" else server.http_url
+
+
+def predict_with(kind: str, url: str, protocol: str, source, **options):
+    if kind == "sync":
+        with CataractClient(url, protocol, **options) as screener:
+            return screener.predict(source)
+
+    async def screen():
+        async with AsyncCataractClient(url, protocol, **options) as screener:
+            return await screener.predict(source)
+
+    return asyncio.run(screen())
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_timeout_is_reported_as_such_and_never_resent(slow, kind, protocol):
+    predict_with(kind, url_of(slow, protocol), protocol, slow_image(0))  # reads the config: not counted below
+    before = requests_received(slow)
+    with pytest.raises(RequestTimeoutError) as error:
+        predict_with(kind, url_of(slow, protocol), protocol, slow_image(2.0), timeout=0.5, retries=3, backoff=0.05)
+    message = str(error.value)
+    assert "did not answer model cataract_vgg16 within 0.5 s" in message and "not sent again" in message
+    assert "cataract serve" not in message  # the server is up: nobody should be told to start it
+    time.sleep(2.5)  # the server finishes what it was given
+    assert requests_received(slow) - before == 1, "the timed-out request was sent again"
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_one_timeout_never_cuts_the_requests_in_flight_beside_it(slow, protocol):
+    """predict_many of [4 s, 1 s, 1.6 s] with a 2 s timeout, two at a time: the third
+    starts when the second ends, so it is in flight on the shared connection when the
+    first times out. It must still be answered, and no answer may be lost."""
+
+    async def screen():
+        async with AsyncCataractClient(url_of(slow, protocol), protocol, timeout=2.0, batch_size=1, concurrency=2) as screener:
+            await screener.info()
+            return await screener.predict_many([slow_image(4.0), slow_image(1.0, 10), slow_image(1.6, 250)])
+
+    slowest, second, third = asyncio.run(screen())
+    assert isinstance(slowest, RequestTimeoutError)
+    assert isinstance(second, Prediction) and second.probabilities["cataract"] == pytest.approx(10 / 255, abs=1e-3)
+    assert isinstance(third, Prediction) and third.probabilities["cataract"] == pytest.approx(250 / 255, abs=2e-3)
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory):
+    """One instance and the product's queue policy, with room for 2 waiting requests."""
+    server = start_server(write_slow_repository(tmp_path_factory.mktemp("busy"), instances=1, queue_size=2))
+    yield server
+    server.stop()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_a_full_queue_refuses_at_once_as_busy_and_nothing_is_resent(busy, protocol):
+    photos = [slow_image(1.0) for _ in range(8)]
+
+    async def flood():
+        async with AsyncCataractClient(url_of(busy, protocol), protocol, batch_size=1, concurrency=8, retries=3) as screener:
+            await screener.info()
+            before = requests_received(busy)
+            return await screener.predict_many(photos), before
+
+    results, before = asyncio.run(flood())
+    answered = [r for r in results if isinstance(r, Prediction)]
+    refused = [r for r in results if isinstance(r, ServerBusyError)]
+    assert len(answered) + len(refused) == len(photos), results
+    assert answered and refused, f"{len(answered)} answered, {len(refused)} refused: the queue bound did not act"
+    assert all("is busy" in str(r) and "queue was full" in str(r) for r in refused)
+    assert requests_received(busy) - before == len(answered), "a refused request was sent again"
+    with CataractClient(url_of(busy, protocol), protocol) as screener:
+        assert screener.health().ready and isinstance(screener.predict(slow_image(0)), Prediction)
+
+
+@pytest.mark.server
+def test_a_request_that_waited_its_longest_is_refused_as_busy(tmp_path):
+    """Requests of 8 photos, one at a time on one instance, each taking 1 s: with a queue
+    timeout of 0.5 s, those still waiting then are refused, whatever room the queue has."""
+    server = start_server(write_slow_repository(tmp_path, instances=1, queue_size=10, queue_timeout_seconds=0.5))
+    try:
+        with CataractClient(server.grpc_url, batch_size=8, concurrency=4) as screener:
+            screener.info()
+            before = requests_received(server)
+            results = screener.predict_many([slow_image(1.0)] * 32)
+        answered = [r for r in results if isinstance(r, Prediction)]
+        refused = [r for r in results if isinstance(r, ServerBusyError)]
+        assert len(answered) + len(refused) == 32 and answered and refused, results
+        assert requests_received(server) - before == 32 // 8, "a request was sent again"  # the refused count as failed
+    finally:
+        server.stop()
+
+
+@pytest.mark.server
+def test_the_cli_names_busy_photos_and_answers_the_rest(busy, tmp_path):
+    """Sync client, gRPC: 40 photos go as 5 requests of 8, 4 at a time, to one instance
+    with room for two waiting requests."""
+    from PIL import Image
+
+    path = tmp_path / "eye.png"
+    Image.fromarray(slow_image(1.0)).save(path)  # PNG: lossless, the first pixel survives
+    result = run_cli("predict", *[str(path)] * 40, "--url", busy.grpc_url, "--json", "--retries", "3")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 40 and any('"prediction"' in line for line in lines), result.stdout
+    errors = [line for line in lines if '"error"' in line]
+    assert errors and all("is busy" in line for line in errors), result.stdout
+
+
+def test_overload_benchmark_answers_or_refuses_every_request(tiny_repository, synthetic_photos):
+    """The benchmark is a command, not a test; this only proves that it runs and counts."""
+    result = run_cli("bench", "overload", "--repository", str(tiny_repository), "--photos", str(synthetic_photos / "test"),
+                     "--concurrency", "64", "--seconds", "4", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ", failed 0, lost 0" in result.stdout and "refused busy" in result.stdout
+    assert "server ready at" in result.stdout

@@ -1,0 +1,245 @@
+"""Training end to end: learning, the run folder, resuming, several devices, the threshold
+chosen once, settings declared once, and one-line errors for bad arguments."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers import REPOSITORY, run_cli, tiny_config, train_command
+from cataract_cli.main import build_parser, main
+from train_jax.data.synth import generate
+from train_jax.errors import UserError
+from train_jax.evaluation.evaluate import evaluate
+from train_jax.settings import from_arguments
+from train_jax.training.config import TrainConfig
+from train_jax.training.trainer import train
+
+
+def epoch_lines(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def validation_scores(run: Path) -> np.ndarray:
+    with open(run / "val_predictions.csv") as file:
+        return np.array([float(row["p_cataract"]) for row in csv.DictReader(file)])
+
+
+@pytest.mark.slow
+def test_model_learns_synthetic_cataracts(tmp_path):
+    """A narrow VGG16 from scratch must clearly beat chance on held-out validation photos."""
+    data = tmp_path / "photos"
+    generate(data, 400, seed=5, height=128)
+    run = tmp_path / "run"
+    train(TrainConfig(
+        data=str(data), out=str(run), weights="none", image_size=64, width=0.125, unfreeze_blocks=5,
+        head_epochs=1, finetune_epochs=16, learning_rate=1e-3, finetune_learning_rate=1e-3, label_smoothing=0,
+        dropout=0.2, patience=8,
+    ))
+    best = min(epoch_lines(run), key=lambda line: line["val_loss"])
+    assert best["val_accuracy"] >= 0.8, epoch_lines(run)
+
+    evaluate(run, data / "test")
+    report = json.loads((run / "metrics.json").read_text())
+    assert report["test_at_threshold"]["count"] == 80
+    assert report["test_at_threshold"]["roc_auc"] >= 0.8
+    assert (run / "roc_curve.png").stat().st_size > 1000 and (run / "confusion_matrix.png").stat().st_size > 1000
+
+
+def test_run_folder_holds_config_metrics_checkpoints_and_predictions(synthetic_photos, tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(synthetic_photos, run, epochs=2))
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["head_epochs"] == 2 and config["model"]["image_size"] == 32
+    photos_on_disk = len(list((synthetic_photos / "train" / "cataract").iterdir()))
+    assert config["data"]["train"]["cataract"] + config["data"]["validation"]["cataract"] == photos_on_disk
+    split = json.loads((run / "split.json").read_text())
+    assert not set(split["train"]) & set(split["validation"])
+    lines = epoch_lines(run)
+    assert [line["epoch"] for line in lines] == [1, 2, 3, 4]
+    assert [line["phase"] for line in lines] == ["head", "head", "finetune", "finetune"]
+    steps = sorted(int(p.name) for p in (run / "checkpoints").iterdir() if p.name.isdigit())
+    best = min(lines, key=lambda line: line["val_loss"])["epoch"]
+    assert steps == sorted({best, 3, 4}), "keeps exactly the best and the two latest checkpoints"
+    assert sorted(int(p.stem) for p in (run / "checksums").glob("*.json")) == steps
+    assert len(validation_scores(run)) == len(split["validation"])
+
+    # Evaluation takes a dataset root and uses its test/ split.
+    assert main(["evaluate", "--run", str(run), "--data", str(synthetic_photos)]) == 0
+    report = json.loads((run / "metrics.json").read_text())
+    assert report["test_counts"] == {
+        name: len(list((synthetic_photos / "test" / name).iterdir())) for name in ("cataract", "normal")
+    }
+    assert "Youden" in report["threshold_rule"]
+    assert 0.0 <= report["threshold"] <= 1.0
+
+
+def test_killed_run_resumes_from_its_last_checkpoint_and_matches_an_unbroken_one(synthetic_photos, tmp_path):
+    settings = dict(head_epochs=3, finetune_epochs=3, patience=10)
+    unbroken = tmp_path / "unbroken"
+    assert run_cli(*train_command(tiny_config(synthetic_photos, unbroken, **settings))).returncode == 0
+
+    broken = tmp_path / "broken"
+    args = train_command(tiny_config(synthetic_photos, broken, **settings))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cataract_cli", *args],
+        cwd=REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if (broken / "metrics.jsonl").is_file() and len(epoch_lines(broken)) >= 4:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "training finished before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(epoch_lines(broken)) < 6
+
+    refused = run_cli(*args)
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+
+    resumed = run_cli(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch" in resumed.stderr
+    assert [line["epoch"] for line in epoch_lines(broken)] == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose(validation_scores(broken), validation_scores(unbroken), atol=1e-5)
+
+
+def test_data_parallel_over_two_devices_matches_one(synthetic_photos, tmp_path):
+    def command(out, **overrides):
+        return train_command(tiny_config(synthetic_photos, tmp_path / out, epochs=1, **overrides))
+
+    one = run_cli(*command("one"))
+    two = run_cli(*command("two"), env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert one.returncode == 0 and two.returncode == 0, two.stderr
+    assert len(json.loads((tmp_path / "two" / "config.json").read_text())["devices"]) == 2
+    np.testing.assert_allclose(validation_scores(tmp_path / "two"), validation_scores(tmp_path / "one"), atol=1e-4)
+
+    odd = run_cli(*command("odd", batch_size=7), env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert odd.returncode == 2 and "does not split evenly over 2 devices" in odd.stderr
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--image-size", "50"], "multiple of 32"),
+        (["--batch-size", "500"], "larger than the"),
+        (["--unfreeze-blocks", "9"], "--unfreeze-blocks must be >= 0 and <= 5"),
+        (["--weights", "/no/such/file.h5"], "no such file"),
+    ],
+)
+def test_bad_arguments_fail_in_one_line(synthetic_photos, tmp_path, extra, message, capsys):
+    args = [*train_command(tiny_config(synthetic_photos, tmp_path / "run")), *extra]
+    assert main(args) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("cataract train: error:") and message in error
+
+
+def test_missing_data_fails_in_one_line_without_traceback(tmp_path):
+    result = run_cli("train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"cataract train: error: data folder {tmp_path / 'missing'} does not exist"
+
+
+def test_grain_pipeline_is_deterministic_and_worker_independent(synthetic_photos, tmp_path):
+    from train_jax.data.augment import AugmentConfig
+    from train_jax.data.decoded import DecodedPhotos
+    from train_jax.data.scan import discover
+    from train_jax.data.pipeline import epoch_batches
+
+    records = discover(synthetic_photos)["train"][:12]
+
+    def first_batch(workers: int, epoch: int = 1):
+        options = dict(image_size=32, batch_size=6, seed=7, epochs=(epoch,), shuffle=True,
+                       augment_config=AugmentConfig(), drop_remainder=True, workers=workers)
+        return next(epoch_batches(records, **options))
+
+    in_process, with_workers = first_batch(0), first_batch(2)
+    np.testing.assert_array_equal(in_process["image"], with_workers["image"])
+    np.testing.assert_array_equal(in_process["label"], with_workers["label"])
+    assert in_process["image"].shape == (6, 32, 32, 3)
+    assert not np.array_equal(first_batch(0, epoch=2)["image"], in_process["image"])
+
+    # Consecutive epochs from one pipeline (its workers start once) are the epochs one by one.
+    stream = list(epoch_batches(records, image_size=32, batch_size=6, seed=7, epochs=(1, 2), shuffle=True,
+                                augment_config=AugmentConfig(), drop_remainder=True, workers=2))
+    one_by_one = [batch for epoch in (1, 2) for batch in epoch_batches(
+        records, image_size=32, batch_size=6, seed=7, epochs=(epoch,), shuffle=True, augment_config=AugmentConfig(),
+        drop_remainder=True)]
+    assert len(stream) == len(one_by_one) == 4
+    for streamed, single in zip(stream, one_by_one):
+        np.testing.assert_array_equal(streamed["image"], single["image"])
+
+    # Photos decoded once give the batches that decoding every epoch gives.
+    decoded = DecodedPhotos.build(records, 32, tmp_path / "decoded.npy", epoch_batches(records, image_size=32, batch_size=5))
+    from_decoded = list(epoch_batches(records, image_size=32, batch_size=6, seed=7, epochs=(1, 2), shuffle=True,
+                                      augment_config=AugmentConfig(), drop_remainder=True, workers=2, decoded=decoded))
+    for batch, expected in zip(from_decoded, stream, strict=True):
+        np.testing.assert_array_equal(batch["image"], expected["image"])
+        np.testing.assert_array_equal(batch["label"], expected["label"])
+
+    plain = next(epoch_batches(records, image_size=32, batch_size=12))
+    again = next(epoch_batches(records, image_size=32, batch_size=12))
+    np.testing.assert_array_equal(plain["image"], again["image"])  # no augmentation outside training
+
+
+def test_settings_are_declared_once_and_the_command_line_is_built_from_them(tmp_path):
+    parser = build_parser()
+    train_parser = parser._subparsers._group_actions[0].choices["train"]
+    flags = {action.dest: action for action in train_parser._actions}
+    for field in dataclasses.fields(TrainConfig):
+        if field.name in ("data", "out"):
+            assert flags[field.name].required
+        assert field.metadata["help"] and flags[field.name].help.startswith(field.metadata["help"])
+    assert flags["compute_dtype"].choices == ("auto", "float32", "bfloat16")
+
+    # Flags and config round-trip, and the shorthand resolves into what the run records.
+    config = tiny_config(tmp_path, tmp_path / "run", epochs=3, allow_leakage=True)
+    assert (config.head_epochs, config.finetune_epochs, config.epochs) == (3, 3, None)
+    parsed = parser.parse_args(train_command(config))
+    assert from_arguments(TrainConfig, parsed) == config
+
+    # Each limit is checked by the config itself, naming the flag.
+    for field, value, message in [("dropout", 1.0, "--dropout must be >= 0 and < 1, got 1.0"),
+                                  ("compute_dtype", "float16", "--compute-dtype must be one of auto, float32, bfloat16"),
+                                  ("image_size", 50, "multiple of 32"),
+                                  ("head_epochs", -1, "--head-epochs must be >= 0")]:
+        with pytest.raises(UserError, match=message):
+            tiny_config(tmp_path, tmp_path / "run", **{field: value})
+    with pytest.raises(UserError, match="must not both be 0"):
+        tiny_config(tmp_path, tmp_path / "run", epochs=0)
+
+
+def test_the_threshold_is_chosen_once_when_training_finishes_and_read_by_evaluate_and_export(tiny_run, synthetic_photos, tmp_path):
+    import shutil
+
+    from cataract_contract import CLASSIFIER
+    from train_jax.export.export import export
+    from train_jax.export.repository import parse_config
+    from train_jax.training.threshold import choose_threshold
+
+    chosen = json.loads((tiny_run / "threshold.json").read_text())
+    with open(tiny_run / "val_predictions.csv") as file:
+        rows = list(csv.DictReader(file))
+    labels = np.array([row["label"] == "cataract" for row in rows])
+    assert chosen["decision_threshold"] == choose_threshold(labels, validation_scores(tiny_run))
+    assert "Youden" in chosen["rule"]
+
+    # Evaluate and export take the stored threshold; they never choose their own.
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "threshold.json").write_text(json.dumps({**chosen, "decision_threshold": 0.8125}))
+    assert evaluate(run, synthetic_photos / "test")["threshold"] == 0.8125
+    exported = export(run, tmp_path / "repository", cpu_precision="float32")
+    assert exported.card["decision_threshold"] == 0.8125
+    config = parse_config((tmp_path / "repository" / CLASSIFIER / "config.pbtxt").read_text())
+    assert config.parameters["decision_threshold"].string_value == "0.812500"
