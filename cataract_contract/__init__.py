@@ -2,7 +2,8 @@
 
 Training, export, the Triton python models, the client library and the dashboard all
 import this module, so class names, model and tensor names, the model repository's
-layout, size limits, and how a photo becomes model input are defined exactly once.
+layout, the model card and the parameters the served configs carry, size limits, and how
+a photo becomes model input are defined exactly once.
 
 It imports nothing else of the project and needs only numpy and Pillow: `cataract
 export` copies it into the model repository, where Triton's python backend imports it
@@ -11,12 +12,18 @@ in an environment that has nothing else of this project.
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import os
+import re
 import stat
+import types
+import typing
 import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -92,6 +99,9 @@ HEATMAP_REDUCTION = 32
 # asks the tool that chooses (export, training, the benchmarks) to decide for this machine.
 PRECISIONS = ("float32", "bfloat16")
 PRECISION_CHOICES = ("auto", *PRECISIONS)
+# An operator's override of the precision export chose, read by the classifier's python
+# model when it loads (one of PRECISIONS; it logs that it overrides).
+CPU_PRECISION_OVERRIDE = "CATARACT_CPU_PRECISION"
 
 
 def version_numbers(model_dir: str | os.PathLike) -> list[int]:
@@ -100,6 +110,241 @@ def version_numbers(model_dir: str | os.PathLike) -> list[int]:
     if not model_dir.is_dir():
         return []
     return sorted(int(child.name) for child in model_dir.iterdir() if child.is_dir() and child.name.isdigit())
+
+
+# -- the served model's interface: its model card and the parameters its configs carry ------
+# Export writes a ModelCard into each version folder, and the card's served subset,
+# ServedParameters, into every classifier config as Triton parameters (strings). Rollback,
+# the benchmarks, the client and both python models read them back here, typed.
+
+
+class ModelCardError(ValueError):
+    """A model card or a config's served parameters lack a field, or hold one of the wrong
+    kind; the message names it."""
+
+
+# Served parameters read one at a time, by these keys: a config that export did not write
+# (the preprocess model's, a test model's) carries only some. Each key is a field of
+# ServedParameters, which reads the whole set.
+PARAMETER_DECISION_THRESHOLD = "decision_threshold"
+PARAMETER_DECISION_RULE = "decision_rule"
+PARAMETER_CLASSES = "classes"
+PARAMETER_POSITIVE_CLASS = "positive_class"
+PARAMETER_MODEL_VERSION = "model_version"
+PARAMETER_IMAGE_SIZE = "image_size"
+PARAMETER_CPU_PRECISION = "cpu_precision"
+
+# What the classifier's outputs mean, written into its configs for anyone who reads them.
+PROBABILITIES_MEANING = (
+    "at the operating point: the cataract logit is shifted by -logit(decision_threshold), so the top class is the "
+    "decision and its probability (the confidence) is at least 0.5; the model's own score is "
+    "P(cataract) = sigmoid(log(p_cataract / p_normal) + logit(decision_threshold))")
+HEATMAP_MEANING = "class-activation map: per-position evidence for cataract over normal; positive pushes to cataract"
+NOT_MEASURED = "n/a"  # a served figure export could not measure on its machine
+_REQUIRED = object()  # ServedParameters.get without a default
+
+
+def config_parameters(config: Mapping) -> dict[str, str]:
+    """A model config's parameters, as Triton gives the config in JSON (to a client, and
+    to a python model's initialize), as strings."""
+    return {key: value.get("string_value", "") for key, value in config.get("parameters", {}).items()}
+
+
+def weights_file_name(source: str) -> str:
+    """"<path> (md5 <hex>)" as "<file name> (md5 <hex>)": a served config names no folder
+    of the machine that trained the model. Other descriptions pass unchanged."""
+    match = re.fullmatch(r"(?P<path>.+) \(md5 (?P<md5>[0-9a-f]{32})\)", source)
+    return f"{Path(match['path']).name} (md5 {match['md5']})" if match else source
+
+
+def _served(write: Callable[[Any], str] = str, read: Callable[[str], Any] = str) -> Any:
+    """A ServedParameters field: how its value becomes a config's text, and back."""
+    return dataclasses.field(metadata={"write": write, "read": read})
+
+
+def _decimals(places: int) -> Any:
+    return _served(lambda value: f"{value:.{places}f}", float)
+
+
+def _measured(places: int) -> Any:
+    return _served(lambda value: NOT_MEASURED if value is None else f"{value:.{places}f}",
+                   lambda text: None if text == NOT_MEASURED else float(text))
+
+
+@dataclasses.dataclass(frozen=True)
+class ServedParameters:
+    """The model card's served subset, as every classifier config carries it: each field
+    is the parameter of the same name, its text written by to_strings() and read back by
+    from_config()."""
+
+    decision_threshold: float = _decimals(6)
+    threshold_rule: str = _served()
+    decision_rule: str = _served()
+    probabilities: str = _served()  # PROBABILITIES_MEANING
+    positive_class: str = _served()
+    classes: tuple[str, ...] = _served(",".join, lambda text: tuple(text.split(",")))
+    model_version: str = _served()  # as Triton names versions in its answers
+    image_size: int = _served(str, int)
+    exported_at: str = _served()
+    training_data_fingerprint: str = _served()
+    weights_source: str = _served()  # a file name, never a path of the exporting machine
+    validation_accuracy: float = _decimals(4)
+    validation_sensitivity: float = _decimals(4)
+    validation_specificity: float = _decimals(4)
+    validation_roc_auc: float = _decimals(4)
+    validation_count: int = _served(str, int)
+    cpu_precision: str = _served()
+    training_precision: str = _served()
+    cpu_bfloat16_decision_agreement: float | None = _measured(4)  # None: not measured
+    heatmap: str = _served()  # HEATMAP_MEANING
+
+    def to_strings(self) -> dict[str, str]:
+        """The config parameters, as repository.write_configs takes them."""
+        return {field.name: field.metadata["write"](getattr(self, field.name)) for field in dataclasses.fields(self)}
+
+    @classmethod
+    def from_config(cls, parameters: Mapping[str, str]) -> ServedParameters:
+        """Every served parameter of a config that export wrote, typed."""
+        return cls(**{field.name: cls.get(parameters, field.name) for field in dataclasses.fields(cls)})
+
+    @classmethod
+    def get(cls, parameters: Mapping[str, str], key: str, default: Any = _REQUIRED) -> Any:
+        """One served parameter of a config, typed; `default` where the config lacks it
+        (without one, ModelCardError)."""
+        if key not in parameters:
+            if default is _REQUIRED:
+                raise ModelCardError(f"the config has no parameter {key!r}")
+            return default
+        field = next(field for field in dataclasses.fields(cls) if field.name == key)
+        try:
+            return field.metadata["read"](parameters[key])
+        except ValueError:
+            raise ModelCardError(f"the config's parameter {key!r} is {parameters[key]!r}, not {field.type}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationFigures:
+    """The exported model on the validation photos at its decision threshold: training's
+    BinaryMetrics, less the threshold, which the card holds."""
+
+    count: int
+    accuracy: float
+    precision: float
+    recall: float  # sensitivity
+    specificity: float
+    f1: float
+    roc_auc: float
+    confusion: dict[str, int]  # true/false positives/negatives
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCard:
+    """What export records of one version, in <model>/<version>/model_card.json. The
+    fields' names, order and JSON kinds are the file's, so the cards of earlier versions
+    read; a card that lacks a field raises ModelCardError naming it."""
+
+    model: str
+    version: int
+    exported_at: str  # UTC, ISO 8601, to the second
+    run: str  # the training run's folder, on the exporting machine
+    best_epoch: int
+    image_size: int
+    classes: tuple[str, ...]
+    positive_class: str
+    decision_threshold: float  # on the model's own score; the served model carries it
+    threshold_rule: str
+    decision_rule: str
+    validation: ValidationFigures
+    training_data_fingerprint: str
+    training_counts: dict[str, int]
+    validation_counts: dict[str, int]
+    weights_source: str  # "<path> (md5 <hex>)" or how the weights began
+    preprocessing: str
+    training_precision: str
+    width: float
+    parity_max_probability_gap: float  # SavedModel against the Flax model
+    onnx_opset: int
+    onnx_parity_max_probability_gap: float  # ONNX twin against the SavedModel
+    tf_trt_visible_convolutions: int
+    cpu_precision: str  # one of PRECISIONS
+    cpu_bfloat16_decision_agreement: float | None  # None: not measured on the exporting CPU
+    cpu_bfloat16_max_probability_gap: float | None
+    exported_on: str  # the exporting machine's host name
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelCard:
+        try:
+            fields = json.loads(text)
+        except ValueError as exc:
+            raise ModelCardError(f"the model card is not JSON: {exc}") from None
+        return _from_fields(cls, fields, "")
+
+    def write(self, version_dir: str | os.PathLike) -> Path:
+        path = Path(version_dir) / MODEL_CARD
+        path.write_text(self.to_json())
+        return path
+
+    @classmethod
+    def read(cls, version_dir: str | os.PathLike) -> ModelCard:
+        """A version folder's card; ModelCardError, naming the file, if it cannot be read,
+        is not JSON, or lacks a field."""
+        path = Path(version_dir) / MODEL_CARD
+        try:
+            return cls.from_json(path.read_text())
+        except OSError as exc:
+            raise ModelCardError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except ModelCardError as exc:
+            raise ModelCardError(f"{path}: {exc}") from None
+
+    def to_parameters(self) -> ServedParameters:
+        """The served subset, as a config written from this card reads back (its figures
+        rounded as their text is)."""
+        validation = self.validation
+        written = ServedParameters(
+            decision_threshold=self.decision_threshold, threshold_rule=self.threshold_rule,
+            decision_rule=self.decision_rule, probabilities=PROBABILITIES_MEANING, positive_class=self.positive_class,
+            classes=self.classes, model_version=str(self.version), image_size=self.image_size,
+            exported_at=self.exported_at, training_data_fingerprint=self.training_data_fingerprint,
+            weights_source=weights_file_name(self.weights_source), validation_accuracy=validation.accuracy,
+            validation_sensitivity=validation.recall, validation_specificity=validation.specificity,
+            validation_roc_auc=validation.roc_auc, validation_count=validation.count,
+            cpu_precision=self.cpu_precision, training_precision=self.training_precision,
+            cpu_bfloat16_decision_agreement=self.cpu_bfloat16_decision_agreement, heatmap=HEATMAP_MEANING,
+        )
+        return ServedParameters.from_config(written.to_strings())
+
+
+def _from_fields(kind: type, fields: Any, prefix: str) -> Any:
+    """A card dataclass from its JSON object, each field checked for its kind (fields the
+    dataclass does not know are left out)."""
+    if not isinstance(fields, dict):
+        raise ModelCardError(f"the model card's {prefix.rstrip('.') or 'text'} is not a JSON object")
+    types_of = typing.get_type_hints(kind)
+    values = {}
+    for field in dataclasses.fields(kind):
+        name = prefix + field.name
+        if field.name not in fields:
+            raise ModelCardError(f"the model card lacks the field {name!r}")
+        values[field.name] = _field_value(types_of[field.name], fields[field.name], name)
+    return kind(**values)
+
+
+def _field_value(kind: Any, value: Any, name: str) -> Any:
+    """A card field's JSON value, checked for its kind (a list read as a tuple)."""
+    if dataclasses.is_dataclass(kind):
+        return _from_fields(kind, value, name + ".")
+    options = typing.get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
+    if value is None and type(None) in options:
+        return None
+    base = typing.get_origin(options[0]) or options[0]
+    accepted = {float: (int, float), tuple: (list,)}.get(base, (base,))
+    if isinstance(value, bool) or not isinstance(value, accepted):
+        kind_name = kind.__name__ if type(kind) is type else kind
+        raise ModelCardError(f"the model card's field {name!r} is {value!r}, not {kind_name}")
+    return tuple(value) if base is tuple else value
 
 
 # -- this machine's caches ------------------------------------------------------------------

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cataract_contract import INPUT_IMAGE, OUTPUT_HEATMAP, OUTPUT_PROBABILITIES, SAVEDMODEL_SIGNATURE
+from cataract_contract import INPUT_IMAGE, OUTPUT_HEATMAP, OUTPUT_PROBABILITIES, PRECISIONS, SAVEDMODEL_SIGNATURE
 
-PRECISIONS = ("float32", "bfloat16")
 OUTPUTS = (OUTPUT_PROBABILITIES, OUTPUT_HEATMAP)
 BFLOAT16_OPTION = "auto_mixed_precision_onednn_bfloat16"
 

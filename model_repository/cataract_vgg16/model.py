@@ -4,7 +4,8 @@ The embedded flavour of cataract_vgg16 (config.pbtxt). Each execute() receives e
 request of one dynamic batch; their images are concatenated and run as ONE TensorFlow
 call, then split back per request. The precision is the export's choice (parameter
 `cpu_precision`): bfloat16 only where the CPU has it natively and its decisions agreed
-with float32 on the validation photos.
+with float32 on the validation photos. An operator may override it for this server with
+$CATARACT_CPU_PRECISION (float32 or bfloat16); the model logs when it does.
 
 `cataract export` copies this file into each version folder, beside
 the savedmodel_runner and cataract_contract packages, which the stub finds on its sys.path.
@@ -16,18 +17,34 @@ import os
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from cataract_contract import INPUT_IMAGE, SAVEDMODEL_DIR
+from cataract_contract import (
+    CPU_PRECISION_OVERRIDE,
+    INPUT_IMAGE,
+    PARAMETER_CPU_PRECISION,
+    PRECISIONS,
+    SAVEDMODEL_DIR,
+    ServedParameters,
+    config_parameters,
+)
 from savedmodel_runner import OUTPUTS, SavedModelClassifier
 
 
-def _parameter(config, key, default=""):
-    return config.get("parameters", {}).get(key, {}).get("string_value", default)
+def served_precision(config) -> str:
+    """Export's choice of precision, or the operator's override of it ($CATARACT_CPU_PRECISION)."""
+    exported = ServedParameters.get(config_parameters(config), PARAMETER_CPU_PRECISION, "float32")
+    override = os.environ.get(CPU_PRECISION_OVERRIDE)
+    if not override:
+        return exported
+    if override not in PRECISIONS:
+        raise ValueError(f"{CPU_PRECISION_OVERRIDE}={override!r}: it must be one of {', '.join(PRECISIONS)}")
+    pb_utils.Logger.log_warn(f"{CPU_PRECISION_OVERRIDE}={override} overrides the precision export chose ({exported})")
+    return override
 
 
 class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
-        precision = os.environ.get("CATARACT_CPU_PRECISION") or _parameter(config, "cpu_precision", "float32")
+        precision = served_precision(config)
         path = os.path.join(args["model_repository"], args["model_version"], SAVEDMODEL_DIR)
         self.classifier = SavedModelClassifier(path, precision)
         self.output_dtypes = {

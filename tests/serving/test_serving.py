@@ -41,6 +41,11 @@ def newest_savedmodel(repository: Path) -> Path:
     return repository / contract.CLASSIFIER / str(version) / contract.SAVEDMODEL_DIR
 
 
+def served_parameters(config) -> contract.ServedParameters:
+    """The served parameters of a parsed classifier config, typed."""
+    return contract.ServedParameters.from_config({key: value.string_value for key, value in config.parameters.items()})
+
+
 def in_process(repository: Path, images: np.ndarray) -> dict[str, np.ndarray]:
     return SavedModelClassifier(newest_savedmodel(repository)).run_batches(images)
 
@@ -182,7 +187,7 @@ def test_every_config_parses_into_triton_model_config(tiny_repository):
         assert [o.name for o in config.output] == ["probabilities", "heatmap"]
         assert config.output[0].label_filename == "labels.txt"
         assert config.HasField("dynamic_batching") and len(config.model_warmup) >= 1
-        assert 0 < float(config.parameters["decision_threshold"].string_value) < 1
+        assert served_parameters(config) == contract.ModelCard.read(tiny_repository / contract.CLASSIFIER / "1").to_parameters()
         assert config.version_policy.latest.num_versions == 1
     assert classifier.instance_group[0].kind == 2  # KIND_CPU
     for gpu in (gpu_tensorflow, gpu_onnx):  # batching by the book: one instance per GPU, no preferred sizes
@@ -214,11 +219,11 @@ def test_export_is_standard_ops_equal_to_flax_and_versions_accumulate(tiny_run, 
     ops = savedmodel.graph_op_types(second.version_dir / contract.SAVEDMODEL_DIR)
     assert {"Conv2D", "MaxPool", "MatMul", "Relu", "Softmax"} <= ops
     assert not ops & {"XlaCallModule", "PyFunc", "EagerPyFunc"}
-    assert second.card["parity_max_probability_gap"] < 1e-4
-    card = json.loads((second.version_dir / contract.MODEL_CARD).read_text())
-    assert card["version"] == 2 and card["training_data_fingerprint"]
+    assert second.card.parity_max_probability_gap < 1e-4
+    card = contract.ModelCard.read(second.version_dir)
+    assert card == second.card and card.version == 2 and card.training_data_fingerprint
     config = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
-    assert config.parameters["model_version"].string_value == "2"
+    assert served_parameters(config) == card.to_parameters() and served_parameters(config).model_version == "2"
 
     server = start_server(repository)
     try:
@@ -261,7 +266,7 @@ def test_configs_are_replaced_never_rewritten_in_place(tiny_run, tmp_path):
         for file in opened.values():
             file.close()
     classifier = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
-    assert classifier.parameters["model_version"].string_value == "2"
+    assert served_parameters(classifier).model_version == "2"
     assert not [path.name for path in repository.rglob(".*") if path.name != ".export.lock"], "temporary files left behind"
 
 
@@ -280,7 +285,7 @@ def test_two_exports_at_once_take_turns(tiny_run, tmp_path):
     assert contract.version_numbers(repository / contract.CLASSIFIER) == [1, 2]
     assert not list((repository / contract.CLASSIFIER).glob(".partial-*"))
     classifier = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
-    assert classifier.parameters["model_version"].string_value == "2"
+    assert served_parameters(classifier).model_version == "2"
 
 
 @pytest.mark.server
@@ -288,10 +293,10 @@ def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthet
     repository = tmp_path / "repository"
     forced = export(tiny_run, repository, cpu_precision="bfloat16")
     # The agreement with float32 is measured and recorded even when the choice is forced.
-    assert forced.card["cpu_precision"] == "bfloat16"
-    assert 0.0 <= forced.card["cpu_bfloat16_decision_agreement"] <= 1.0
+    assert forced.card.cpu_precision == "bfloat16"
+    assert 0.0 <= forced.card.cpu_bfloat16_decision_agreement <= 1.0
     config = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
-    assert config.parameters["cpu_precision"].string_value == "bfloat16"
+    assert served_parameters(config).cpu_precision == "bfloat16"
     # bfloat16 rounds each probability to 8 bits; the server still answers distributions.
     server = start_server(repository)
     try:
@@ -302,13 +307,35 @@ def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthet
         np.testing.assert_allclose(probabilities, expected, atol=2e-2)  # float32 in-process vs bfloat16 served
         if cpu_supports_bfloat16():  # bfloat16 really runs, at every batch size, not only the warm-up's
             assert np.abs(probabilities - expected).max() > 1e-5
-            assert forced.card["cpu_bfloat16_max_probability_gap"] > 1e-5
+            assert forced.card.cpu_bfloat16_max_probability_gap > 1e-5
     finally:
         server.stop()
-    assert export(tiny_run, repository, cpu_precision="float32").card["cpu_precision"] == "float32"
+    assert export(tiny_run, repository, cpu_precision="float32").card.cpu_precision == "float32"
     with pytest.raises(UserError, match="--cpu-precision must be one of auto, float32, bfloat16"):
         export(tiny_run, repository, cpu_precision="fast")
     assert contract.version_numbers(repository / contract.CLASSIFIER) == [1, 2]
+
+
+@pytest.mark.server
+def test_an_operator_can_override_the_exported_precision(tiny_repository, monkeypatch):
+    """$CATARACT_CPU_PRECISION overrides, for one server, the precision export chose; the
+    classifier logs that it does, and refuses to load with a value that is no precision."""
+    monkeypatch.setenv(contract.CPU_PRECISION_OVERRIDE, "bfloat16")
+    server = start_server(tiny_repository)
+    try:
+        assert server.failed_models == []
+        log = server.log_text()
+        assert f"{contract.CPU_PRECISION_OVERRIDE}=bfloat16 overrides the precision export chose (float32)" in log
+        assert "precision bfloat16" in log
+    finally:
+        server.stop()
+    monkeypatch.setenv(contract.CPU_PRECISION_OVERRIDE, "fast")
+    server = start_server(tiny_repository)
+    try:
+        reasons = {model["name"]: model.get("reason", "") for model in server.failed_models}
+        assert f"{contract.CPU_PRECISION_OVERRIDE}='fast': it must be one of float32, bfloat16" in reasons[contract.CLASSIFIER]
+    finally:
+        server.stop()
 
 
 def test_the_real_224_vgg16_exports_to_a_savedmodel_and_onnx_twin_equal_to_flax(tmp_path):
@@ -393,10 +420,10 @@ def test_a_bfloat16_run_exports_and_serves(synthetic_photos, tmp_path):
     run = train(tiny_config(synthetic_photos, tmp_path / "run", epochs=1, compute_dtype="bfloat16")).root
     assert json.loads((run / "config.json").read_text())["model"]["compute_dtype"] == "bfloat16"
     exported = export(run, tmp_path / "repository", cpu_precision="float32")
-    assert exported.card["training_precision"] == "bfloat16"
-    assert exported.card["parity_max_probability_gap"] < 1e-4
+    assert exported.card.training_precision == "bfloat16"
+    assert exported.card.parity_max_probability_gap < 1e-4
     config = repo.parse_config((tmp_path / "repository" / contract.CLASSIFIER / "config.pbtxt").read_text())
-    assert config.parameters["training_precision"].string_value == "bfloat16"
+    assert served_parameters(config).training_precision == "bfloat16"
 
     server = start_server(tmp_path / "repository")
     try:

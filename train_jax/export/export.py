@@ -19,14 +19,11 @@ import contextlib
 import dataclasses
 import datetime
 import fcntl
-import json
 import logging
 import platform
-import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -35,12 +32,14 @@ from cataract_contract import (
     CLASS_NAMES,
     CLASSIFIER,
     DECISION_RULE,
-    MODEL_CARD,
     OUTPUT_HEATMAP,
     OUTPUT_PROBABILITIES,
     POSITIVE_CLASS,
+    PRECISION_CHOICES,
     SAVEDMODEL_DIR,
     SERVED_THRESHOLD,
+    ModelCard,
+    ValidationFigures,
     at_operating_point,
     model_input,
     version_numbers,
@@ -60,7 +59,6 @@ log = logging.getLogger(__name__)
 
 PARITY_TOLERANCE = 1e-4
 BFLOAT16_MIN_AGREEMENT = 0.99
-CPU_PRECISIONS = ("auto", "float32", "bfloat16")
 # Forbidden in the graph: ops that tie a SavedModel to one TF build or platform.
 FORBIDDEN_OPS = {"XlaCallModule", "PyFunc", "EagerPyFunc"}
 CONVOLUTIONS = sum(count for _, count in VGG16_BLOCKS)
@@ -71,7 +69,7 @@ LOCK_FILE = ".export.lock"  # in the repository's root; Triton only looks at fol
 class ExportResult:
     version: int
     version_dir: Path
-    card: dict[str, Any]
+    card: ModelCard
 
 
 def cpu_supports_bfloat16() -> bool:
@@ -88,8 +86,8 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
     """cpu_precision: "auto" serves bfloat16 only where the CPU has it natively and its
     decisions agree with float32 on BFLOAT16_MIN_AGREEMENT of the validation photos;
     "float32" or "bfloat16" decide outright (the agreement is still measured and recorded)."""
-    if cpu_precision not in CPU_PRECISIONS:
-        raise UserError(f"--cpu-precision must be one of {', '.join(CPU_PRECISIONS)}, got {cpu_precision!r}")
+    if cpu_precision not in PRECISION_CHOICES:
+        raise UserError(f"--cpu-precision must be one of {', '.join(PRECISION_CHOICES)}, got {cpu_precision!r}")
     run = load_run(run_dir)
     repository = Path(repository)
     with repository_lock(repository):
@@ -158,36 +156,36 @@ def _export_locked(run, repository: Path, version: int | None, cpu_precision: st
         precision, agreement, bf16_gap = choose_cpu_precision(
             cpu_precision, saved_path, validation_images, served[OUTPUT_PROBABILITIES][: len(validation_images)])
 
-        card = {
-            "model": CLASSIFIER,
-            "version": version,
-            "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "run": str(run.paths.root.resolve()),
-            "best_epoch": run.best_epoch,
-            "image_size": size,
-            "classes": list(CLASS_NAMES),
-            "positive_class": POSITIVE_CLASS,
-            "decision_threshold": round(threshold, 6),
-            "threshold_rule": chosen["rule"],
-            "decision_rule": DECISION_RULE,
-            "validation": {k: v for k, v in dataclasses.asdict(validation_metrics).items() if k != "threshold"},
-            "training_data_fingerprint": run.info["data"]["fingerprint"],
-            "training_counts": run.info["data"]["train"],
-            "validation_counts": run.info["data"]["validation"],
-            "weights_source": run.info["weights_source"],
-            "preprocessing": run.model_config.preprocessing,
-            "training_precision": run.model_config.compute_dtype,
-            "width": run.model_config.width,
-            "parity_max_probability_gap": probability_gap,
-            "onnx_opset": ONNX_OPSET,
-            "onnx_parity_max_probability_gap": onnx_gap,
-            "tf_trt_visible_convolutions": convolutions,
-            "cpu_precision": precision,
-            "cpu_bfloat16_decision_agreement": agreement,
-            "cpu_bfloat16_max_probability_gap": bf16_gap,
-            "exported_on": platform.node(),
-        }
-        (staging / MODEL_CARD).write_text(json.dumps(card, indent=2) + "\n")
+        card = ModelCard(
+            model=CLASSIFIER,
+            version=version,
+            exported_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            run=str(run.paths.root.resolve()),
+            best_epoch=run.best_epoch,
+            image_size=size,
+            classes=CLASS_NAMES,
+            positive_class=POSITIVE_CLASS,
+            decision_threshold=round(threshold, 6),
+            threshold_rule=chosen["rule"],
+            decision_rule=DECISION_RULE,
+            validation=ValidationFigures(**{k: v for k, v in dataclasses.asdict(validation_metrics).items() if k != "threshold"}),
+            training_data_fingerprint=run.info["data"]["fingerprint"],
+            training_counts=run.info["data"]["train"],
+            validation_counts=run.info["data"]["validation"],
+            weights_source=run.info["weights_source"],
+            preprocessing=run.model_config.preprocessing,
+            training_precision=run.model_config.compute_dtype,
+            width=run.model_config.width,
+            parity_max_probability_gap=probability_gap,
+            onnx_opset=ONNX_OPSET,
+            onnx_parity_max_probability_gap=onnx_gap,
+            tf_trt_visible_convolutions=convolutions,
+            cpu_precision=precision,
+            cpu_bfloat16_decision_agreement=agreement,
+            cpu_bfloat16_max_probability_gap=bf16_gap,
+            exported_on=platform.node(),
+        )
+        card.write(staging)
         repo.copy_python_model(repo.CLASSIFIER_SOURCE, staging, with_runner=True)
         version_dir = model_dir / str(version)
         staging.rename(version_dir)
@@ -195,7 +193,7 @@ def _export_locked(run, repository: Path, version: int | None, cpu_precision: st
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
-    repo.write_configs(repository, size, config_parameters(card))
+    repo.write_configs(repository, size, card.to_parameters().to_strings())
     return ExportResult(version, version_dir, card)
 
 
@@ -270,39 +268,3 @@ def choose_cpu_precision(requested: str, saved_path: Path, validation_images: np
         log.warning("this CPU lacks AVX512_BF16/AMX: bfloat16 will be emulated and slower than float32")
     return precision, agreement, gap
 
-
-def weights_file_name(source: str) -> str:
-    """"<path> (md5 <hex>)" as "<file name> (md5 <hex>)": a served config names no folder
-    of the machine that trained the model. Other descriptions pass unchanged."""
-    match = re.fullmatch(r"(?P<path>.+) \(md5 (?P<md5>[0-9a-f]{32})\)", source)
-    return f"{Path(match['path']).name} (md5 {match['md5']})" if match else source
-
-
-def config_parameters(card: dict[str, Any]) -> dict[str, str]:
-    """The model card as Triton config parameters (strings), read back by any client:
-    nothing in them may reveal the exporting machine's paths."""
-    validation = card["validation"]
-    return {
-        "decision_threshold": f"{card['decision_threshold']:.6f}",
-        "threshold_rule": card["threshold_rule"],
-        "decision_rule": card["decision_rule"],
-        "probabilities": "at the operating point: the cataract logit is shifted by -logit(decision_threshold), so the top "
-                         "class is the decision and its probability (the confidence) is at least 0.5; the model's own score "
-                         "is P(cataract) = sigmoid(log(p_cataract / p_normal) + logit(decision_threshold))",
-        "positive_class": card["positive_class"],
-        "classes": ",".join(card["classes"]),
-        "model_version": str(card["version"]),
-        "image_size": str(card["image_size"]),
-        "exported_at": card["exported_at"],
-        "training_data_fingerprint": card["training_data_fingerprint"],
-        "weights_source": weights_file_name(card["weights_source"]),
-        "validation_accuracy": f"{validation['accuracy']:.4f}",
-        "validation_sensitivity": f"{validation['recall']:.4f}",
-        "validation_specificity": f"{validation['specificity']:.4f}",
-        "validation_roc_auc": f"{validation['roc_auc']:.4f}",
-        "validation_count": str(validation["count"]),
-        "cpu_precision": card["cpu_precision"],
-        "training_precision": card["training_precision"],
-        "cpu_bfloat16_decision_agreement": "n/a" if card["cpu_bfloat16_decision_agreement"] is None else f"{card['cpu_bfloat16_decision_agreement']:.4f}",
-        "heatmap": "class-activation map: per-position evidence for cataract over normal; positive pushes to cataract",
-    }

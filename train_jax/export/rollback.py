@@ -12,20 +12,19 @@ version above the newest and serves it, which ends the pin.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
-from cataract_contract import CLASSIFIER, MODEL_CARD, SAVEDMODEL_DIR, version_numbers
+from cataract_contract import CLASSIFIER, SAVEDMODEL_DIR, ModelCard, ModelCardError, version_numbers
 from train_jax.errors import UserError
 from train_jax.export import repository as repo
-from train_jax.export.export import config_parameters, repository_lock
+from train_jax.export.export import repository_lock
 
 
 @dataclasses.dataclass(frozen=True)
 class RollbackResult:
     version: int
     pinned: bool  # False: the newest version is served, unpinned
-    card: dict
+    card: ModelCard
 
 
 def rollback(repository: str | Path, version: int | None) -> RollbackResult:
@@ -39,22 +38,18 @@ def rollback(repository: str | Path, version: int | None) -> RollbackResult:
         chosen = versions[-1] if version is None else version
         if chosen not in versions:
             raise UserError(f"{model_dir} has no version {chosen}: the versions are {', '.join(map(str, versions))}")
-        card, parameters = read_card(model_dir / str(chosen))
+        card = read_card(model_dir / str(chosen))
         pinned = version is not None and chosen != versions[-1]
-        repo.write_configs(repository, card["image_size"], parameters, chosen if pinned else None)
+        repo.write_configs(repository, card.image_size, card.to_parameters().to_strings(), chosen if pinned else None)
     return RollbackResult(chosen, pinned, card)
 
 
-def read_card(version_dir: Path) -> tuple[dict, dict[str, str]]:
-    """A version's model card and its config parameters, after checking the version can be
-    served at all."""
+def read_card(version_dir: Path) -> ModelCard:
+    """A version's model card, after checking the version can be served at all: a card
+    that cannot be read, or lacks a field (one written before the field existed), is refused."""
     if not (version_dir / SAVEDMODEL_DIR).is_dir():
         raise UserError(f"{version_dir} has no {SAVEDMODEL_DIR}: it is not a complete export")
     try:
-        card = json.loads((version_dir / MODEL_CARD).read_text())
-        int(card["image_size"])
-        parameters = config_parameters(card)  # every field the configs need
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{version_dir / MODEL_CARD} cannot be read or lacks a field ({exc!r}): re-export that run "
-                        "instead") from None
-    return card, parameters
+        return ModelCard.read(version_dir)
+    except ModelCardError as exc:
+        raise UserError(f"{exc}: re-export that run instead") from None

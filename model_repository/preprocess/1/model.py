@@ -12,13 +12,23 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from cataract_contract import INPUT_IMAGE, INPUT_IMAGE_BYTES, INVALID_IMAGE_MARKER, ImageError, decode_image, resize_for_model
+from cataract_contract import (
+    INPUT_IMAGE,
+    INPUT_IMAGE_BYTES,
+    INVALID_IMAGE_MARKER,
+    PARAMETER_IMAGE_SIZE,
+    ImageError,
+    ServedParameters,
+    config_parameters,
+    decode_image,
+    resize_for_model,
+)
 
 
 class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
-        self.image_size = int(config["parameters"]["image_size"]["string_value"])
+        self.image_size = ServedParameters.get(config_parameters(config), PARAMETER_IMAGE_SIZE)
 
     def execute(self, requests):
         return [self._answer(request) for request in requests]

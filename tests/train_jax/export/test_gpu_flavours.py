@@ -7,7 +7,6 @@ speed) is in README, "Production on GPUs"."""
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 
 import numpy as np
@@ -82,9 +81,10 @@ def test_the_onnx_twin_answers_what_the_savedmodel_and_flax_answer(narrow_model,
 def test_export_writes_the_twin_and_records_its_checks(tiny_run, tmp_path):
     exported = export(tiny_run, tmp_path / "repository", cpu_precision="float32")
     assert (exported.version_dir / onnx_twin.ONNX_FILE).stat().st_size > 1000
-    card = json.loads((exported.version_dir / contract.MODEL_CARD).read_text())
-    assert card["onnx_opset"] == onnx_twin.OPSET and card["onnx_parity_max_probability_gap"] < 1e-4
-    assert card["tf_trt_visible_convolutions"] == 13
+    card = contract.ModelCard.read(exported.version_dir)
+    assert card == exported.card
+    assert card.onnx_opset == onnx_twin.OPSET and card.onnx_parity_max_probability_gap < 1e-4
+    assert card.tf_trt_visible_convolutions == 13
 
 
 def dry_run(*arguments: str) -> subprocess.CompletedProcess:

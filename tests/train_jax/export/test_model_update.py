@@ -6,12 +6,15 @@ and not one request fails."""
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from cataract_contract import MODEL_CARD, ServedParameters
 from client.triton_client import CataractClient
 from tests.helpers import run_cli, start_server
 from train_jax.errors import UserError
@@ -22,6 +25,9 @@ from train_jax.export.rollback import rollback
 POLL_SECONDS = 1
 SWITCH_DEADLINE_SECONDS = 180  # the new version's load and warm-up, on a CPU busy with the loops
 STEADY_ANSWERS = 20  # answers from the expected version, in every tensor loop, before the next step
+# An ensemble's answer names the ensemble's version, so the client labels it with the
+# classifier's served version as it last read it from the config (INFO_MAX_AGE_SECONDS ago
+# at most): an ensemble loop has caught up with a switch once one answer carries the new label.
 LOOPS = [(protocol, transport) for protocol in ("grpc", "http") for transport in ("tensor", "bytes")]
 
 
@@ -52,25 +58,41 @@ class RequestLoop(threading.Thread):
 
 def wait_for_version(loops: list[RequestLoop], version: str) -> None:
     """Until every tensor loop (which reads the answering version from each answer) had
-    STEADY_ANSWERS answers from `version`, and the others kept answering."""
+    STEADY_ANSWERS answers from `version`, and every ensemble loop an answer labelled with it."""
     marks = [len(loop.versions) for loop in loops]
+    needed = {"tensor": STEADY_ANSWERS, "bytes": 1}
     deadline = time.monotonic() + SWITCH_DEADLINE_SECONDS
     while time.monotonic() < deadline:
-        if all(loop.answered_since(mark, version) >= STEADY_ANSWERS for loop, mark in zip(loops, marks) if loop.transport == "tensor") \
-                and all(len(loop.versions) > mark for loop, mark in zip(loops, marks)):
+        if all(loop.answered_since(mark, version) >= needed[loop.transport] for loop, mark in zip(loops, marks)):
             return
         time.sleep(0.2)
     raise AssertionError(f"version {version} not served within {SWITCH_DEADLINE_SECONDS} s: last answers "
                          f"{[loop.versions[-3:] for loop in loops]}, failures {[loop.failures[:2] for loop in loops]}")
 
 
+def served_parameters(config: Path) -> ServedParameters:
+    parsed = repo.parse_config(config.read_text())
+    return ServedParameters.from_config({key: value.string_value for key, value in parsed.parameters.items()})
+
+
 @pytest.fixture(scope="module")
 def polled_repository(tiny_run, tmp_path_factory):
+    """Version 1, served by a polling Triton; the update test adds the next versions."""
     repository = tmp_path_factory.mktemp("polled") / "model_repository"
     export(tiny_run, repository, cpu_precision="float32")
     server = start_server(repository, model_control="poll", poll_seconds=POLL_SECONDS)
     yield server, repository
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def two_versions(tiny_repository, tiny_run, tmp_path_factory) -> Path:
+    """A repository of versions 1 and 2 (the newest served), for the rollback tests, which
+    leave it as they found it: a copy of the session's one-version repository, exported again."""
+    repository = tmp_path_factory.mktemp("two_versions") / "model_repository"
+    shutil.copytree(tiny_repository, repository)
+    export(tiny_run, repository, cpu_precision="float32")
+    return repository
 
 
 @pytest.mark.server
@@ -100,35 +122,32 @@ def test_export_and_rollback_are_served_without_a_failed_request(polled_reposito
           f"{sum(len(loop.failures) for loop in loops)}")
     assert [loop.failures for loop in loops] == [[]] * len(loops)
     for loop in loops:
-        if loop.transport == "tensor":
-            # In a closed loop each answer comes after the one before: once the new version
-            # answers, the old one never does again, until the next switch.
-            assert [version for version, _ in itertools.groupby(loop.versions)] == ["1", "2", "1", "2"], loop.name
-        # An ensemble's answer names the ensemble's version, and the client labels it with the
-        # classifier's served version read within INFO_MAX_AGE_SECONDS, which a short phase
-        # may not reach: those loops are held to answering in every phase (wait_for_version).
+        # In a closed loop each answer comes after the one before: once the new version
+        # answers (or, in an ensemble loop, its label reaches the client), the old one never
+        # does again, until the next switch.
+        assert [version for version, _ in itertools.groupby(loop.versions)] == ["1", "2", "1", "2"], loop.name
 
 
-@pytest.mark.server
-def test_rollback_pins_a_version_with_its_own_card(polled_repository):
-    _, repository = polled_repository
-    classifier = repository / repo.CLASSIFIER
+def test_rollback_pins_a_version_with_its_own_card(two_versions):
+    classifier = two_versions / repo.CLASSIFIER
+    configs = (classifier / "config.pbtxt", *sorted((classifier / "configs").glob("*.pbtxt")))
     try:
-        result = rollback(repository, 1)
-        for config in (classifier / "config.pbtxt", *sorted((classifier / "configs").glob("*.pbtxt"))):
+        result = rollback(two_versions, 1)
+        assert (result.version, result.pinned, result.card.version) == (1, True, 1)
+        for config in configs:
             parsed = repo.parse_config(config.read_text())
             assert list(parsed.version_policy.specific.versions) == [1], config.name
-            assert parsed.parameters["model_version"].string_value == "1"
-            assert parsed.parameters["exported_at"].string_value == result.card["exported_at"]
+            assert served_parameters(config) == result.card.to_parameters(), config.name
     finally:
-        rollback(repository, None)
-    parsed = repo.parse_config((classifier / "config.pbtxt").read_text())
-    assert parsed.version_policy.latest.num_versions == 1
-    assert parsed.parameters["model_version"].string_value == "2"
+        newest = rollback(two_versions, None)
+    assert (newest.version, newest.pinned) == (2, False)
+    for config in configs:
+        assert repo.parse_config(config.read_text()).version_policy.latest.num_versions == 1, config.name
+        assert served_parameters(config) == newest.card.to_parameters(), config.name
 
 
-def test_rollback_refuses_what_it_cannot_serve(polled_repository, tmp_path):
-    _, repository = polled_repository
+def test_rollback_refuses_what_it_cannot_serve(two_versions, tmp_path):
+    repository = two_versions
     before = {path: path.read_bytes() for path in repository.rglob("*.pbtxt")}
     missing = run_cli("rollback", "--repository", str(repository), "--to", "7")
     assert missing.returncode == 2
@@ -145,10 +164,25 @@ def test_rollback_refuses_what_it_cannot_serve(polled_repository, tmp_path):
     assert empty.returncode == 2 and "holds no exported version" in empty.stderr
 
 
-def test_export_leaves_unchanged_configs_alone(polled_repository, tiny_run):
+def test_rollback_refuses_a_card_that_lacks_a_field(two_versions, tmp_path):
+    """A version exported before a field of the card existed cannot describe itself in the
+    configs: rollback names the field and leaves the configs alone."""
+    copy = tmp_path / "copy"
+    shutil.copytree(two_versions, copy)
+    card = copy / repo.CLASSIFIER / "1" / MODEL_CARD
+    fields = json.loads(card.read_text())
+    del fields["cpu_precision"]
+    card.write_text(json.dumps(fields))
+    before = {path: path.read_bytes() for path in copy.rglob("*.pbtxt")}
+    with pytest.raises(UserError, match="lacks the field 'cpu_precision': re-export that run instead"):
+        rollback(copy, 1)
+    assert {path: path.read_bytes() for path in copy.rglob("*.pbtxt")} == before
+
+
+def test_export_leaves_unchanged_configs_alone(two_versions):
     """A polling server reloads every model whose files change: an export rewrites only
     the classifier's configs, not the preprocess model's or the ensemble's."""
-    _, repository = polled_repository
+    repository = two_versions
     untouched = [path for path in repository.rglob("*") if path.is_file() and repo.CLASSIFIER not in path.parts
                  and not path.name.startswith(".")]
     stamps = {path: path.stat().st_mtime_ns for path in untouched}

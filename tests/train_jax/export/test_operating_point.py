@@ -159,10 +159,12 @@ def test_raw_kserve_v2_json_call_agrees(far):
 
 def test_config_and_card_keep_the_validation_threshold(far):
     config = repo.parse_config((far["repository"] / contract.CLASSIFIER / "config.pbtxt").read_text())
-    assert float(config.parameters["decision_threshold"].string_value) == pytest.approx(far["threshold"], abs=1e-6)
-    assert config.parameters["decision_rule"].string_value == contract.DECISION_RULE
-    card = json.loads((far["repository"] / contract.CLASSIFIER / "1" / contract.MODEL_CARD).read_text())
-    assert card["decision_threshold"] == pytest.approx(far["threshold"], abs=1e-6)
+    served = contract.ServedParameters.from_config({key: value.string_value for key, value in config.parameters.items()})
+    assert served.decision_threshold == pytest.approx(far["threshold"], abs=1e-6)
+    assert served.decision_rule == contract.DECISION_RULE
+    card = contract.ModelCard.read(far["repository"] / contract.CLASSIFIER / "1")
+    assert card.decision_threshold == pytest.approx(far["threshold"], abs=1e-6)
+    assert card.to_parameters() == served
 
 
 def test_operating_point_arithmetic_round_trips():
