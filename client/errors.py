@@ -10,19 +10,51 @@ from cataract_contract import INVALID_IMAGE_MARKER, ImageError
 
 
 class CataractClientError(Exception):
-    """Base of every error raised by the client library."""
+    """Base of every error raised by the client library.
+
+    `retryable` means: the same photo may succeed later; nothing is wrong with it (the
+    service was down, busy, not ready or slow). It is the one answer every door gives to
+    "retry later or refuse the photo". The client itself resends a request only while no
+    server answers (ServerUnavailableError); a user or a door may retry any retryable one.
+    `reason` is the one-line why, naming no photo.
+    """
+
+    retryable = False
+
+    @property
+    def reason(self) -> str:
+        return str(self)
 
 
 class ServerUnavailableError(CataractClientError):
     """Nothing answers at the URL (after the configured retries)."""
 
+    retryable = True
+
 
 class ModelNotReadyError(CataractClientError):
     """The server answers but the model is missing or not (yet) ready."""
 
+    retryable = True  # a model loads, or is exported again: the photo is not at fault
+
 
 class InvalidImageError(CataractClientError, ImageError):
-    """The photo cannot be used: not an image, truncated, too large, ..."""
+    """The photo cannot be used: not an image, truncated, too large, ... `source` names
+    the photo (its file name, or "<bytes>"), `reason` says why; the message is both."""
+
+    def __init__(self, source: str, reason: str):
+        super().__init__(source, reason)  # both in args, so the error pickles and copies whole
+
+    @property
+    def source(self) -> str:
+        return self.args[0]
+
+    @property
+    def reason(self) -> str:
+        return self.args[1]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
 
 
 class InferenceError(CataractClientError):
@@ -31,12 +63,16 @@ class InferenceError(CataractClientError):
 
 class RequestTimeoutError(CataractClientError):
     """No answer within the client's timeout. The request is never sent again: the server
-    may still be working on it."""
+    may still be working on it. Sending the photo again later is the user's choice."""
+
+    retryable = True
 
 
 class ServerBusyError(CataractClientError):
     """The server refused the request under overload: its queue was full, or the request
     waited in it its longest. Nothing was computed; sending it again later is safe."""
+
+    retryable = True
 
 
 _UNAVAILABLE_MARKERS = (
@@ -97,5 +133,6 @@ def translate(error: BaseException, url: str, model: str, timeout: float | None 
     if "unknown model" in message.lower() or "is not found" in message.lower() or ("not ready" in message.lower()):
         return ModelNotReadyError(f"model '{model}' is not available at {url}: {message.strip()}")
     if INVALID_IMAGE_MARKER in message:
-        return InvalidImageError(message.split(INVALID_IMAGE_MARKER, 1)[1].strip())
+        # The server's refusal names no file: what it decoded were the bytes it was sent.
+        return InvalidImageError("<bytes>", message.split(INVALID_IMAGE_MARKER, 1)[1].strip())
     return InferenceError(f"{model} at {url}: {message.strip()}")

@@ -34,16 +34,24 @@ from typing import Any, Generator, Iterable, Sequence
 import numpy as np
 
 from cataract_contract import (
+    CLASS_NAMES,
     CLASSIFIER,
     DECISION_RULE,
     ENSEMBLE,
-    IMAGE_SUFFIXES,
     INPUT_IMAGE_BYTES,
     OUTPUT_HEATMAP,
     OUTPUT_PROBABILITIES,
+    PARAMETER_CLASSES,
+    PARAMETER_DECISION_RULE,
+    PARAMETER_DECISION_THRESHOLD,
+    PARAMETER_MODEL_VERSION,
+    PARAMETER_POSITIVE_CLASS,
     SERVED_THRESHOLD,
     ImageError,
     ImageSource,
+    ServedParameters,
+    config_parameters,
+    image_files,
     load_rgb,
     model_input,
     model_scores,
@@ -67,6 +75,23 @@ DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
 # A served model can change under a running client (a new export, a rollback): what the
 # client knows of it (threshold, image size, version) is read again when this old.
 INFO_MAX_AGE_SECONDS = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientTuning:
+    """How long a client waits for an answer, and how often it retries while no server answers."""
+
+    timeout: float
+    retries: int
+    backoff: float
+
+    def as_kwargs(self) -> dict[str, float | int]:
+        return dataclasses.asdict(self)
+
+
+# A door in front of Triton (the dashboard, the gateway) answers a person who waits: one
+# retry after a short back-off, where a batch of photos (the library's defaults) retries three times.
+DOOR_TUNING = ClientTuning(timeout=30.0, retries=1, backoff=0.2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,27 +247,32 @@ class _ClientCore:
 
     def _parse_info(self, config: dict[str, Any], versions: Sequence[str]) -> ModelInfo:
         config = config.get("config", config)  # gRPC wraps the config, HTTP does not
-        parameters = {key: value.get("string_value", "") for key, value in config.get("parameters", {}).items()}
+        parameters = config_parameters(config)
         outputs = {output["name"]: output for output in config["output"]}
         if len(config["input"]) != 1 or OUTPUT_PROBABILITIES not in outputs:
             raise ModelNotReadyError(f"model '{self.model}' at {self.url} is not a cataract classifier (inputs {config['input']})")
-        if parameters.get("decision_rule") != DECISION_RULE:
+
+        def served(key: str, default: Any) -> Any:
+            """A served parameter, typed; `default` for a config that lacks it (one not written by export)."""
+            return ServedParameters.get(parameters, key, default)
+
+        if served(PARAMETER_DECISION_RULE, None) != DECISION_RULE:
             raise ModelNotReadyError(
                 f"model '{self.model}' at {self.url} was exported before the decision threshold went into the model "
                 "(its config has no decision_rule): its labels would disagree between doors; re-export it with `cataract export`"
             )
         dims = [int(d) for d in config["input"][0]["dims"]]
-        classes = tuple(parameters.get("classes", "cataract,normal").split(","))
+        classes = served(PARAMETER_CLASSES, CLASS_NAMES)
         return ModelInfo(
             name=config["name"],
-            version=parameters.get("model_version") or (max(versions, key=int) if versions else ""),
+            version=served(PARAMETER_MODEL_VERSION, "") or (max(versions, key=int) if versions else ""),
             image_size=dims[0],
             input_name=config["input"][0]["name"],
             probability_output=OUTPUT_PROBABILITIES,
             heatmap_output=OUTPUT_HEATMAP if OUTPUT_HEATMAP in outputs else "",
             classes=classes,
-            positive_class=parameters.get("positive_class", classes[0]),
-            threshold=float(parameters.get("decision_threshold", 0.5)),
+            positive_class=served(PARAMETER_POSITIVE_CLASS, classes[0]),
+            threshold=served(PARAMETER_DECISION_THRESHOLD, 0.5),
             max_batch_size=int(config.get("max_batch_size", 0)),
             backend=config.get("backend") or config.get("platform", ""),
             parameters=parameters,
@@ -256,7 +286,7 @@ class _ClientCore:
             try:
                 good.append((position, model_input(source, info.image_size)))
             except ImageError as exc:
-                errors[position] = InvalidImageError(f"{source_name(source)}: {exc}")
+                errors[position] = InvalidImageError(source_name(source), str(exc))
         return [
             _Job([p for p, _ in good[i : i + size]], np.stack([a for _, a in good[i : i + size]]))
             for i in range(0, len(good), size)
@@ -268,7 +298,7 @@ class _ClientCore:
             try:
                 data = encoded_bytes(source)
             except ImageError as exc:
-                errors[position] = InvalidImageError(f"{source_name(source)}: {exc}")
+                errors[position] = InvalidImageError(source_name(source), str(exc))
                 continue
             jobs.append(_Job([position], np.frombuffer(data, np.uint8)[None, :]))
         return jobs
@@ -349,6 +379,8 @@ class _ClientCore:
         try:
             result = yield _Call(model, "infer", (model, inputs), kwargs)
             return self._predictions(result, job, sources, info, heatmap, 1000 * (time.perf_counter() - started))
+        except InvalidImageError as exc:  # the server's refusal names no file: a bytes request carries one photo
+            return InvalidImageError(source_name(sources[job.positions[0]]), exc.reason)
         except CataractClientError as exc:
             return exc
 
@@ -645,11 +677,11 @@ async def _aclose_quietly(client) -> None:
 
 
 def sources_from_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand folders into their image files (recursively, sorted); keep files as given."""
+    """Expand folders into their photos (cataract_contract.image_files); keep files as given."""
     expanded: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            expanded.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+            expanded.extend(image_files(path))
         else:
             expanded.append(path)
     return expanded

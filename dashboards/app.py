@@ -20,8 +20,8 @@ import panel as pn
 import panel_material_ui as pmui
 import param
 
-from cataract_contract import MAX_IMAGE_BYTES
-from dashboards.rendering import heatmap_overlay, html_text, markdown_text, probability_bar
+from cataract_contract import MAX_IMAGE_BYTES, SIZE_LIMIT_TEXT, too_large_message
+from dashboards.rendering import THUMBNAIL_SIDE, heatmap_overlay, html_text, markdown_text, probability_bar
 from dashboards.screening import Screened, ScreeningSession, ServerMonitor, sample_photos
 
 TITLE = "Cataract screening"
@@ -94,7 +94,7 @@ class PhotoPicker(pn.viewable.Viewer):
         pn.state.execute(functools.partial(self.session.add_files, [(name, data)]))
 
     def _on_too_large(self, name: str) -> None:
-        self.session.refuse(name, f"file too large (over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB)")
+        self.session.refuse(name, too_large_message())
 
     async def _on_add_samples(self, _event) -> None:
         await self.session.add_samples(self.sample_picker.value)
@@ -114,7 +114,7 @@ class PhotoPicker(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             pn.pane.Markdown(f"### Photos\nDrag and drop or browse (JPEG, PNG, BMP, WebP, GIF, TIFF; up to "
-                             f"{MAX_IMAGE_BYTES / 2**20:.0f} MiB each)."),
+                             f"{SIZE_LIMIT_TEXT} each)."),
             self.uploader, self.sample_picker, self.add_samples, self.pending_list, self.predict_button,
             sizing_mode="stretch_width",
         )
@@ -168,15 +168,15 @@ class ResultCards(pn.viewable.Viewer):
                    if show_heatmap and prediction.heatmap is not None else photo.thumbnail)
         colour = "#c62828" if prediction.is_cataract else "#2e7d32"
         return pn.Card(
-            pn.pane.PNG(picture, width=240),
+            pn.pane.PNG(picture, width=THUMBNAIL_SIDE),
             pn.pane.HTML(f'<span class="prediction-label" style="font-size:20px;font-weight:600;color:{colour}">'
                          f'{html_text(prediction.label)}</span> <span class="prediction-confidence" style="font-size:18px">'
                          f'{prediction.confidence:.1f}%</span>'),
-            pn.pane.HTML(probability_bar(prediction.cataract_probability), width=240),
+            pn.pane.HTML(probability_bar(prediction.cataract_probability), width=THUMBNAIL_SIDE),
             pn.pane.HTML(f'<span style="font-size:12px">SHA-256 <code class="photo-hash">{photo.short_hash}</code> &middot; '
                          f"model v{html_text(prediction.model_version)} &middot; {prediction.latency_ms:.0f} ms</span>"),
             title=html_text(photo.name),  # the card puts its title into HTML as it is
-            collapsible=False, width=270, css_classes=["result-card"],
+            collapsible=False, width=THUMBNAIL_SIDE + 30, css_classes=["result-card"],  # the picture and the card's padding
         )
 
     @param.depends("session.results", "show_heatmap")

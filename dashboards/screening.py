@@ -26,16 +26,9 @@ from typing import Any
 
 import param
 
-from cataract_contract import IMAGE_SUFFIXES, MAX_IMAGE_BYTES, ImageError, decode_image, read_image_bytes
-from client.errors import (
-    CataractClientError,
-    InvalidImageError,
-    ModelNotReadyError,
-    RequestTimeoutError,
-    ServerBusyError,
-    ServerUnavailableError,
-)
-from client.triton_client import AsyncCataractClient, ModelInfo, Prediction
+from cataract_contract import MAX_IMAGE_BYTES, ImageError, decode_image, image_files, read_image_bytes, too_large
+from client.errors import CataractClientError, InvalidImageError
+from client.triton_client import DOOR_TUNING, AsyncCataractClient, ModelInfo, Prediction
 from dashboards.rendering import thumbnail_png
 
 RECENT_LATENCIES = 20
@@ -47,13 +40,6 @@ TABLE_COLUMNS = ("time", "file", "sha256", "prediction", "confidence_percent", "
 HASH_SHOWN = 12  # hex digits of the SHA-256 shown beside a file name
 # Cells a spreadsheet would read as a formula (OWASP's list): such a cell gets a leading '.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# Failures of the service, not of the photo: it stays waiting for Retry, with this message.
-RETRY_LATER = {
-    ServerUnavailableError: "Triton server unreachable at {url}: start it with `cataract serve`, then press Retry",
-    ModelNotReadyError: "the model is not ready on the server yet: press Retry in a moment",
-    ServerBusyError: "the server is busy (its queue is full): press Retry in a moment",
-    RequestTimeoutError: "the server did not answer in time: press Retry",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +50,7 @@ class Photo:
     name: str
     data: bytes
     sha256: str
-    thumbnail: bytes  # PNG of at most 240 px a side, made once at upload
+    thumbnail: bytes  # PNG of at most rendering.THUMBNAIL_SIDE px a side, made once at upload
 
     @property
     def short_hash(self) -> str:
@@ -89,8 +75,8 @@ class Message:
 def prepare_photo(name: str, data: bytes) -> Photo:
     """Check and decode an upload, and make its thumbnail (CPU work: run it in an
     executor). Raises ImageError naming the problem."""
-    if len(data) > MAX_IMAGE_BYTES:
-        raise ImageError(f"file too large ({len(data) / 2**20:.1f} MiB, over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB)")
+    if len(data) > MAX_IMAGE_BYTES:  # before the hash reads it all
+        raise too_large(len(data))
     return Photo(uuid.uuid4().hex, name, data, hashlib.sha256(data).hexdigest(), thumbnail_png(decode_image(data)))
 
 
@@ -102,8 +88,7 @@ def spreadsheet_safe(value: Any) -> Any:
 def sample_photos(folder: str | Path | None, limit: int = 200) -> list[Path]:
     if not folder or not Path(folder).is_dir():
         return []
-    files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    return files[:limit]
+    return image_files(folder)[:limit]
 
 
 class ScreeningSession(param.Parameterized):
@@ -125,7 +110,7 @@ class ScreeningSession(param.Parameterized):
     @property
     def client(self) -> AsyncCataractClient:
         if self._client is None:
-            self._client = AsyncCataractClient(self.triton_url, self.protocol, retries=1, backoff=0.2, timeout=30)
+            self._client = AsyncCataractClient(self.triton_url, self.protocol, **DOOR_TUNING.as_kwargs())
         return self._client
 
     async def add_files(self, files: list[tuple[str, bytes]]) -> None:
@@ -195,14 +180,15 @@ class ScreeningSession(param.Parameterized):
         for photo, answer in zip(photos, answers):
             if isinstance(answer, Prediction):
                 screened.append(Screened(photo, dataclasses.replace(answer, source=photo.name), now))
-            elif type(answer) in RETRY_LATER:
+            elif answer.retryable:  # the service's failure, not the photo's: it waits for Retry
                 waiting.add(photo.id)
             elif isinstance(answer, InvalidImageError):
-                messages.append(Message("error", f"{photo.name}: {str(answer).removeprefix('<bytes>: ')}"))
+                messages.append(Message("error", f"{photo.name}: {answer.reason}"))
             else:
-                messages.append(Message("error", f"{photo.name}: the server could not screen it ({answer})"))
-        problems = {type(answer) for answer in answers if type(answer) in RETRY_LATER}
-        messages[:0] = [Message("error", RETRY_LATER[kind].format(url=self.triton_url)) for kind in RETRY_LATER if kind in problems]
+                messages.append(Message("error", f"{photo.name}: the server could not screen it ({answer.reason})"))
+        # Each of the service's failures once, however many photos it cost.
+        problems = dict.fromkeys(answer.reason for answer in answers if isinstance(answer, CataractClientError) and answer.retryable)
+        messages[:0] = [Message("error", f"{problem}. The photos wait: press Retry") for problem in problems]
         if screened:
             messages.append(Message("success", f"screened {len(screened)} photo(s)"))
         self.retry_offered = bool(problems)

@@ -24,16 +24,9 @@ from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
-from cataract_contract import MAX_IMAGE_BYTES
-from client.errors import (
-    CataractClientError,
-    InvalidImageError,
-    ModelNotReadyError,
-    RequestTimeoutError,
-    ServerBusyError,
-    ServerUnavailableError,
-)
-from client.triton_client import AsyncCataractClient
+from cataract_contract import MAX_IMAGE_BYTES, too_large_message
+from client.errors import CataractClientError, InvalidImageError, RequestTimeoutError
+from client.triton_client import DOOR_TUNING, AsyncCataractClient, ClientTuning
 from doors.access import valid_login
 
 # A multipart body holds the file plus its headers and boundaries.
@@ -42,13 +35,11 @@ READ_CHUNK_BYTES = 1 << 20
 
 
 def status_for(error: CataractClientError) -> int:
-    if isinstance(error, InvalidImageError):
-        return 400
-    if isinstance(error, RequestTimeoutError):
-        return 504
-    if isinstance(error, (ServerUnavailableError, ModelNotReadyError, ServerBusyError)):
-        return 503
-    return 502
+    """The HTTP status of a refusal. Whether the photo may succeed later is the client's
+    `retryable`; which code says so is this door's: 503 (504 for no answer in time)."""
+    if error.retryable:
+        return 504 if isinstance(error, RequestTimeoutError) else 503
+    return 400 if isinstance(error, InvalidImageError) else 502
 
 
 async def read_limited(upload: UploadFile) -> bytes:
@@ -57,7 +48,7 @@ async def read_limited(upload: UploadFile) -> bytes:
     while chunk := await upload.read(READ_CHUNK_BYTES):
         size += len(chunk)
         if size > MAX_IMAGE_BYTES:
-            raise HTTPException(413, f"file is over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB")
+            raise HTTPException(413, too_large_message())
         chunks.append(chunk)
     if not size:
         raise HTTPException(400, "empty input: no image bytes")
@@ -65,8 +56,8 @@ async def read_limited(upload: UploadFile) -> bytes:
 
 
 def create_app(triton_url: str, protocol: str = "grpc", credentials: dict[str, str] | None = None,
-               timeout: float = 30.0) -> FastAPI:
-    screener = AsyncCataractClient(triton_url, protocol, transport="bytes", retries=1, backoff=0.2, timeout=timeout)
+               tuning: ClientTuning = DOOR_TUNING) -> FastAPI:
+    screener = AsyncCataractClient(triton_url, protocol, transport="bytes", **tuning.as_kwargs())
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -87,7 +78,7 @@ def create_app(triton_url: str, protocol: str = "grpc", credentials: dict[str, s
         """Refuse an announced oversized body before any of it is read."""
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > MAX_IMAGE_BYTES + MULTIPART_OVERHEAD_BYTES:
-            return JSONResponse({"detail": f"file is over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MiB"}, status_code=413)
+            return JSONResponse({"detail": too_large_message()}, status_code=413)
         return await call_next(request)
 
     @app.post("/predict/", dependencies=[Depends(logged_in)])
@@ -96,7 +87,7 @@ def create_app(triton_url: str, protocol: str = "grpc", credentials: dict[str, s
         try:
             answer = await screener.predict(data)
         except CataractClientError as exc:
-            raise HTTPException(status_for(exc), str(exc)) from None
+            raise HTTPException(status_for(exc), exc.reason) from None
         return {"prediction": answer.label, "confidence": round(answer.confidence, 2)}
 
     @app.get("/health")

@@ -19,7 +19,7 @@ from tritonclient.utils import InferenceServerException
 
 from tests.bad_inputs import eye_like, encoded, write_corpus, write_special_paths
 from client.errors import InvalidImageError
-from cataract_contract import ImageError, decode_image, load_rgb, model_input
+from cataract_contract import ImageError, decode_image, load_rgb, model_input, too_large_message
 from client.triton_client import CataractClient, Prediction
 from tests.helpers import run_cli
 from dashboards.screening import ScreeningSession
@@ -58,7 +58,10 @@ def test_client_library_answers_or_names_the_problem(triton, corpus, synthetic_p
         if source == good or problem is None:
             assert isinstance(result, Prediction), f"{source.name}: {result}"
         else:
-            assert isinstance(result, InvalidImageError) and problem in str(result), f"{source.name}: {result!r}"
+            # Refused here or by the server's decoding: either way named by its file, and why.
+            assert isinstance(result, InvalidImageError) and problem in result.reason, f"{source.name}: {result!r}"
+            assert result.source == str(source) and str(result) == f"{source}: {result.reason}"
+            assert not result.retryable
     for result in results[1::2]:
         assert result.probabilities == pytest.approx(reference.probabilities, abs=1e-5)
     assert set(triton.stub_pids()) == stubs
@@ -76,7 +79,8 @@ def test_paths_that_are_not_photo_files_cost_only_themselves(triton, synthetic_p
         results = screener.predict_many(sources)
     assert isinstance(results[0], Prediction) and isinstance(results[-1], Prediction)
     for (path, problem), result in zip(special.items(), results[1:-1]):
-        assert isinstance(result, InvalidImageError) and problem in str(result), f"{path}: {result!r}"
+        assert isinstance(result, InvalidImageError) and problem in result.reason, f"{path}: {result!r}"
+        assert result.source == str(path)
 
 
 @pytest.mark.timeout(180)
@@ -139,7 +143,7 @@ def test_dashboard_refuses_bad_uploads_with_messages(triton, corpus):
         if problem is not None:
             assert any(text.startswith(name) and problem in text for text in errors), (name, errors)
     huge = next(text for text in errors if text.startswith("huge_noise.png"))
-    assert "file too large" in huge and "over the limit of 20 MiB" in huge
+    assert huge == f"huge_noise.png: {too_large_message((folder / 'huge_noise.png').stat().st_size)}"
     asyncio.run(session.predict())
     assert len(session.results) == len(good)
 

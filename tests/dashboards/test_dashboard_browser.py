@@ -27,6 +27,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPOSITORY / "test-artifacts"
 # Every browser step has a hard limit, so a hung browser fails the test instead of CI.
 STEP_TIMEOUT_MS = 60_000
+VIEWPORT = {"width": 1400, "height": 1000}
 pytestmark = [
     pytest.mark.timeout(300),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (scripts/setup.sh installs it)"),
@@ -90,7 +91,7 @@ def page():
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                   "--disable-background-networking", "--disable-component-update"],
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(STEP_TIMEOUT_MS)
         try:
             yield page
@@ -155,7 +156,12 @@ def test_upload_predict_and_read_the_answer(stack, page, synthetic_photos):
     assert card_image.get_attribute("src") != plain, "the heatmap toggle did not change the picture"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard_results.png"), full_page=True)
-    assert (ARTIFACTS / "dashboard_results.png").stat().st_size > 20_000
+    with Image.open(ARTIFACTS / "dashboard_results.png") as shot:  # the whole page: the viewport's width, its height or more
+        assert shot.format == "PNG" and shot.width == VIEWPORT["width"] and shot.height >= VIEWPORT["height"], shot.size
+        pixels = np.asarray(shot.convert("RGB"))
+    # A page drawn, not a blank one: text, the photo's colours and the heatmap's, thousands of colours in all.
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1000
+    assert (pixels.min(axis=2) < 100).mean() > 0.005  # dark text and lines on more than a sliver of it
 
 
 def test_a_text_file_renamed_jpg_gets_an_inline_error(stack, page, tmp_path):
@@ -174,7 +180,7 @@ def test_stopped_triton_shows_unreachable_with_retry(stack, page, synthetic_phot
     upload(page, a_photo(synthetic_photos))
     server.stop()
     page.get_by_role("button", name="Predict").click()
-    page.locator(".inline-message").filter(has_text=re.compile("unreachable at .*cataract serve")).wait_for()
+    page.locator(".inline-message").filter(has_text=re.compile("no Triton server answers at .*cataract serve.*press Retry")).wait_for()
     page.get_by_role("button", name="Retry").wait_for()
 
 

@@ -10,7 +10,7 @@ import io
 import numpy as np
 import pytest
 
-from cataract_contract import MAX_IMAGE_BYTES, ImageError
+from cataract_contract import MAX_IMAGE_BYTES, ImageError, too_large_message
 from tests.helpers import free_ports
 from client.triton_client import CataractClient
 from dashboards.rendering import heatmap_overlay, html_text, markdown_text, probability_bar
@@ -44,7 +44,8 @@ def test_unusable_files_are_refused_with_the_reason(synthetic_photos):
         prepare_photo("notes.jpg", b"shopping list")
     with pytest.raises(ImageError) as error:
         prepare_photo("huge.jpg", good + b"\0" * MAX_IMAGE_BYTES)
-    assert str(error.value) == f"file too large ({(len(good) + MAX_IMAGE_BYTES) / 2**20:.1f} MiB, over the limit of 20 MiB)"
+    assert str(error.value) == too_large_message(len(good) + MAX_IMAGE_BYTES)
+    assert str(error.value) == f"file is {(len(good) + MAX_IMAGE_BYTES) / 2**20:.1f} MiB, over the limit of 20 MiB"
 
     session = ScreeningSession()
     asyncio.run(session.add_files([("eye.jpg", good), ("notes.jpg", b"shopping list")]))
@@ -138,7 +139,9 @@ def test_unreachable_server_keeps_photos_pending_for_retry(synthetic_photos):
     asyncio.run(session.predict())
     assert session.retry_offered
     assert len(session.pending) == 2 and session.results == []
-    assert session.messages[0].kind == "error" and "unreachable" in session.messages[0].text
+    assert [m.kind for m in session.messages] == ["error"]  # once, though two photos wait
+    assert session.messages[0].text == (f"no Triton server answers at 127.0.0.1:{port}: start it with `cataract serve` "
+                                        "(or check the URL and port). The photos wait: press Retry")
 
 
 def test_csv_cells_never_become_formulas(triton, synthetic_photos):

@@ -12,8 +12,18 @@ from pathlib import Path
 import pytest
 import requests
 
-from cataract_contract import MAX_IMAGE_BYTES
+from cataract_contract import MAX_IMAGE_BYTES, too_large_message
+from client.errors import (
+    CataractClientError,
+    InferenceError,
+    InvalidImageError,
+    ModelNotReadyError,
+    RequestTimeoutError,
+    ServerBusyError,
+    ServerUnavailableError,
+)
 from client.triton_client import CataractClient
+from doors.gateway import status_for
 from tests.helpers import REPOSITORY, free_ports, start_door, stop_door
 
 PASSWORD = "correct horse battery staple"
@@ -59,14 +69,26 @@ def test_bad_photos_get_the_earlier_contracts_errors(gateway, tmp_path):
     notes.write_text("these are notes, not pixels")
     with open(notes, "rb") as file:
         response = requests.post(gateway + "/predict/", files={"file": ("notes.jpg", file, "image/jpeg")}, timeout=60)
-    assert response.status_code == 400 and "not an image" in response.json()["detail"]
+    assert response.status_code == 400 and response.json()["detail"].startswith("not an image")  # the reason alone
     empty = requests.post(gateway + "/predict/", files={"file": ("empty.jpg", b"", "image/jpeg")}, timeout=60)
     assert empty.status_code == 400
     huge = requests.post(gateway + "/predict/", files={"file": ("huge.jpg", b"\xff" * (MAX_IMAGE_BYTES + 1), "image/jpeg")},
                          timeout=60)
-    assert huge.status_code == 413 and "over the limit" in huge.json()["detail"]
+    assert huge.status_code == 413 and huge.json()["detail"] == too_large_message()
     missing = requests.post(gateway + "/predict/", data={"photo": "no file field"}, timeout=60)
     assert missing.status_code == 422  # FastAPI names the missing field, as the earlier app did
+
+
+@pytest.mark.parametrize("error,status", [
+    (InvalidImageError("<bytes>", "not an image"), 400),
+    (ServerUnavailableError("down"), 503), (ModelNotReadyError("loading"), 503), (ServerBusyError("full"), 503),
+    (RequestTimeoutError("slow"), 504),
+    (InferenceError("failed"), 502), (CataractClientError("odd answer"), 502),
+])
+def test_each_client_error_has_the_earlier_contracts_status(error, status):
+    """Retry later (503, 504) or not (400, 502) is the client's `retryable`; the code is the gateway's."""
+    assert status_for(error) == status
+    assert error.retryable == (status in (503, 504))
 
 
 def test_unreachable_triton_is_a_503(synthetic_photos):

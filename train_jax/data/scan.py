@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from cataract_contract import CLASS_NAMES, IMAGE_SUFFIXES, ImageError, decode_image, read_image_bytes
+from cataract_contract import CLASS_NAMES, ImageError, decode_image, image_files, read_image_bytes
 from train_jax.data.copies import FEATURE_SIDE, PhotoFeatures, Thumbnail, content_hash, photo_features
 from train_jax.data.feature_store import DamagedShard, FeatureLocation, FeatureStore, store_at
 from train_jax.data.workers import default_workers, in_workers
@@ -73,17 +73,6 @@ def class_folders(folder: Path) -> dict[int, Path]:
         if child.is_dir() and name in CLASS_NAMES:
             found[CLASS_NAMES.index(name)] = child
     return found
-
-
-def image_files(folder: Path) -> list[Path]:
-    """Image files under a class folder, by suffix in any case, hidden files skipped."""
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.is_file()
-        and not path.name.startswith(".")
-        and path.suffix.lower() in IMAGE_SUFFIXES
-    )
 
 
 def discover(root: str | Path) -> dict[str, list[ImageRecord]]:

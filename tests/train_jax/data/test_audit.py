@@ -3,6 +3,7 @@ with leakage and label conflicts."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -71,6 +72,18 @@ def names(group) -> set[str]:
     return {Path(m.path).name for m in group.members}
 
 
+def drawn_picture_size(path: Path) -> tuple[int, int]:
+    """The size of the PNG at `path`, once it is known to decode and to hold a drawing:
+    dark ink on a light ground, on more than a sliver of it."""
+    with Image.open(path) as image:
+        assert image.format == "PNG", path
+        pixels = np.asarray(image.convert("L"))
+    values, counts = np.unique(pixels, return_counts=True)
+    assert pixels.min() < 100 and pixels.max() > 200, f"{path.name}: no contrast, {pixels.min()}..{pixels.max()}"
+    assert 1 - counts.max() / pixels.size > 0.02, f"{path.name}: almost all one shade ({values[counts.argmax()]})"
+    return image.size
+
+
 def test_audit_finds_exactly_the_planted_problems(planted, tmp_path):
     report = audit(planted)
     assert sorted(Path(u.path).name for u in report.unreadable) == ["broken.jpg", "notes.jpg"]
@@ -104,7 +117,18 @@ def test_cli_prints_the_summary(planted, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "leakage: 2 test photos are copies of training photos" in result.stdout
     assert "label conflicts: 1 groups" in result.stdout
-    assert (tmp_path / "a.html").stat().st_size > 10_000
+    page = (tmp_path / "a.html").read_text()
+    # The counts, the findings and the groups the planted folder holds, as the page's tables and headings show them.
+    for row in ("<tr><td>train</td><td>12</td><td>10</td></tr>", "<tr><td>test</td><td>2</td><td>3</td></tr>",
+                "<tr><td>unreadable files</td><td>2</td></tr>", "<tr><td>exact duplicate groups</td><td>2</td></tr>",
+                "<tr><td>near duplicate groups</td><td>5</td></tr>",
+                "<tr><td>test photos also in train (leakage)</td><td>2</td></tr>",
+                "<tr><td>groups labelled both ways</td><td>1</td></tr>",
+                "<h2>Leakage: copies in both train and test (2)</h2>",
+                "<h2>Label conflicts: one photo labelled both ways (1)</h2>", "<h2>All copy groups (7)</h2>"):
+        assert row in page, row
+    for name in ("broken.jpg", "notes.jpg", "e_leaked.jpg", "f_leaked_small.jpg", "g_as_normal.jpg", "d_cropped.jpg"):
+        assert name in page, name
 
 
 def test_label_conflict_policies(planted):
@@ -143,8 +167,11 @@ def test_train_refuses_leakage_unless_allowed_and_evaluate_reports_both_scores(p
     assert 0.0 <= report["test_calibration"]["expected_calibration_error"] <= 1.0
     page = (run / "report.html").read_text()
     assert "2 test photos are copies of training photos" in page and "Thresholds" in page
-    for plot in ("roc_curve.png", "precision_recall.png", "confusion_matrix.png", "reliability.png"):
-        assert (run / plot).stat().st_size > 5000
+    # Each plot is a drawn figure of its size (inches x 100 dpi), and the report shows it.
+    for plot, size in (("roc_curve.png", (500, 500)), ("precision_recall.png", (500, 500)),
+                       ("confusion_matrix.png", (400, 400)), ("reliability.png", (500, 500))):
+        assert drawn_picture_size(run / plot) == size, plot
+        assert base64.b64encode((run / plot).read_bytes()).decode() in page, plot
 
 
 def test_eda_views():
