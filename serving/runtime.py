@@ -3,7 +3,8 @@
 The binary comes from the `nvidia-pytriton` wheel (Triton 2.51 with the python backend).
 Its python backend predates numpy 2 and the SavedModel needs TensorFlow, so the server
 runs in its own Python environment (numpy < 2, tensorflow-cpu, pillow), provisioned into
-a cache folder, like the container it stands in for. The training environment never
+a folder of the product's cache root (cataract_contract.cache_root(): $CATARACT_CACHE, else
+~/.cache/cataract), like the container it stands in for. The training environment never
 resolves that wheel's pins.
 """
 
@@ -18,6 +19,8 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
+from cataract_contract import cache_root
+
 RUNTIME_REQUIREMENTS = (
     "nvidia-pytriton==0.7.0",
     "tensorflow-cpu==2.21.0",
@@ -30,10 +33,6 @@ RUNTIME_REQUIREMENTS = (
 SYSTEM_PYTHON = "/usr/bin/python3"
 class ServerError(RuntimeError):
     """The server could not be provisioned, started or stopped; the message says why."""
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("CATARACT_CACHE", Path.home() / ".cache" / "cataract"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,11 +103,19 @@ def base_python() -> tuple[str, str]:
     return python, version
 
 
-def ensure_runtime(say: Callable[[str], None] = print) -> Runtime:
-    """The server's Python environment, created on first use (once per machine)."""
+def runtime_location() -> tuple[str, Runtime]:
+    """The interpreter the server environment is built on, and where that environment is:
+    a folder of the cache root named for the interpreter and the requirements. A link there
+    is followed (a test session's cache root links the user's runtime), so provisioning,
+    its lock and its clean-up act on the real folder."""
     python, version = base_python()
     digest = hashlib.sha256("\n".join((python, version, *RUNTIME_REQUIREMENTS)).encode()).hexdigest()[:12]
-    runtime = Runtime(cache_root() / f"triton-runtime-py{version}-{digest}", version)
+    return python, Runtime((cache_root() / f"triton-runtime-py{version}-{digest}").resolve(), version)
+
+
+def ensure_runtime(say: Callable[[str], None] = print) -> Runtime:
+    """The server's Python environment, created on first use (once per machine)."""
+    python, runtime = runtime_location()
     ready_marker = runtime.root / ".ready"
     if ready_marker.exists():
         return runtime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import tempfile
@@ -10,13 +11,26 @@ from pathlib import Path
 
 import pytest
 
+from cataract_contract import CACHE_ENVIRONMENT
+from serving.runtime import ServerError, runtime_location
 from tests.helpers import REAL_PHOTOS, start_server, tiny_config
+from train_jax.data.feature_store import DEPRECATED_CACHE_ENVIRONMENT
 
 
-# The photo feature cache of this test session, apart from the user's (the commands the
-# tests start inherit it).
-os.environ["CATARACT_CACHE_DIR"] = tempfile.mkdtemp(prefix="cataract-test-cache-")
-atexit.register(shutil.rmtree, os.environ["CATARACT_CACHE_DIR"], ignore_errors=True)
+def session_cache_root() -> str:
+    """The test session's own cache root: its photo feature cache starts empty and the
+    user's is untouched (the commands the tests start inherit it). Its Triton runtime is a
+    link to the user's (~600 MB, provisioned once per machine, not once per session)."""
+    folder = Path(tempfile.mkdtemp(prefix="cataract-test-cache-"))
+    with contextlib.suppress(ServerError):  # no system Python: the server tests will say so
+        _, runtime = runtime_location()  # the user's, before the variable changes
+        (folder / runtime.root.name).symlink_to(runtime.root)
+    return str(folder)
+
+
+os.environ.pop(DEPRECATED_CACHE_ENVIRONMENT, None)  # it would override the session's feature cache
+os.environ[CACHE_ENVIRONMENT] = session_cache_root()
+atexit.register(shutil.rmtree, os.environ[CACHE_ENVIRONMENT], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

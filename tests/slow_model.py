@@ -13,8 +13,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
 
-from cataract_contract import CLASSIFIER, DECISION_RULE, INPUT_IMAGE, LABELS_FILE, OUTPUT_PROBABILITIES
+from cataract_contract import (
+    CLASSIFIER,
+    DECISION_RULE,
+    INPUT_IMAGE,
+    LABELS_FILE,
+    OUTPUT_PROBABILITIES,
+    PARAMETER_CLASSES,
+    PARAMETER_DECISION_RULE,
+    PARAMETER_DECISION_THRESHOLD,
+    PARAMETER_MODEL_VERSION,
+    PARAMETER_POSITIVE_CLASS,
+)
 from train_jax.export import repository as repo
 
 SIZE = 32
@@ -57,20 +70,15 @@ def write_slow_repository(folder: Path, instances: int = 3, queue_size: int | No
     (model / "1").mkdir(parents=True)
     (model / "1" / "model.py").write_text(MODEL)
     (model / LABELS_FILE).write_text("cataract\nnormal\n")
-    batching = repo.dynamic_batching(queue_size, queue_timeout_seconds=queue_timeout_seconds) if queue_size is not None else ""
-    served = {"decision_threshold": "0.5", "decision_rule": DECISION_RULE, "classes": "cataract,normal",
-              "positive_class": "cataract", "model_version": "1", **(parameters or {})}
-    config = f"""name: "{CLASSIFIER}"
-backend: "python"
-max_batch_size: 8
-input [ {{ name: "{INPUT_IMAGE}" data_type: TYPE_UINT8 dims: [ {SIZE}, {SIZE}, 3 ] }} ]
-output [ {{ name: "{OUTPUT_PROBABILITIES}" data_type: TYPE_FP32 dims: [ 2 ] label_filename: "{LABELS_FILE}" }} ]
-instance_group [ {{ kind: KIND_CPU count: {instances} }} ]
-{batching}
-parameters [
-{repo.config_parameters_text(served)}
-]
-"""
-    repo.parse_config(config)
-    (model / "config.pbtxt").write_text(config)
+    served = {PARAMETER_DECISION_THRESHOLD: "0.5", PARAMETER_DECISION_RULE: DECISION_RULE, PARAMETER_CLASSES: "cataract,normal",
+              PARAMETER_POSITIVE_CLASS: "cataract", PARAMETER_MODEL_VERSION: "1", **(parameters or {})}
+    config = mc.ModelConfig(
+        name=CLASSIFIER, backend="python", max_batch_size=8,
+        input=[mc.ModelInput(name=INPUT_IMAGE, data_type=mc.TYPE_UINT8, dims=[SIZE, SIZE, 3])],
+        output=[output for output in repo.classifier_outputs(SIZE) if output.name == OUTPUT_PROBABILITIES],
+        instance_group=[mc.ModelInstanceGroup(kind=mc.ModelInstanceGroup.KIND_CPU, count=instances)],
+        parameters=repo.model_parameters(served))
+    if queue_size is not None:
+        config.dynamic_batching.CopyFrom(repo.dynamic_batching(queue_size, queue_timeout_seconds=queue_timeout_seconds))
+    (model / "config.pbtxt").write_text(text_format.MessageToString(config))
     return folder

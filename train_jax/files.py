@@ -1,5 +1,6 @@
 """Files written so that a reader never sees half of one: the one atomic write of training
-and export (run folders, checkpoints' checksums, the model repository, caches)."""
+and export (run folders, checkpoints' checksums, downloaded weights, the model repository,
+the feature cache's shards)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 once, however many audits, trainings and evaluations read it, and a re-audit of a grown
 collection only describes the new photos.
 
-A store is a folder of shards, each written whole by one worker (a temporary folder
-renamed into place, so a reader never sees half a shard) and never changed afterwards.
+A store is a folder of shards, each written whole by one worker (a temporary folder of
+files flushed to disk, renamed into place, so a reader never sees half a shard, even after
+a crash) and never changed afterwards.
 A shard holds, for its photos, in .npy files read through memory maps (a photo's
 features are loaded alone, not its shard's):
     keys          content hashes (S64)
@@ -13,7 +14,9 @@ features are loaded alone, not its shard's):
                   of points/orb, its mirror image's offsets[2r+1]:offsets[2r+2]
     points, orb   (P, 2) float32 and (P, 32) uint8
     grey, grey_shapes   (m, GREY_SIDE, GREY_SIDE) uint8 (padded) and (m, 2) int16
-About 40 KB a photo with 500 keypoints each way. Delete the folder any time: it refills.
+About 40 KB a photo with 500 keypoints each way. The store lives in the product's cache
+root (cataract_contract.cache_root(): $CATARACT_CACHE, else ~/.cache/cataract), in
+features/<FORMAT>. Delete the folder any time: it refills.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import atexit
 import collections
 import dataclasses
 import functools
+import io
 import logging
 import os
 import shutil
@@ -31,16 +35,20 @@ from pathlib import Path
 
 import numpy as np
 
+from cataract_contract import CACHE_ENVIRONMENT, cache_root
 from train_jax.data.copies import (CORNER_THRESHOLDS, DESCRIPTOR_SIZE, FEATURE_SIDE, GREY_SIDE, MIN_KEYPOINTS, ORB_KEYPOINTS,
                                    LocalFeatures, PhotoFeatures, Thumbnail)
 from train_jax.errors import UserError
+from train_jax.files import sync_folder, write_atomically
 
 log = logging.getLogger(__name__)
 
 # Features computed another way must not be mixed with these: the folder names the recipe.
 FORMAT = (f"v1-orb{ORB_KEYPOINTS}-corners{'-'.join(map(str, CORNER_THRESHOLDS))}-min{MIN_KEYPOINTS}-side{FEATURE_SIDE}"
           f"-grey{GREY_SIDE}-cells{DESCRIPTOR_SIZE}")
-CACHE_ENVIRONMENT = "CATARACT_CACHE_DIR"
+# The feature cache's own root before every cache moved under $CATARACT_CACHE: still
+# honoured, with a warning.
+DEPRECATED_CACHE_ENVIRONMENT = "CATARACT_CACHE_DIR"
 SHARD_FILES = ("keys", "descriptors", "hashes", "offsets", "points", "orb", "grey", "grey_shapes")
 
 
@@ -73,10 +81,19 @@ class FeatureLocation:
 
 
 def default_cache_folder() -> Path:
-    """$CATARACT_CACHE_DIR, else the user's cache folder."""
-    if os.environ.get(CACHE_ENVIRONMENT):
-        return Path(os.environ[CACHE_ENVIRONMENT])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cataract-screening"
+    """The cache root the store lives in (under features/): the product's cache_root(), or
+    the deprecated $CATARACT_CACHE_DIR where it is still set."""
+    deprecated = os.environ.get(DEPRECATED_CACHE_ENVIRONMENT)
+    if deprecated:
+        _warn_deprecated_environment()
+        return Path(deprecated)
+    return cache_root()
+
+
+@functools.cache
+def _warn_deprecated_environment() -> None:  # once per process
+    log.warning("%s is deprecated: set %s, the root of every cache (the feature cache is its features/ folder)",
+                DEPRECATED_CACHE_ENVIRONMENT, CACHE_ENVIRONMENT)
 
 
 class FeatureStore:
@@ -142,8 +159,9 @@ class FeatureStore:
         try:
             temporary.mkdir(parents=True)
             for file, array in _shard_arrays(digests, features).items():
-                np.save(temporary / f"{file}.npy", array)
-            temporary.rename(self.folder / name)
+                write_atomically(temporary / f"{file}.npy", npy_bytes(array))
+            temporary.rename(self.folder / name)  # the shard appears whole, or not at all
+            sync_folder(self.folder)
         except OSError as exc:
             shutil.rmtree(temporary, ignore_errors=True)
             raise UserError(f"cannot write the feature cache in {self.folder}: {exc.strerror or exc} "
@@ -192,6 +210,13 @@ def store_at(folder: str) -> FeatureStore:
     """The store whose FORMAT folder is `folder`, opened once per process (worker
     processes get locations, not stores)."""
     return FeatureStore(folder)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """The .npy file np.save writes for `array`, which np.load can memory-map."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 def _shard_arrays(digests: list[str], features: list[PhotoFeatures]) -> dict[str, np.ndarray]:

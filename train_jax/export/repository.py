@@ -1,4 +1,5 @@
-"""The Triton model repository: every config.pbtxt is rendered here, in one place.
+"""The Triton model repository: every config.pbtxt is built here, in one place, as
+Triton's ModelConfig protobuf and written in protobuf text format after a comment header.
 
     <repository>/
       cataract_vgg16/            the classifier
@@ -17,10 +18,11 @@
         1/cataract_contract/     the shared contract, so the repository is self-contained
       cataract/                  ensemble: bytes -> preprocess -> cataract_vgg16
 
-The python models' sources live in the project's own model_repository/ folder; export
-copies them, with the modules they import, into the repository it writes. Every file is
-written beside its place and renamed over it, so a server (or a person) reading the
-repository meanwhile sees the old file or the new one, never half of one.
+Why each value is what it is: model_repository/README.md, and the comments beside the
+constants below. The python models' sources live in the project's own model_repository/
+folder; export copies them, with the modules they import, into the repository it writes.
+Every file is written beside its place and renamed over it, so a server (or a person)
+reading the repository meanwhile sees the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import cataract_contract
 from cataract_contract import (
     CLASS_NAMES,
     CLASSIFIER,
+    CLASSIFIER_OUTPUTS,
     ENSEMBLE,
     HEATMAP_REDUCTION,
     INPUT_IMAGE,
@@ -39,10 +42,13 @@ from cataract_contract import (
     LABELS_FILE,
     OUTPUT_HEATMAP,
     OUTPUT_PROBABILITIES,
+    PARAMETER_IMAGE_SIZE,
     PREPROCESS,
     SAVEDMODEL_DIR,
 )
 import savedmodel_runner
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
 from train_jax.export.onnx_twin import ONNX_FILE
 from train_jax.errors import UserError
 from train_jax.files import write_atomically
@@ -50,6 +56,9 @@ from train_jax.files import write_atomically
 GPU_TENSORFLOW_CONFIG = "gpu_tensorflow"  # Triton <= 25.02: configs/gpu_tensorflow.pbtxt
 GPU_ONNX_CONFIG = "gpu_onnx"  # Triton >= 25.03: configs/gpu_onnx.pbtxt
 TRT_WORKSPACE_BYTES = 1 << 30
+# Where the ONNX flavour's TensorRT engines are cached: a volume scripts/serve_gpu.sh
+# mounts, so a restart reuses the engines instead of building them again for minutes.
+TRT_ENGINE_CACHE = "/trt_cache"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_REPOSITORY = PROJECT_ROOT / "model_repository"
@@ -60,10 +69,15 @@ PREPROCESS_SOURCE = PROJECT_REPOSITORY / PREPROCESS / "1" / "model.py"
 CONTRACT_SOURCE = Path(cataract_contract.__file__).parent  # a package of one module
 RUNNER_SOURCE = Path(savedmodel_runner.__file__).parent  # a package of one module, too
 
-# On CPU a batch brings ~10% (measured, see the generated config's comment); on a GPU
-# batches are the main lever, so it takes up to 32.
+# Largest batch per model. On a CPU a batch gains little (about 10% in `cataract bench
+# serve`: TensorFlow already spreads one call over every core); 16 is the highest
+# concurrency measured there (Triton then matched in-process throughput) and bounds the
+# memory of one TF call. On a GPU batches are the main lever, and one batch of 32 keeps it
+# busy (README, "Measured on a GPU").
 CPU_MAX_BATCH = 16
 GPU_MAX_BATCH = 32
+# How long the batcher holds a request for others to join: requests that arrive together
+# leave as one batch, and at low load nobody waits noticeably. Preprocess does not wait.
 QUEUE_DELAY_MICROSECONDS = 2000
 # Requests that may wait for an instance; one more is refused at once as busy. Two full
 # batches on a CPU (at ~13 photos/s for the 224 model, a wait of ~2.5 s for single
@@ -73,232 +87,191 @@ QUEUE_DELAY_MICROSECONDS = 2000
 CPU_MAX_QUEUE = 2 * CPU_MAX_BATCH
 GPU_MAX_QUEUE = 4 * GPU_MAX_BATCH
 QUEUE_TIMEOUT_SECONDS = 10
+# One photo per ensemble request: Triton holds a whole request before any model sees it,
+# so this bounds a valid one to a single photo (preprocess still batches across requests).
 ENSEMBLE_MAX_BATCH = 1
+# Decoding is light next to the network: two instances decode while the classifier runs.
+PREPROCESS_INSTANCES = 2
+# The classifier runs one instance everywhere. On a CPU TensorFlow already spreads one call
+# over every core, and a second instance would only make two calls fight for them. On a GPU
+# each instance builds its own session and TensorRT engines (neither backend shares them
+# between instances in any release), so a second would double the memory and the engine
+# builds for little: the dynamic batcher forms the next batch while this one runs.
+CLASSIFIER_INSTANCES = 1
 
-def config_parameters_text(parameters: dict[str, str]) -> str:
-    """Config parameters as the body of a `parameters [ ... ]` block."""
-    def escape(value: str) -> str:
-        return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+# Every config file opens with a comment header (text format carries no comments); the
+# reasons for the values are in the project's model_repository/README.md.
+GENERATED = ("Generated by `cataract export` (and `cataract rollback`); re-export rather than edit.",
+             "Why these values: model_repository/README.md in the project.")
 
-    return ",\n".join(
-        f'  {{ key: "{escape(key)}" value: {{ string_value: "{escape(value)}" }} }}' for key, value in sorted(parameters.items())
-    )
+
+def config_text(about: str, config: mc.ModelConfig) -> str:
+    """A config file: the comment header (`about`, then how it was made), then `config` in
+    text format, its fields in the order model_config.proto declares them."""
+    header = "".join(f"# {line}\n" for line in (*about.splitlines(), *GENERATED))
+    return header + text_format.MessageToString(config, as_utf8=True, use_index_order=True,
+                                                use_short_repeated_primitives=True)
+
+
+def model_parameters(parameters: dict[str, str]) -> dict[str, mc.ModelParameter]:
+    """Config parameters (strings, read back by any client) as a config's `parameters`."""
+    return {key: mc.ModelParameter(string_value=str(value)) for key, value in parameters.items()}
 
 
 def dynamic_batching(max_queue_size: int, delay_microseconds: int = QUEUE_DELAY_MICROSECONDS,
-                     queue_timeout_seconds: float = QUEUE_TIMEOUT_SECONDS) -> str:
+                     queue_timeout_seconds: float = QUEUE_TIMEOUT_SECONDS) -> mc.ModelDynamicBatching:
     """Dynamic batching with a bounded queue: under overload, a request that finds
     `max_queue_size` others waiting is refused at once ("Exceeds maximum queue size"),
     and one that waited `queue_timeout_seconds` is refused then ("Request timeout
-    expired"); the client reports both as ServerBusyError. Nothing waits without limit."""
-    return f"""dynamic_batching {{
-  max_queue_delay_microseconds: {delay_microseconds}
-  default_queue_policy {{
-    max_queue_size: {max_queue_size}
-    timeout_action: REJECT
-    default_timeout_microseconds: {round(queue_timeout_seconds * 1e6)}
-  }}
-}}"""
+    expired"); the client reports both as ServerBusyError. Nothing waits without limit.
+    No preferred batch sizes: the batcher then sends the largest batch available."""
+    return mc.ModelDynamicBatching(
+        max_queue_delay_microseconds=delay_microseconds,
+        default_queue_policy=mc.ModelQueuePolicy(max_queue_size=max_queue_size, timeout_action=mc.ModelQueuePolicy.REJECT,
+                                                 default_timeout_microseconds=round(queue_timeout_seconds * 1e6)))
 
 
-# Both GPU flavours batch and place instances alike; the reasons travel in the config.
-_GPU_INSTANCE_AND_BATCHING = f"""# One instance per GPU. Each instance of this backend builds its own session and TensorRT
-# engines (neither backend shares them between instances in any release), so a second one
-# would double the GPU memory and the engine builds for little: a single batch of
-# {GPU_MAX_BATCH} already keeps the GPU busy (`cataract bench infer` on an H200: 10,376
-# photos/s at batch 8, 18,049 at 64), and the dynamic batcher forms the next batch while
-# this one runs.
-instance_group [ {{ kind: KIND_GPU count: 1 }} ]
-# No preferred batch sizes: Triton's batcher guide advises them only where one size is much
-# faster than the others (TensorRT optimisation profiles); it then sends the largest batch
-# available, up to max_batch_size, without waiting longer than this delay.
-{dynamic_batching(GPU_MAX_QUEUE)}"""
-
-
-def version_policy(pinned_version: int | None) -> str:
-    """The newest version is served; `cataract rollback` pins an earlier one."""
+def version_policy(pinned_version: int | None) -> tuple[str, mc.ModelVersionPolicy]:
+    """The newest version is served; `cataract rollback` pins an earlier one. Returns the
+    header's line about it and the policy."""
     if pinned_version is None:
-        return "# The newest version is served: a new export is picked up by a polling server.\nversion_policy: { latest: { num_versions: 1 } }"
-    return (f"# Pinned to version {pinned_version} by `cataract rollback`; the next export, or `cataract rollback --latest`, "
-            f"serves the newest again.\nversion_policy: {{ specific: {{ versions: [ {pinned_version} ] }} }}")
+        return ("Serves the newest version: a polling server picks up a new export.",
+                mc.ModelVersionPolicy(latest=mc.ModelVersionPolicy.Latest(num_versions=1)))
+    return (f"Pinned to version {pinned_version} by `cataract rollback`; the next export, or\n"
+            "`cataract rollback --latest`, serves the newest again.",
+            mc.ModelVersionPolicy(specific=mc.ModelVersionPolicy.Specific(versions=[pinned_version])))
 
 
-def _classifier_io(image_size: int, input_format: bool = True) -> str:
+# -- the classifier's interface: one stanza for every flavour (and the ensemble's outputs) --
+
+def image_dims(image_size: int) -> list[int]:
+    return [image_size, image_size, 3]
+
+
+def classifier_inputs(image_size: int) -> list[mc.ModelInput]:
+    """Raw RGB pixels: the VGG normalisation is inside the model, so no client can get it wrong."""
+    return [mc.ModelInput(name=INPUT_IMAGE, data_type=mc.TYPE_UINT8, format=mc.ModelInput.FORMAT_NHWC,
+                          dims=image_dims(image_size))]
+
+
+def classifier_outputs(image_size: int) -> list[mc.ModelOutput]:
+    """P(cataract), P(normal) in the order of labels.txt (which also serves the
+    classification extension), and the class-activation map, in the contract's order."""
     side = image_size // HEATMAP_REDUCTION
-    fmt = "format: FORMAT_NHWC " if input_format else ""
-    return f"""input [
-  # Raw RGB pixels; the VGG normalisation is inside the model, so no client can get it wrong.
-  {{ name: "{INPUT_IMAGE}" data_type: TYPE_UINT8 {fmt}dims: [ {image_size}, {image_size}, 3 ] }}
-]
-output [
-  # P(cataract), P(normal): the order of labels.txt, which also serves the classification extension.
-  {{ name: "{OUTPUT_PROBABILITIES}" data_type: TYPE_FP32 dims: [ {len(CLASS_NAMES)} ] label_filename: "{LABELS_FILE}" }},
-  # Class-activation map: per-position evidence for cataract over normal ({side}x{side} for {image_size}x{image_size} input).
-  {{ name: "{OUTPUT_HEATMAP}" data_type: TYPE_FP32 dims: [ {side}, {side} ] }}
-]"""
+    outputs = {
+        OUTPUT_PROBABILITIES: mc.ModelOutput(name=OUTPUT_PROBABILITIES, data_type=mc.TYPE_FP32, dims=[len(CLASS_NAMES)],
+                                             label_filename=LABELS_FILE),
+        OUTPUT_HEATMAP: mc.ModelOutput(name=OUTPUT_HEATMAP, data_type=mc.TYPE_FP32, dims=[side, side]),
+    }
+    return [outputs[name] for name in CLASSIFIER_OUTPUTS]
 
 
-def _warmup(image_size: int, batch_sizes: tuple[int, ...]) -> str:
-    entries = ",\n".join(
-        f"""  {{ name: "zeros_batch_{size}" batch_size: {size}
-    inputs {{ key: "{INPUT_IMAGE}" value: {{ data_type: TYPE_UINT8 dims: [ {image_size}, {image_size}, 3 ] zero_data: true }} }} }}"""
-        for size in batch_sizes
-    )
-    return f"""# Runs before the model is marked ready, so the first user request is not the slow one.
-model_warmup [
-{entries}
-]"""
+def warmup(image_size: int, batch_sizes: tuple[int, ...]) -> list[mc.ModelWarmup]:
+    """Runs before the model is marked ready, so the first user request is not the slow one
+    (on a GPU it builds the TensorRT engines of these batch sizes)."""
+    zeros = mc.ModelWarmup.Input(data_type=mc.TYPE_UINT8, dims=image_dims(image_size), zero_data=True)
+    return [mc.ModelWarmup(name=f"zeros_batch_{size}", batch_size=size, inputs={INPUT_IMAGE: zeros})
+            for size in batch_sizes]
+
+
+def classifier_flavour(image_size: int, parameters: dict[str, str], pinned_version: int | None, *, about: str,
+                       **flavour) -> str:
+    """The classifier's config in one flavour: the interface, version policy and served
+    parameters every flavour shares, then the ModelConfig fields `flavour` sets (backend or
+    platform, batching, instances, accelerators, warm-up)."""
+    policy_line, policy = version_policy(pinned_version)
+    config = mc.ModelConfig(name=CLASSIFIER, version_policy=policy, input=classifier_inputs(image_size),
+                            output=classifier_outputs(image_size), parameters=model_parameters(parameters), **flavour)
+    return config_text(f"{CLASSIFIER}: {about}\n{policy_line}", config)
 
 
 def classifier_config(image_size: int, parameters: dict[str, str], pinned_version: int | None = None) -> str:
     """Embedded flavour: python backend, TensorFlow on the CPU, one TF call per batch."""
-    return f"""# {CLASSIFIER}: cataract classifier (VGG16 fine-tuned in JAX), embedded flavour.
-# Generated by `cataract export`; re-export rather than edit. The python backend's model.py
-# loads <version>/{SAVEDMODEL_DIR} with TensorFlow and runs each dynamic batch as ONE call.
-name: "{CLASSIFIER}"
-backend: "python"
-max_batch_size: {CPU_MAX_BATCH}
-{version_policy(pinned_version)}
-{_classifier_io(image_size)}
-# One instance: TensorFlow already spreads one call over every core; a second instance
-# would only make two calls fight for them.
-instance_group [ {{ kind: KIND_CPU count: 1 }} ]
-# Measured with `cataract bench serve` (224x224 VGG16, 2-core AMD EPYC with AVX512_BF16):
-# TensorFlow alone runs 12.1 photos/s one at a time and 13.4 in batches of 8 in bfloat16
-# (float32: 6.8 and 7.1), so a batch gains ~10% on CPU. While the instance is busy,
-# requests queue and leave as one batch; 2 ms lets requests arriving together join
-# without adding latency at low load. 16 = the highest concurrency measured (Triton then
-# matched in-process throughput) and bounds the memory of one TF call.
-{dynamic_batching(CPU_MAX_QUEUE)}
-{_warmup(image_size, (1,))}
-parameters [
-{config_parameters_text(parameters)}
-]
-"""
+    return classifier_flavour(
+        image_size, parameters, pinned_version,
+        about=f"""the cataract classifier (VGG16 fine-tuned in JAX), embedded flavour: the
+default config, for any machine. The python backend's model.py runs <version>/{SAVEDMODEL_DIR}
+with TensorFlow on the CPU, one call per batch. GPU flavours beside it, selected with
+`tritonserver --model-config-name`: configs/{GPU_ONNX_CONFIG}.pbtxt, configs/{GPU_TENSORFLOW_CONFIG}.pbtxt.""",
+        backend="python", max_batch_size=CPU_MAX_BATCH,
+        instance_group=[mc.ModelInstanceGroup(kind=mc.ModelInstanceGroup.KIND_CPU, count=CLASSIFIER_INSTANCES)],
+        dynamic_batching=dynamic_batching(CPU_MAX_QUEUE), model_warmup=warmup(image_size, (1,)))
 
 
 def classifier_gpu_tensorflow_config(image_size: int, parameters: dict[str, str], pinned_version: int | None = None) -> str:
     """GPU flavour for Triton 25.02 and earlier (the last with the TensorFlow backend): the
     frozen SavedModel, with TF-TRT building TensorRT FP16 engines of its convolutions."""
-    return _gpu_classifier_config(
+    return gpu_classifier(
         image_size, parameters, pinned_version,
-        about=f"""GPU flavour for Triton <= 25.02 (TensorFlow backend), selected with
-# `tritonserver --model-config-name={GPU_TENSORFLOW_CONFIG}` (scripts/serve_gpu.sh --release 25.02).""",
-        platform='platform: "tensorflow_savedmodel"',
-        engines="""# TF-TRT: the backend rewrites the session's graph with the TensorRT optimizer, which puts
-# the convolutions (at the graph's top level: the SavedModel is frozen) into FP16 engines,
-# built on first use per batch shape; the warm-up below builds the common ones.""",
-        accelerator_parameters={})
+        about=f"""GPU flavour for Triton <= 25.02 (TensorFlow backend, TF-TRT FP16), selected with
+`tritonserver --model-config-name={GPU_TENSORFLOW_CONFIG}` (scripts/serve_gpu.sh --release 25.02).""",
+        accelerator_parameters={}, platform="tensorflow_savedmodel")
 
 
 def classifier_gpu_onnx_config(image_size: int, parameters: dict[str, str], pinned_version: int | None = None) -> str:
     """GPU flavour for Triton 25.03 and later (no TensorFlow backend): the ONNX twin on the
-    onnxruntime backend, with its TensorRT execution provider in FP16."""
+    onnxruntime backend, with its TensorRT execution provider in FP16: one optimisation
+    profile for every batch from 1 to GPU_MAX_BATCH, its engines cached across restarts."""
     shapes = {name: f"{INPUT_IMAGE}:{batch}x{image_size}x{image_size}x3"
               for name, batch in (("min", 1), ("opt", GPU_MAX_BATCH), ("max", GPU_MAX_BATCH))}
-    return _gpu_classifier_config(
+    return gpu_classifier(
         image_size, parameters, pinned_version,
         about=f"""GPU flavour for Triton >= 25.03 (onnxruntime backend, TensorRT FP16), selected
-# with `tritonserver --model-config-name={GPU_ONNX_CONFIG}` (scripts/serve_gpu.sh, the default).
-# Serves <version>/{ONNX_FILE}, converted from the SavedModel and checked against it by export.""",
-        platform=f'platform: "onnxruntime_onnx"\ndefault_model_filename: "{ONNX_FILE}"',
-        engines=f"""# TensorRT builds one FP16 engine for every batch from 1 to {GPU_MAX_BATCH} (one optimisation
-# profile), cached in /trt_cache (a volume scripts/serve_gpu.sh mounts), so a restart reuses
-# it instead of building again for minutes.""",
-        accelerator_parameters={"trt_engine_cache_enable": "1", "trt_engine_cache_path": "/trt_cache",
+with `tritonserver --model-config-name={GPU_ONNX_CONFIG}` (scripts/serve_gpu.sh, the default).
+Serves <version>/{ONNX_FILE}, converted from the SavedModel and checked against it by export.""",
+        accelerator_parameters={"trt_engine_cache_enable": "1", "trt_engine_cache_path": TRT_ENGINE_CACHE,
                                 "trt_profile_min_shapes": shapes["min"], "trt_profile_opt_shapes": shapes["opt"],
-                                "trt_profile_max_shapes": shapes["max"]})
+                                "trt_profile_max_shapes": shapes["max"]},
+        platform="onnxruntime_onnx", default_model_filename=ONNX_FILE)
 
 
-def _gpu_classifier_config(image_size: int, parameters: dict[str, str], pinned_version: int | None, *, about: str,
-                           platform: str, engines: str, accelerator_parameters: dict[str, str]) -> str:
-    accelerator = {"precision_mode": "FP16", "max_workspace_size_bytes": str(TRT_WORKSPACE_BYTES), **accelerator_parameters}
-    accelerator_lines = "\n".join(f'    parameters {{ key: "{key}" value: "{value}" }}' for key, value in accelerator.items())
-    return f"""# {CLASSIFIER}: {about}
-# Generated by `cataract export`; re-export rather than edit.
-name: "{CLASSIFIER}"
-{platform}
-max_batch_size: {GPU_MAX_BATCH}
-{version_policy(pinned_version)}
-{_classifier_io(image_size)}
-{_GPU_INSTANCE_AND_BATCHING}
-{engines}
-optimization {{ execution_accelerators {{
-  gpu_execution_accelerator : [ {{
-    name : "tensorrt"
-{accelerator_lines}
-  }} ]
-}} }}
-{_warmup(image_size, (1, GPU_MAX_BATCH))}
-parameters [
-{config_parameters_text(parameters)}
-]
-"""
+def gpu_classifier(image_size: int, parameters: dict[str, str], pinned_version: int | None, *, about: str,
+                   accelerator_parameters: dict[str, str], **platform) -> str:
+    """Both GPU flavours batch, place instances and use TensorRT in FP16 alike."""
+    tensorrt = mc.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator(
+        name="tensorrt",
+        parameters={"precision_mode": "FP16", "max_workspace_size_bytes": str(TRT_WORKSPACE_BYTES), **accelerator_parameters})
+    return classifier_flavour(
+        image_size, parameters, pinned_version, about=about, **platform, max_batch_size=GPU_MAX_BATCH,
+        instance_group=[mc.ModelInstanceGroup(kind=mc.ModelInstanceGroup.KIND_GPU, count=CLASSIFIER_INSTANCES)],
+        dynamic_batching=dynamic_batching(GPU_MAX_QUEUE),
+        optimization=mc.ModelOptimizationPolicy(
+            execution_accelerators=mc.ModelOptimizationPolicy.ExecutionAccelerators(gpu_execution_accelerator=[tensorrt])),
+        model_warmup=warmup(image_size, (1, GPU_MAX_BATCH)))
 
 
 def preprocess_config(image_size: int) -> str:
-    return f"""# {PREPROCESS}: encoded JPEG/PNG/... bytes -> the classifier's uint8 input, with the same
-# decode (EXIF orientation, RGB) and resize as training (cataract_contract).
-# Generated by `cataract export`.
-name: "{PREPROCESS}"
-backend: "python"
-max_batch_size: {CPU_MAX_BATCH}
-input [
-  # One encoded photo per batch row; photos of different lengths batch together (ragged).
-  {{ name: "{INPUT_IMAGE_BYTES}" data_type: TYPE_UINT8 dims: [ -1 ] allow_ragged_batch: true }}
-]
-output [
-  {{ name: "{INPUT_IMAGE}" data_type: TYPE_UINT8 dims: [ {image_size}, {image_size}, 3 ] }}
-]
-# Decoding is light next to the network; two instances decode while the classifier runs.
-instance_group [ {{ kind: KIND_CPU count: 2 }} ]
-{dynamic_batching(CPU_MAX_QUEUE, delay_microseconds=0)}
-parameters [
-{config_parameters_text({"image_size": str(image_size)})}
-]
-"""
+    config = mc.ModelConfig(
+        name=PREPROCESS, backend="python", max_batch_size=CPU_MAX_BATCH,
+        # One encoded photo per batch row; photos of different lengths batch together (ragged).
+        input=[mc.ModelInput(name=INPUT_IMAGE_BYTES, data_type=mc.TYPE_UINT8, dims=[-1], allow_ragged_batch=True)],
+        output=[mc.ModelOutput(name=INPUT_IMAGE, data_type=mc.TYPE_UINT8, dims=image_dims(image_size))],
+        instance_group=[mc.ModelInstanceGroup(kind=mc.ModelInstanceGroup.KIND_CPU, count=PREPROCESS_INSTANCES)],
+        dynamic_batching=dynamic_batching(CPU_MAX_QUEUE, delay_microseconds=0),
+        parameters=model_parameters({PARAMETER_IMAGE_SIZE: str(image_size)}))
+    return config_text(f"""{PREPROCESS}: encoded JPEG/PNG/... bytes -> the classifier's uint8 input, with the same
+decode (EXIF orientation, RGB) and resize as training (cataract_contract).""", config)
 
 
 def ensemble_config(image_size: int) -> str:
-    side = image_size // HEATMAP_REDUCTION
-    return f"""# {ENSEMBLE}: photos in, answers out. Encoded bytes -> {PREPROCESS} -> {CLASSIFIER}.
-# Generated by `cataract export`.
-name: "{ENSEMBLE}"
-platform: "ensemble"
-# One photo per request: Triton holds a whole request before any model sees it, so this
-# bounds a valid one to a single photo (the preprocess step still batches across requests).
-max_batch_size: {ENSEMBLE_MAX_BATCH}
-input [ {{ name: "{INPUT_IMAGE_BYTES}" data_type: TYPE_UINT8 dims: [ -1 ] }} ]
-output [
-  {{ name: "{OUTPUT_PROBABILITIES}" data_type: TYPE_FP32 dims: [ {len(CLASS_NAMES)} ] label_filename: "{LABELS_FILE}" }},
-  {{ name: "{OUTPUT_HEATMAP}" data_type: TYPE_FP32 dims: [ {side}, {side} ] }}
-]
-ensemble_scheduling {{
-  step [
-    {{
-      model_name: "{PREPROCESS}"
-      model_version: -1
-      input_map {{ key: "{INPUT_IMAGE_BYTES}" value: "{INPUT_IMAGE_BYTES}" }}
-      output_map {{ key: "{INPUT_IMAGE}" value: "decoded_image" }}
-    }},
-    {{
-      model_name: "{CLASSIFIER}"
-      model_version: -1
-      input_map {{ key: "{INPUT_IMAGE}" value: "decoded_image" }}
-      output_map {{ key: "{OUTPUT_PROBABILITIES}" value: "{OUTPUT_PROBABILITIES}" }}
-      output_map {{ key: "{OUTPUT_HEATMAP}" value: "{OUTPUT_HEATMAP}" }}
-    }}
-  ]
-}}
-"""
+    decoded = "decoded_image"
+    config = mc.ModelConfig(
+        name=ENSEMBLE, platform="ensemble", max_batch_size=ENSEMBLE_MAX_BATCH,
+        input=[mc.ModelInput(name=INPUT_IMAGE_BYTES, data_type=mc.TYPE_UINT8, dims=[-1])],
+        output=classifier_outputs(image_size),
+        ensemble_scheduling=mc.ModelEnsembling(step=[
+            mc.ModelEnsembling.Step(model_name=PREPROCESS, model_version=-1, input_map={INPUT_IMAGE_BYTES: INPUT_IMAGE_BYTES},
+                                    output_map={INPUT_IMAGE: decoded}),
+            mc.ModelEnsembling.Step(model_name=CLASSIFIER, model_version=-1, input_map={INPUT_IMAGE: decoded},
+                                    output_map={name: name for name in CLASSIFIER_OUTPUTS}),
+        ]))
+    return config_text(f"{ENSEMBLE}: photos in, answers out, one photo per request. Encoded bytes ->\n"
+                       f"{PREPROCESS} -> {CLASSIFIER}.", config)
 
 
-def parse_config(text: str):
+def parse_config(text: str) -> mc.ModelConfig:
     """Parse config.pbtxt text into Triton's ModelConfig protobuf (raises on any error)."""
-    from google.protobuf import text_format
-    from tritonclient.grpc import model_config_pb2
-
-    return text_format.Parse(text, model_config_pb2.ModelConfig())
+    return text_format.Parse(text, mc.ModelConfig())
 
 
 def write_configs(repository: Path, image_size: int, parameters: dict[str, str], pinned_version: int | None = None) -> None:
@@ -318,7 +291,7 @@ def write_configs(repository: Path, image_size: int, parameters: dict[str, str],
     }
     labels = "".join(name + "\n" for name in CLASS_NAMES)
     for text in files.values():
-        parse_config(text)  # all of them before any is written
+        parse_config(text)  # each parses back, its header too, before any is written
     for path, text in files.items():
         write_atomically(path, text.encode())
     for model in (CLASSIFIER, ENSEMBLE):

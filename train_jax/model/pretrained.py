@@ -12,11 +12,10 @@ what was loaded and what starts fresh.
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import logging
 import os
 import re
-import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,6 +24,7 @@ import numpy as np
 from flax import nnx, traverse_util
 
 from train_jax.errors import UserError
+from train_jax.files import write_atomically
 from train_jax.model.keras_h5 import KERAS_NOTOP_FILE, KERAS_NOTOP_URL, LayerWeights, md5_of, read_keras_h5
 from train_jax.model.torch_pth import TORCHVISION_FILE, read_torchvision_pth
 from train_jax.model.architecture import VGG16_BLOCKS, keras_layer_name
@@ -70,16 +70,14 @@ def read_weight_file(path: Path) -> PretrainedWeights:
 
 
 def _download(url: str, destination: Path, timeout: float = 30.0) -> bool:
+    """Fetch `url` into `destination` whole (~58 MB for the Keras file, held in memory), so
+    an interrupted download leaves no partial weight file in the cache."""
     log.info("downloading %s", url)
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(url, timeout=timeout) as response, tempfile.NamedTemporaryFile(
-            dir=destination.parent, delete=False
-        ) as partial:
-            shutil.copyfileobj(response, partial)
-        os.replace(partial.name, destination)
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            write_atomically(destination, response.read())
         return True
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:  # HTTPException: a truncated body (IncompleteRead)
         log.info("download failed: %s", exc)
         return False
 
