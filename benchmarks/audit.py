@@ -11,7 +11,6 @@ linearly, the candidate search as n log n). Drawing the collection is not timed.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import resource
@@ -102,8 +101,6 @@ def run_audit_benchmark(config: AuditBenchConfig) -> dict:
         "extrapolated_seconds_on_idle_cores": {stage: idle[stage] * growth[stage] for stage in stages},
     }
     print("\n".join(report_lines(report, found)))
-    if config.json:
-        Path(config.json).write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 

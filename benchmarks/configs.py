@@ -1,12 +1,18 @@
-"""The benchmarks' settings, declared once (the command line builds its flags from them).
-Light to import: no framework is loaded until a benchmark runs."""
+"""The benchmarks' settings, declared once (the command line builds its flags from them;
+where a benchmark writes its figures and which model repository it serves are settings of
+the command, cataract_cli/options.py). Light to import: no framework is loaded until a
+benchmark runs."""
 
 from __future__ import annotations
 
 import dataclasses
 
+from cataract_contract import PRECISION_CHOICES
+from train_jax.errors import UserError
 from train_jax.model.architecture import check_image_size
 from train_jax.settings import check_settings, setting
+
+PHOTOS_HELP = "folder of photos to send (searched recursively; up to 64 used)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,13 +21,12 @@ class TrainBenchConfig:
     batch_sizes: str | None = setting(None, "comma-separated batches of the all-layers step (default: 64,256 on "
                                             "GPUs, 32 on CPU); the recipe's phases use the largest")
     compute_dtype: str = setting("auto", "compute precision (auto: bfloat16 on GPUs, float32 on CPU)",
-                                 choices=("auto", "float32", "bfloat16"))
+                                 choices=PRECISION_CHOICES)
     steps: int = setting(10, "timed steps per figure", minimum=1)
     photos: int = setting(256, "photos per epoch of the CPU recipe end to end", minimum=1)
     epochs: int = setting(4, "epochs per phase of the CPU recipe end to end", minimum=1)
     augmented_views: int = setting(4, "frozen-feature views of the CPU recipe end to end", minimum=1)
     skip_keras: bool = setting(False, "JAX figures only (Keras runs only on CPU, where TensorFlow is installed)")
-    json: str | None = setting(None, "also write the figures to this JSON file")
 
     def __post_init__(self):
         check_settings(self)
@@ -32,9 +37,8 @@ class InferenceBenchConfig:
     image_size: int = setting(224, "square input side")
     batch_sizes: str = setting("1,8,64,256", "comma-separated batch sizes")
     compute_dtype: str = setting("auto", "compute precision (auto: bfloat16 on GPUs, float32 on CPU)",
-                                 choices=("auto", "float32", "bfloat16"))
+                                 choices=PRECISION_CHOICES)
     steps: int = setting(20, "timed calls per batch size", minimum=1)
-    json: str | None = setting(None, "also write the figures to this JSON file")
 
     def __post_init__(self):
         check_settings(self)
@@ -49,7 +53,6 @@ class InputBenchConfig:
     workers: str | None = setting(None, "comma-separated worker counts to compare (default: 0 and one per CPU core up to 16)")
     images: int = setting(20_000, "images read per worker count (the photos are read epoch after epoch), so "
                                    "that starting the workers and filling their buffers weigh little", minimum=1)
-    json: str | None = setting(None, "also write the figures to this JSON file")
 
     def __post_init__(self):
         check_settings(self)
@@ -67,7 +70,55 @@ class AuditBenchConfig:
     collection: str | None = setting(None, "keep the collection in this folder and reuse it when it holds the same one "
                                            "(default: a temporary folder, drawn anew)")
     extrapolate_to: int = setting(100_000, "photos to extrapolate the measured stage rates to", minimum=1)
-    json: str | None = setting(None, "also write the figures to this JSON file")
+
+    def __post_init__(self):
+        check_settings(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeBenchConfig:
+    photos: str = setting(help=PHOTOS_HELP)
+    concurrency: str = setting("1,4,8,16", "comma-separated levels of requests in flight")
+    seconds: float = setting(20.0, "seconds per level", above=0)
+    skip_reference: bool = setting(False, "Triton and in-process figures only")
+
+    def __post_init__(self):
+        check_settings(self)
+        if not all(level.strip().isdigit() and int(level) >= 1 for level in self.concurrency.split(",")):
+            raise UserError(f"--concurrency takes comma-separated integers >= 1, got {self.concurrency!r}")
+
+    @property
+    def levels(self) -> list[int]:
+        return [int(level) for level in self.concurrency.split(",")]
+
+
+def concurrency_setting(default: int) -> int:
+    return setting(default, "requests kept in flight", minimum=1)
+
+
+def seconds_setting(default: float) -> float:
+    return setting(default, "seconds of load after the warm-up", above=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class SoakBenchConfig:
+    photos: str = setting(help=PHOTOS_HELP)
+    concurrency: int = concurrency_setting(16)
+    seconds: float = seconds_setting(600.0)
+    max_memory_growth: float = setting(0.10, "allowed growth of the server's resident memory after warm-up, "
+                                             "as a share", minimum=0)
+
+    def __post_init__(self):
+        check_settings(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class OverloadBenchConfig:
+    photos: str = setting(help=PHOTOS_HELP)
+    concurrency: int = concurrency_setting(64)
+    seconds: float = seconds_setting(120.0)
+    busy_pause: float = setting(0.1, "seconds a refused sender waits before its next request, like a client "
+                                     "backing off", minimum=0)
 
     def __post_init__(self):
         check_settings(self)

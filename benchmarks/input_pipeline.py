@@ -8,7 +8,6 @@ photo files and from the photos decoded once (DecodedPhotos, what training uses)
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -50,6 +49,4 @@ def run_input_benchmark(config: InputBenchConfig) -> dict:
                 print(f"  {workers:2d} workers, {source:27s}: {rate:8.1f} images/s")
     print(f"  ({epochs} epochs of fresh augmentation each, timed from the pipeline's start: worker start-up included)")
     report = {"device": device_description(), "photos": len(records), "figures": figures}
-    if config.json:
-        Path(config.json).write_text(json.dumps(report, indent=2) + "\n")
     return report

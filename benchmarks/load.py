@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cataract_contract import ENSEMBLE, IMAGE_SUFFIXES, INPUT_IMAGE_BYTES, OUTPUT_PROBABILITIES
+from cataract_contract import ENSEMBLE, INPUT_IMAGE_BYTES, OUTPUT_PROBABILITIES, image_files
 from client.errors import is_busy
 
 # Generous: a request of the closed loop may wait behind a full queue, never this long.
@@ -129,15 +129,7 @@ def photo_input(photo: bytes):
 
 
 def load_photos(folder: Path, limit: int = 64) -> list[bytes]:
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    files = image_files(folder)[:limit]
     if not files:
         raise SystemExit(f"cataract bench: no photos under {folder}")
     return [p.read_bytes() for p in files]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cataract_contract import ENSEMBLE
 from serving.embedded import LocalTritonServer, ServerOptions
-from benchmarks.load import Tally, drive, ensemble_sender, free_port, load_photos
+from benchmarks.load import Tally, drive, ensemble_sender, load_photos
 
 READINESS_EVERY_SECONDS = 0.5
 
@@ -72,8 +72,7 @@ async def overload_load(grpc_url: str, photos: list[bytes], concurrency: int, se
 
 def run_overload(repository: Path, photo_folder: Path, concurrency: int, seconds: float, busy_pause: float) -> OverloadReport:
     photos = load_photos(photo_folder)
-    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(), metrics_port=free_port())
-    with LocalTritonServer(options) as server:
+    with LocalTritonServer(ServerOptions.on_free_ports(repository)) as server:
         report = asyncio.run(overload_load(server.grpc_url, photos, concurrency, seconds, busy_pause))
     tally = report.tally
     print(f"overload | {repository} | concurrency {concurrency} for {report.seconds:.0f} s | busy pause {busy_pause:g} s "

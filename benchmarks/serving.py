@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -28,15 +27,16 @@ import numpy as np
 from cataract_contract import (
     CLASSIFIER,
     ENSEMBLE,
-    MODEL_CARD,
     OUTPUT_PROBABILITIES,
     SAVEDMODEL_DIR,
+    ModelCard,
+    ModelCardError,
     decode_image,
     resize_for_model,
     version_numbers,
 )
-from serving.embedded import LocalTritonServer, ServerOptions
-from benchmarks.load import LoadResult, drive, free_port, group_rss_mib, load_photos, photo_input, process_rss_mib
+from serving.embedded import LocalTritonServer, ServerOptions, free_ports
+from benchmarks.load import LoadResult, drive, group_rss_mib, load_photos, photo_input, process_rss_mib
 from savedmodel_runner import SavedModelClassifier
 
 
@@ -126,15 +126,17 @@ def run_serving_benchmark(repository: Path, photo_folder: Path, levels: list[int
     if not versions:
         raise SystemExit(f"cataract bench serve: no exported version in {model_dir}: run `cataract export` first")
     version_dir = model_dir / str(versions[-1])
-    card = json.loads((version_dir / MODEL_CARD).read_text())
+    try:
+        card = ModelCard.read(version_dir)
+    except ModelCardError as exc:
+        raise SystemExit(f"cataract bench serve: {exc}: re-export with `cataract export`") from None
     photos = load_photos(photo_folder)
-    size = card["image_size"]
-    print(f"serving benchmark | {CLASSIFIER} v{versions[-1]}, {size}x{size}, CPU precision {card['cpu_precision']} "
+    size = card.image_size
+    print(f"serving benchmark | {CLASSIFIER} v{versions[-1]}, {size}x{size}, CPU precision {card.cpu_precision} "
           f"| {len(photos)} photos from {photo_folder} | {seconds:.0f} s per level | {os.cpu_count()} CPU cores")
-    report: dict = {"model_version": versions[-1], "precision": card["cpu_precision"], "image_size": size}
+    report: dict = {"model_version": versions[-1], "precision": card.cpu_precision, "image_size": size}
 
-    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(), metrics_port=free_port())
-    with LocalTritonServer(options) as server:
+    with LocalTritonServer(ServerOptions.on_free_ports(repository)) as server:
         rss_start = group_rss_mib(server.process.pid)
         triton = asyncio.run(triton_load(server.grpc_url, photos, levels, seconds))
         rss_end = group_rss_mib(server.process.pid)
@@ -145,13 +147,13 @@ def run_serving_benchmark(repository: Path, photo_folder: Path, levels: list[int
           + ", ".join(f"transport={name} {rate:.2f} photos/s" for name, rate in transports.items()))
     report["client_transports"] = transports
 
-    rates = in_process_rates(version_dir / SAVEDMODEL_DIR, photos, size, seconds, card["cpu_precision"])
-    print(f"\nin-process SavedModel (decode + resize + TF, {card['cpu_precision']}): "
+    rates = in_process_rates(version_dir / SAVEDMODEL_DIR, photos, size, seconds, card.cpu_precision)
+    print(f"\nin-process SavedModel (decode + resize + TF, {card.cpu_precision}): "
           f"batch 1 {rates[1]:.2f} photos/s, batch 8 {rates[8]:.2f} photos/s")
     report["in_process"] = rates
 
     if not skip_reference:
-        port = free_port()
+        (port,) = free_ports(1)
         reference = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.reference_server", str(version_dir / SAVEDMODEL_DIR), "--port", str(port)],
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},

@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 
 from serving.embedded import LocalTritonServer, ServerOptions
-from benchmarks.load import Tally, drive, ensemble_sender, free_port, group_rss_mib, load_photos
+from benchmarks.load import Tally, drive, ensemble_sender, group_rss_mib, load_photos
 
 
 @dataclasses.dataclass
@@ -61,8 +61,7 @@ async def soak_load(grpc_url: str, photos: list[bytes], concurrency: int, second
 
 def run_soak(repository: Path, photo_folder: Path, concurrency: int, seconds: float) -> SoakReport:
     photos = load_photos(photo_folder)
-    options = ServerOptions(repository, http_port=free_port(), grpc_port=free_port(), metrics_port=free_port())
-    with LocalTritonServer(options) as server:
+    with LocalTritonServer(ServerOptions.on_free_ports(repository)) as server:
         pid = server.process.pid
         report = asyncio.run(soak_load(server.grpc_url, photos, concurrency, seconds, lambda: group_rss_mib(pid)))
     print(f"soak | {repository} | concurrency {concurrency} for {report.seconds:.0f} s | loopback")

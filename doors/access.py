@@ -10,13 +10,13 @@ In Kubernetes it is a Secret mounted into both pods (deploy/kubernetes/serving).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 from pathlib import Path
 
+from serving.embedded import is_loopback
+
 MIN_PASSWORD_LENGTH = 12
-LOOPBACK_NAMES = ("localhost",)
 
 
 class AccessError(ValueError):
@@ -38,15 +38,6 @@ def read_credentials(path: str | Path) -> dict[str, str]:
         if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
             raise AccessError(f"{path}: the password of {user!r} must be a string of at least {MIN_PASSWORD_LENGTH} characters")
     return credentials
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def require_credentials_off_loopback(host: str, credentials: str | None, door: str) -> None:

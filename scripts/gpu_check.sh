@@ -47,10 +47,10 @@ STAGES="${STAGES:-train infer recipe input}"
 wanted() { [[ " $STAGES " == *" $1 "* ]]; }
 
 wanted train && stage "training step: throughput and MFU" "${BENCH_TRAIN_LIMIT:-180}" &&
-timeout "${BENCH_TRAIN_LIMIT:-180}" "${CATARACT[@]}" bench train --json "$OUT/bench_train.json" ${BENCH_TRAIN_ARGS:-}
+timeout "${BENCH_TRAIN_LIMIT:-180}" "${CATARACT[@]}" bench train --json-out "$OUT/bench_train.json" ${BENCH_TRAIN_ARGS:-}
 
 wanted infer && stage "Flax forward pass per batch" "${BENCH_INFER_LIMIT:-75}" &&
-timeout "${BENCH_INFER_LIMIT:-75}" "${CATARACT[@]}" bench infer --json "$OUT/bench_infer.json" ${BENCH_INFER_ARGS:-}
+timeout "${BENCH_INFER_LIMIT:-75}" "${CATARACT[@]}" bench infer --json-out "$OUT/bench_infer.json" ${BENCH_INFER_ARGS:-}
 
 RUN=/tmp/gpu-check-run
 # No ImageNet weights offline: every layer learns from scratch, early stopping off (fixed epochs).
@@ -63,6 +63,6 @@ timeout "${TRAIN_LIMIT:-170}" "${CATARACT[@]}" train --data "$DATA" --out "$RUN"
     && tar -C "$OUT" -cf - run | split -b 15m - "$OUT/run.tar.part-" && rm -rf "$OUT/run"
 
 wanted input && stage "input pipeline alone" "${BENCH_INPUT_LIMIT:-60}" &&
-timeout "${BENCH_INPUT_LIMIT:-60}" "${CATARACT[@]}" bench input --data "$DATA" --json "$OUT/bench_input.json" ${BENCH_INPUT_ARGS:-}
+timeout "${BENCH_INPUT_LIMIT:-60}" "${CATARACT[@]}" bench input --data "$DATA" --json-out "$OUT/bench_input.json" ${BENCH_INPUT_ARGS:-}
 
 ls -la "$OUT"

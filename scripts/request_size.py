@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cataract_contract import ENSEMBLE, INPUT_IMAGE_BYTES, MAX_IMAGE_BYTES  # noqa: E402
 from serving.embedded import LocalTritonServer, ServerOptions  # noqa: E402
-from benchmarks.load import free_port, group_rss_mib  # noqa: E402
+from benchmarks.load import group_rss_mib  # noqa: E402
 
 
 def peak_during(pid: int, work) -> tuple[object, float, float, float]:
@@ -73,8 +73,7 @@ def main() -> None:
 
     requests = {f"1 row of {mib} MiB": np.zeros((1, int(float(mib) * 2**20)), np.uint8) for mib in args.mib.split(",")}
     requests[f"16 rows of {MAX_IMAGE_BYTES // 2**20} MiB"] = np.zeros((16, MAX_IMAGE_BYTES), np.uint8)
-    options = ServerOptions(args.repository, http_port=free_port(), grpc_port=free_port(), metrics_port=free_port())
-    with LocalTritonServer(options) as server:
+    with LocalTritonServer(ServerOptions.on_free_ports(args.repository)) as server:
         pid = server.process.pid
         print(f"oversized requests | {args.repository} | server resident memory {group_rss_mib(pid):.0f} MiB at start")
         for protocol, api, url in (("http", httpclient, server.http_url), ("grpc", grpcclient, server.grpc_url)):

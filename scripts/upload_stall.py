@@ -21,7 +21,6 @@ import io
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -71,12 +70,6 @@ class Prober(threading.Thread):
         return np.array([seconds for at, seconds in self.samples if start <= at <= end] or [float("nan")])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repository", type=Path, required=True, help="model repository for the embedded Triton")
@@ -87,14 +80,13 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from serving.embedded import LocalTritonServer, ServerOptions
+    from serving.embedded import LocalTritonServer, ServerOptions, free_ports
 
-    triton = LocalTritonServer(ServerOptions(args.repository, http_port=free_port(), grpc_port=free_port(),
-                                             metrics_port=free_port())).start()
+    triton = LocalTritonServer(ServerOptions.on_free_ports(args.repository)).start()
     folder = Path(tempfile.mkdtemp(prefix="upload-stall-"))
     paths = photos(folder, args.photos, args.width, args.height)
     size = sum(path.stat().st_size for path in paths)
-    port = free_port()
+    (port,) = free_ports(1)
     log = open(folder / "dashboard.log", "w+")
     dashboard = subprocess.Popen(
         [sys.executable, "-m", "cataract_cli", "dashboard", "--triton-url", triton.grpc_url, "--port", str(port)],

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -53,14 +54,35 @@ class ServerOptions:
             raise ServerError(f"model control (--allow-model-control) lets any client that reaches the server run code on "
                               f"this machine: refused with --host {self.host}; use it only with a loopback address")
 
+    @classmethod
+    def on_free_ports(cls, repository: Path, **options) -> "ServerOptions":
+        """Options for a server on loopback ports nothing listens on (benchmarks, tools);
+        `options`: more fields."""
+        http_port, grpc_port, metrics_port = free_ports(3)
+        return cls(repository, http_port=http_port, grpc_port=grpc_port, metrics_port=metrics_port, **options)
+
 
 def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only: binding it keeps a port off the network."""
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:  # a host name: it may resolve to anything
         return False
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports nothing listens on right now. Every socket stays
+    bound until all are: one closed before the next bind could be handed out again."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 class LocalTritonServer:

@@ -4,13 +4,14 @@ product's processes started for real (the command line, Triton, a door)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import requests
+
+from serving.embedded import free_ports
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 REAL_PHOTOS = REPOSITORY.parent / "shared" / "datasets" / "cataract_eyes"
@@ -46,18 +47,6 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
         capture_output=True, text=True, timeout=timeout, cwd=REPOSITORY,
         env={**os.environ, **(env or {})},
     )
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports nothing listens on right now (the OS picks them, all distinct)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def start_server(repository: Path, **options):

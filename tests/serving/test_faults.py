@@ -104,7 +104,7 @@ def test_serving_benchmark_measures_every_path_without_errors(tiny_repository, s
     """The benchmark is a command, not a test; this only proves that it runs end to end."""
     figures = tmp_path / "serving.json"
     result = run_cli("bench", "serve", "--repository", str(tiny_repository), "--photos", str(synthetic_photos / "test"),
-                     "--concurrency", "1,4", "--seconds", "2", "--json", str(figures), timeout=400)
+                     "--concurrency", "1,4", "--seconds", "2", "--json-out", str(figures), timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(figures.read_text())
     for path in ("triton", "reference"):

@@ -1,0 +1,109 @@
+"""`cataract predict`, `cataract dashboard` and `cataract gateway`: photos screened
+through a running Triton, from the command line, the browser or the REST API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from cataract_cli.commands import add_command
+from cataract_cli.options import DashboardSettings, GatewaySettings, LoginSettings, PredictSettings, TritonSettings
+from train_jax.errors import UserError
+
+# The dashboard's sample photos when --samples is not given (and the folder exists).
+DEMO_SAMPLES = Path(__file__).resolve().parent.parent / "demo" / "photos" / "test"
+
+
+def add_commands(commands) -> None:
+    add_command(
+        commands, "predict", run_predict, [TritonSettings, PredictSettings],
+        help="screen photos through a running Triton server",
+        description=(
+            "Send photos (files, or folders searched recursively) to the served model and print one "
+            "answer per photo: a table, or with --json one JSON object per line "
+            '{"file", "prediction", "confidence", "probabilities", ...}. A photo that fails is reported '
+            "and the others still answered; the exit code is 0 only if every photo was answered."
+        ),
+    )
+    add_command(
+        commands, "dashboard", run_dashboard, [TritonSettings, DashboardSettings, LoginSettings],
+        help="the Panel screening dashboard in the browser",
+        description=(
+            "Serve the Panel dashboard: upload photos or pick samples, press Predict, see label, confidence, "
+            "probability against the decision threshold and the heatmap; a results table with CSV download; "
+            "a live server panel. It talks to Triton through the client library. Binds to 127.0.0.1 unless "
+            "--address says otherwise."
+        ),
+    )
+    add_command(
+        commands, "gateway", run_gateway, [TritonSettings, GatewaySettings, LoginSettings],
+        help="the earlier project's REST API (POST /predict/) in front of Triton",
+        description=(
+            'Serve POST /predict/ (multipart field "file") answering {"prediction": "Cataract"|"Normal", '
+            '"confidence": percent} as the earlier FastAPI app did, and GET /health; each photo goes to Triton '
+            "through the asyncio client. 400 for a photo that cannot be used, 413 for a file over 20 MiB, 503 when "
+            "Triton is unreachable. Binds to 127.0.0.1 unless --host says otherwise."
+        ),
+    )
+
+
+def run_predict(triton: TritonSettings, settings: PredictSettings) -> int:
+    from client.errors import InvalidImageError, ModelNotReadyError, ServerUnavailableError
+    from client.triton_client import CataractClient, sources_from_paths
+
+    sources = sources_from_paths(settings.images)
+    if not sources:
+        raise UserError(f"no image files in {' '.join(settings.images)}")
+    with CataractClient(triton.url, triton.protocol, model=settings.model, transport=settings.transport,
+                        timeout=settings.timeout, retries=settings.retries) as screener:
+        try:
+            results = screener.predict_many(sources)
+        except (ServerUnavailableError, ModelNotReadyError) as exc:
+            raise UserError(str(exc)) from None
+    failures = 0
+    if not settings.json:
+        print(f"{'file':50s} {'prediction':10s} {'confidence':>10s} {'P(cataract)':>11s}")
+    for source, result in zip(sources, results):
+        if isinstance(result, Exception):
+            failures += 1
+            reason = result.reason if isinstance(result, InvalidImageError) else str(result)
+            print(json.dumps({"file": str(source), "error": reason}) if settings.json else f"{str(source):50s} error: {reason}")
+        elif settings.json:
+            print(json.dumps(result.as_json()))
+        else:
+            print(f"{result.source:50s} {result.label:10s} {result.confidence:9.1f}% {result.probabilities['cataract']:11.3f}")
+    if failures:
+        print(f"cataract predict: {failures} of {len(sources)} photos failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def run_dashboard(triton: TritonSettings, settings: DashboardSettings, login: LoginSettings) -> int:
+    from dashboards.app import serve
+    from doors.access import read_credentials, require_credentials_off_loopback
+
+    samples = settings.samples
+    if samples is None:
+        samples = str(DEMO_SAMPLES) if DEMO_SAMPLES.is_dir() else None
+    elif not Path(samples).is_dir():
+        raise UserError(f"--samples {samples}: no such folder")
+    require_credentials_off_loopback(settings.address, login.credentials, "dashboard")
+    if login.credentials:
+        read_credentials(login.credentials)  # a broken file fails here, in one line, not at the first login
+    print(f"dashboard on http://{settings.address}:{settings.port}/ (Triton at {triton.url}, {triton.protocol})",
+          flush=True)
+    serve(triton.url, triton.protocol, samples, settings.port, settings.address, settings.show,
+          list(settings.allow_websocket_origin), credentials=login.credentials)
+    return 0
+
+
+def run_gateway(triton: TritonSettings, settings: GatewaySettings, login: LoginSettings) -> int:
+    from doors.access import read_credentials, require_credentials_off_loopback
+    from doors.gateway import serve
+
+    require_credentials_off_loopback(settings.host, login.credentials, "gateway")
+    credentials = read_credentials(login.credentials) if login.credentials else None
+    print(f"gateway on http://{settings.host}:{settings.port}/predict/ (Triton at {triton.url}, {triton.protocol})"
+          f"{'' if credentials else ', no login'}", flush=True)
+    serve(triton.url, triton.protocol, settings.host, settings.port, credentials)
+    return 0

@@ -1,0 +1,155 @@
+"""The `cataract` command line: every command answers --help, every flag comes from a
+settings dataclass, `--json` means one thing, and a value out of its limits is a one-line
+error naming the flag."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+import pytest
+
+from cataract_cli.main import build_parser, main
+from cataract_cli.options import DashboardSettings, PredictSettings, RollbackSettings, TritonSettings
+from tests.helpers import run_cli
+from train_jax.settings import from_arguments, option_strings, to_arguments
+
+
+def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """(command words, parser) for the parser and every subcommand below it."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from subcommands(child, (*path, name))
+
+
+COMMANDS = [path for path, _ in subcommands(build_parser())]
+
+
+def test_the_commands_are_the_product_s_steps_and_the_benchmarks():
+    assert {path for path in COMMANDS if len(path) == 1} == {
+        ("audit",), ("synth",), ("train",), ("evaluate",), ("export",), ("rollback",), ("serve",), ("predict",),
+        ("dashboard",), ("gateway",), ("bench",)}
+    assert {path[1] for path in COMMANDS if len(path) == 2} == {
+        "train", "input", "infer", "serve", "soak", "audit", "overload"}
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda path: " ".join(path) or "cataract")
+def test_every_command_answers_help(command, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main([*command, "--help"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: {' '.join(('cataract', *command))} ")
+
+
+def test_the_entry_point_runs_as_a_module():
+    result = run_cli("--help")
+    assert result.returncode == 0 and "COMMAND" in result.stdout, result.stderr
+
+
+def test_no_command_declares_a_flag_by_hand():
+    """Each flag of each parser is one field of the settings classes that parser was declared
+    from, with that field's names and help; and each such field is a flag."""
+    for path, parser in subcommands(build_parser()):
+        fields = {field.name: field for settings in parser.get_default("settings_classes") or ()
+                  for field in dataclasses.fields(settings)}
+        seen = set()
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            assert action.dest in fields, f"{' '.join(path)}: {action.option_strings or action.dest} is declared by hand"
+            field, seen = fields[action.dest], seen | {action.dest}
+            if action.help == argparse.SUPPRESS:  # the old name of a flag
+                assert action.option_strings == [field.metadata["deprecated_alias"]]
+            else:
+                assert action.option_strings == option_strings(field)
+                assert action.help.startswith(field.metadata["help"])
+        assert seen == {name for name, field in fields.items() if field.metadata["flag"]}, path
+        if not any(isinstance(action, argparse._SubParsersAction) for action in parser._actions):
+            assert callable(parser.get_default("handler")), path
+
+
+def test_settings_with_positional_repeated_and_alternative_flags_round_trip():
+    parser = build_parser()
+    for command, settings in [("predict", PredictSettings(images=("a.jpg", "photos"), json=True, timeout=5.0)),
+                              ("dashboard", DashboardSettings(allow_websocket_origin=("a:1", "b:2"), show=True)),
+                              ("rollback", RollbackSettings(to=3)), ("rollback", RollbackSettings(latest=True))]:
+        assert from_arguments(type(settings), parser.parse_args([command, *to_arguments(settings)])) == settings
+    # The flag `cataract predict` always had, and the one the doors always had, name one setting.
+    for flag in ("--url", "--triton-url"):
+        args = parser.parse_args(["predict", "a.jpg", flag, "triton:8001"])
+        assert from_arguments(TritonSettings, args).url == "triton:8001"
+    assert from_arguments(TritonSettings, parser.parse_args(["gateway", "--protocol", "http"])).url == "127.0.0.1:8000"
+    with pytest.raises(SystemExit):  # --to N or --latest, exactly one
+        parser.parse_args(["rollback", "--to", "2", "--latest"])
+
+
+def test_json_means_print_json_and_files_are_json_out():
+    """Wherever `--json` is a live flag it is a switch that prints JSON; a file is --json-out."""
+    for path, parser in subcommands(build_parser()):
+        for action in parser._actions:
+            if "--json" in action.option_strings and action.help != argparse.SUPPRESS:
+                assert action.nargs == 0, f"{' '.join(path)} --json takes a value"
+            if "--json-out" in action.option_strings:
+                assert action.metavar == "FILE"
+    assert build_parser().parse_args(["predict", "a.jpg", "--json"]).json is True
+
+
+def test_the_old_json_file_form_still_writes_the_file_and_warns(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    assert main(["synth", str(photos), "--n", "8", "--height", "64"]) == 0
+    new, old = tmp_path / "new.json", tmp_path / "old.json"
+    assert main(["audit", str(photos), "--workers", "0", "--json-out", str(new)]) == 0
+    assert "deprecated" not in capsys.readouterr().err
+    assert main(["audit", str(photos), "--workers", "0", "--json", str(old)]) == 0
+    output = capsys.readouterr()
+    assert "cataract audit: warning: --json FILE is deprecated: use --json-out FILE" in output.err
+    assert f"written: {old}" in output.out
+    assert json.loads(old.read_text()) == json.loads(new.read_text())
+
+
+@pytest.mark.parametrize("command, message", [
+    (["bench", "soak", "--photos", "p", "--seconds", "0"], "--seconds must be > 0, got 0.0"),
+    (["bench", "soak", "--photos", "p", "--concurrency", "0"], "--concurrency must be >= 1, got 0"),
+    (["bench", "overload", "--photos", "p", "--busy-pause", "-1"], "--busy-pause must be >= 0, got -1.0"),
+    (["bench", "serve", "--photos", "p", "--concurrency", "1,0"], "--concurrency takes comma-separated integers >= 1"),
+    (["bench", "audit", "--copy-share", "0.5"], "--copy-share must be >= 0 and < 0.5, got 0.5"),
+    (["audit", "photos", "--workers", "-1"], "--workers must be >= 0, got -1"),
+    (["serve", "--poll-seconds", "-1"], "--poll-seconds must be >= 0, got -1"),
+    (["serve", "--poll-seconds", "5", "--allow-model-control"], "--poll-seconds cannot go with --allow-model-control"),
+    (["predict", "a.jpg", "--timeout", "0"], "--timeout must be > 0, got 0.0"),
+])
+def test_values_out_of_their_limits_are_one_line_errors_naming_the_flag(command, message, capsys):
+    assert main(command) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"cataract {command[0]}: error: {message}")
+
+
+def test_predict_reports_a_photo_it_cannot_use_by_the_reason_and_exits_1(tmp_path, monkeypatch, capsys):
+    from client import triton_client
+    from client.errors import InvalidImageError
+
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"not a photo")
+
+    class Screener:  # answers as the client does for a file that is no image
+        def __init__(self, *args, **options):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            return None
+
+        def predict_many(self, sources):
+            return [InvalidImageError(str(source), "not an image") for source in sources]
+
+    monkeypatch.setattr(triton_client, "CataractClient", Screener)
+    assert main(["predict", str(photo), "--json"]) == 1
+    output = capsys.readouterr()
+    assert json.loads(output.out) == {"file": str(photo), "error": "not an image"}
+    assert main(["predict", str(photo)]) == 1
+    assert capsys.readouterr().out.splitlines()[1].split() == [str(photo), "error:", "not", "an", "image"]
