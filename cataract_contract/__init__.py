@@ -241,7 +241,7 @@ class ValidationFigures:
 class ModelCard:
     """What export records of one version, in <model>/<version>/model_card.json. The
     fields' names, order and JSON kinds are the file's, so the cards of earlier versions
-    read; a card that lacks a field raises ModelCardError naming it."""
+    read; a card that lacks a field without a default raises ModelCardError naming it."""
 
     model: str
     version: int
@@ -270,6 +270,9 @@ class ModelCard:
     cpu_bfloat16_decision_agreement: float | None  # None: not measured on the exporting CPU
     cpu_bfloat16_max_probability_gap: float | None
     exported_on: str  # the exporting machine's host name
+    # Fields added since: a card written before them reads with these defaults.
+    learned: bool | None = None  # the run's verdict (train_jax/training/verdict.py); None: trained before runs were judged
+    exported_unproven: bool = False  # exported by --allow-unproven although the run did not learn
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
@@ -319,7 +322,7 @@ class ModelCard:
 
 def _from_fields(kind: type, fields: Any, prefix: str) -> Any:
     """A card dataclass from its JSON object, each field checked for its kind (fields the
-    dataclass does not know are left out)."""
+    dataclass does not know are left out; a missing field takes its default, if it has one)."""
     if not isinstance(fields, dict):
         raise ModelCardError(f"the model card's {prefix.rstrip('.') or 'text'} is not a JSON object")
     types_of = typing.get_type_hints(kind)
@@ -327,6 +330,8 @@ def _from_fields(kind: type, fields: Any, prefix: str) -> Any:
     for field in dataclasses.fields(kind):
         name = prefix + field.name
         if field.name not in fields:
+            if field.default is not dataclasses.MISSING:
+                continue
             raise ModelCardError(f"the model card lacks the field {name!r}")
         values[field.name] = _field_value(types_of[field.name], fields[field.name], name)
     return kind(**values)
@@ -341,7 +346,7 @@ def _field_value(kind: Any, value: Any, name: str) -> Any:
         return None
     base = typing.get_origin(options[0]) or options[0]
     accepted = {float: (int, float), tuple: (list,)}.get(base, (base,))
-    if isinstance(value, bool) or not isinstance(value, accepted):
+    if isinstance(value, bool) != (base is bool) or not isinstance(value, accepted):  # JSON's true is no number
         kind_name = kind.__name__ if type(kind) is type else kind
         raise ModelCardError(f"the model card's field {name!r} is {value!r}, not {kind_name}")
     return tuple(value) if base is tuple else value

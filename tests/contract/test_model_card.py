@@ -27,7 +27,7 @@ from cataract_contract import (
 )
 
 # A card as export wrote it before the card was typed (a tiny model's version 2): the
-# typed card must read it and write it back byte for byte.
+# typed card must read it and write it back byte for byte, with the fields added since.
 CARD_TEXT = """{
   "model": "cataract_vgg16",
   "version": 2,
@@ -81,6 +81,12 @@ CARD_TEXT = """{
   "exported_on": "vm"
 }
 """
+# The fields added since, as a card written before them reads (and is written back).
+CURRENT_CARD_TEXT = CARD_TEXT.removesuffix("\n}\n") + """,
+  "learned": null,
+  "exported_unproven": false
+}
+"""
 
 
 def edited(change) -> str:
@@ -92,13 +98,23 @@ def edited(change) -> str:
 
 def test_a_card_reads_typed_and_writes_back_byte_for_byte(tmp_path):
     card = ModelCard.from_json(CARD_TEXT)
-    assert card.to_json() == CARD_TEXT
+    assert card.to_json() == CURRENT_CARD_TEXT
+    assert ModelCard.from_json(CURRENT_CARD_TEXT) == card
     assert card.version == 2 and card.classes == ("cataract", "normal") and card.decision_threshold == 0.13892
     assert card.validation.accuracy == 0.75 and card.validation.confusion["false_negative"] == 4
     assert card.cpu_precision == "float32" and card.parity_max_probability_gap < 1e-6
     assert card.write(tmp_path) == tmp_path / MODEL_CARD
-    assert (tmp_path / MODEL_CARD).read_text() == CARD_TEXT
+    assert (tmp_path / MODEL_CARD).read_text() == CURRENT_CARD_TEXT
     assert ModelCard.read(tmp_path) == card
+
+
+def test_a_card_written_before_the_verdict_reads_as_unjudged_and_a_current_one_keeps_it():
+    old = ModelCard.from_json(CARD_TEXT)
+    assert old.learned is None and old.exported_unproven is False
+    unproven = ModelCard.from_json(edited(lambda fields: fields.update(learned=False, exported_unproven=True)))
+    assert unproven.learned is False and unproven.exported_unproven is True
+    assert json.loads(unproven.to_json())["learned"] is False
+    assert unproven.to_parameters() == old.to_parameters()  # the verdict is the card's, not a served parameter
 
 
 def test_the_served_subset_is_written_as_configs_carry_it_and_reads_back_the_same():
@@ -161,6 +177,9 @@ def test_one_served_parameter_reads_typed_with_a_default_for_configs_that_lack_i
     (lambda fields: fields.update(cpu_bfloat16_decision_agreement="high"),
      "field 'cpu_bfloat16_decision_agreement' is 'high', not float | None"),
     (lambda fields: fields.update(validation=0.75), "validation is not a JSON object"),
+    (lambda fields: fields.update(learned="no"), "field 'learned' is 'no', not bool | None"),
+    (lambda fields: fields.update(exported_unproven=1), "field 'exported_unproven' is 1, not bool"),
+    (lambda fields: fields.update(best_epoch=True), "field 'best_epoch' is True, not int"),
 ])
 def test_an_old_or_damaged_card_is_refused_naming_the_field(tmp_path, change, problem):
     (tmp_path / MODEL_CARD).write_text(edited(change))

@@ -3,7 +3,8 @@
 The decision threshold is the one training chose on its validation predictions (never
 on the test photos, RUN/threshold.json), applied unchanged to the held-out set. Test photos that are copies of the
 run's training or validation photos are found and reported; the scores are given with
-and without them.
+and without them. Training's verdict on the run (whether it learned) stays in
+RUN/metrics.json beside these figures, and heads the report.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from train_jax.evaluation.report import write_report
 from train_jax.training.config import read_json, write_json
 from train_jax.training.predict import predict_records
 from train_jax.training.run_folder import RunPaths, load_run, read_predictions, read_threshold, write_predictions
+from train_jax.training.verdict import UNJUDGED, VERDICT_KEY, Verdict, read_verdict
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,9 @@ def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dic
         "test_calibration": {"bins": calibration, "expected_calibration_error": calibration_error},
         "leaked_test_photos": leaked,
     }
+    verdict = read_verdict(run.paths)
+    if verdict is not None:
+        report[VERDICT_KEY] = verdict.to_record()
     if leaked:
         keep = np.array([r.path not in set(leaked) for r in records])
         if keep.any() and len(set(test_positive[keep])) == 2:
@@ -102,7 +107,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         low, high = intervals.get(name, (float("nan"), float("nan")))
         return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
+    verdict = Verdict.from_record(report[VERDICT_KEY]).text if VERDICT_KEY in report else f"none ({UNJUDGED})"
     lines = [
+        f"training's verdict: {verdict}",
         f"threshold {report['threshold']:.3f} (chosen on validation by Youden's J; "
         f"validation accuracy {validation['accuracy']:.3f}, AUC {validation['roc_auc']:.3f})",
         f"test photos: {test['count']} ({report['test_counts']['cataract']} cataract, {report['test_counts']['normal']} normal)",

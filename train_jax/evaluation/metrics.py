@@ -1,7 +1,8 @@
 """Binary screening metrics with "cataract" as the positive class (pure numpy).
 
 Scores are P(cataract); a photo is called cataract when its score >= threshold (the
-threshold and the ROC curve it is chosen on: train_jax/training/threshold.py).
+threshold, the ROC curve it is chosen on and the area under it: train_jax/training/threshold.py;
+the bootstrap: train_jax/training/verdict.py, whose verdict is defined by it).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import dataclasses
 
 import numpy as np
 
-from train_jax.training.threshold import ratio
+from train_jax.training.threshold import ratio, roc_auc
+from train_jax.training.verdict import percentile_bootstrap
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,18 +26,6 @@ class BinaryMetrics:
     f1: float
     roc_auc: float
     confusion: dict[str, int]  # true/false positives/negatives
-
-
-def roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
-    """Probability that a random positive scores above a random negative (ties count half)."""
-    is_positive = np.asarray(is_positive, bool)
-    scores = np.asarray(scores, np.float64)
-    positive_scores, negative_scores = scores[is_positive], scores[~is_positive]
-    if not len(positive_scores) or not len(negative_scores):
-        return float("nan")
-    greater = (positive_scores[:, None] > negative_scores[None, :]).sum()
-    ties = (positive_scores[:, None] == negative_scores[None, :]).sum()
-    return float((greater + 0.5 * ties) / (len(positive_scores) * len(negative_scores)))
 
 
 def binary_metrics(is_positive: np.ndarray, scores: np.ndarray, threshold: float) -> BinaryMetrics:
@@ -94,16 +84,10 @@ def reliability(is_positive: np.ndarray, scores: np.ndarray, bins: int = 10) -> 
 
 def bootstrap_intervals(is_positive: np.ndarray, scores: np.ndarray, threshold: float,
                         resamples: int = 1000, seed: int = 0) -> dict[str, tuple[float, float]]:
-    """95% percentile-bootstrap intervals (photos resampled with replacement)."""
-    is_positive = np.asarray(is_positive, bool)
-    scores = np.asarray(scores, np.float64)
-    rng = np.random.default_rng(seed)
-    samples: dict[str, list[float]] = {"accuracy": [], "roc_auc": [], "sensitivity": [], "specificity": []}
-    for _ in range(resamples):
-        pick = rng.integers(0, len(scores), len(scores))
-        if is_positive[pick].all() or not is_positive[pick].any():
-            continue  # AUC, sensitivity or specificity undefined without both classes
-        m = binary_metrics(is_positive[pick], scores[pick], threshold)
-        for name, value in (("accuracy", m.accuracy), ("roc_auc", m.roc_auc), ("sensitivity", m.recall), ("specificity", m.specificity)):
-            samples[name].append(value)
-    return {name: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for name, v in samples.items() if v}
+    """95% percentile-bootstrap intervals of the figures at `threshold`."""
+
+    def at_threshold(positive: np.ndarray, resampled_scores: np.ndarray) -> dict[str, float]:
+        m = binary_metrics(positive, resampled_scores, threshold)
+        return {"accuracy": m.accuracy, "roc_auc": m.roc_auc, "sensitivity": m.recall, "specificity": m.specificity}
+
+    return percentile_bootstrap(is_positive, scores, at_threshold, resamples, seed)

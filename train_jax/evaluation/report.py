@@ -1,8 +1,8 @@
 """The evaluation report: PNG plots and one self-contained HTML page beside metrics.json.
 
-ROC and precision-recall curves, the confusion matrix, a reliability diagram, a
-threshold table, bootstrap confidence intervals, and the misclassified photos with
-their scores.
+Training's verdict at the top (learned, or did not learn), then ROC and precision-recall
+curves, the confusion matrix, a reliability diagram, a threshold table, bootstrap
+confidence intervals, and the misclassified photos with their scores.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from cataract_contract import CLASS_NAMES, load_rgb
 from train_jax.data.scan import ImageRecord
 from train_jax.evaluation.metrics import binary_metrics, precision_recall_curve
 from train_jax.training.threshold import roc_curve
+from train_jax.training.verdict import UNJUDGED, VERDICT_KEY, VERDICT_RULE, Verdict
 
 TABLE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MISCLASSIFIED_SHOWN = 48
@@ -102,6 +103,21 @@ def _thumbnail(record_path: str, side: int = 140) -> str:
     return f"<img src='data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode()}'>"
 
 
+def verdict_banner(record: dict[str, Any] | None) -> str:
+    """Training's verdict as the page's first line: green for learned, red for did not learn."""
+    e = html.escape
+    if record is None:
+        return f"<p class='verdict' style='background:#eeeeee'><b>No verdict</b>: {e(UNJUDGED)}.</p>"
+    verdict = Verdict.from_record(record)
+    if verdict.learned:
+        style, headline = "background:#e8f5e9;color:#1b5e20", f"<b>Learned</b>: {e(verdict.figures)}."
+    else:
+        style, headline = "background:#ffebee;color:#b71c1c", (
+            f"<b>Did not learn</b>: {e(verdict.figures)} ({e(verdict.reason)}). "
+            "<code>cataract export</code> refuses this run unless given --allow-unproven.")
+    return f"<p class='verdict' style='{style}'>{headline}<br><small>{e(VERDICT_RULE)}</small></p>"
+
+
 def write_report(run_dir: Path, report: dict[str, Any], records: list[ImageRecord], positive: np.ndarray, scores: np.ndarray,
                  validation_positive: np.ndarray, validation_scores: np.ndarray, threshold: float) -> dict[str, str]:
     test = report["test_at_threshold"]
@@ -138,7 +154,8 @@ def write_report(run_dir: Path, report: dict[str, Any], records: list[ImageRecor
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Evaluation: {e(report['run'])}</title>
 <style>body{{font-family:sans-serif;margin:24px;max-width:1200px}}table{{border-collapse:collapse;margin:8px 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px}}figure{{display:inline-block;margin:4px;vertical-align:top}}
-figcaption{{font-size:11px;max-width:140px}}</style></head><body>
+figcaption{{font-size:11px;max-width:140px}}.verdict{{padding:12px 16px;font-size:18px;border-radius:4px}}</style></head><body>
+{verdict_banner(report.get(VERDICT_KEY))}
 <h1>Evaluation</h1><p>run <code>{e(report['run'])}</code> (best epoch {report['best_epoch']}), test photos <code>{e(report['test_data'])}</code>:
 {test['count']} ({report['test_counts']['cataract']} cataract, {report['test_counts']['normal']} normal).
 Screening aid, not a diagnosis.</p>

@@ -8,6 +8,9 @@ model card of this version. The threshold also goes into the model itself: it se
 its probabilities at that operating point (cataract_contract), so the top class is the
 decision at every door.
 
+A run that did not learn (training's verdict, train_jax/training/verdict.py) is refused
+unless the caller says to export it anyway; its card then says so (exported_unproven).
+
 The configs are shared by all versions and Triton serves the newest, so a version is
 only ever added above the newest; the repository is locked for the whole export, so
 two exports at once take turns (and distinct versions) instead of sharing a folder.
@@ -54,6 +57,7 @@ from train_jax.export.onnx_twin import ONNX_FILE
 from train_jax.export.onnx_twin import OPSET as ONNX_OPSET
 from train_jax.training.predict import reference_outputs
 from train_jax.training.run_folder import load_run, read_predictions, read_threshold
+from train_jax.training.verdict import UNJUDGED, Verdict, read_verdict
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +86,31 @@ def cpu_supports_bfloat16() -> bool:
 
 
 def export(run_dir: str | Path, repository: str | Path, version: int | None = None,
-           cpu_precision: str = "auto") -> ExportResult:
+           cpu_precision: str = "auto", allow_unproven: bool = False) -> ExportResult:
     """cpu_precision: "auto" serves bfloat16 only where the CPU has it natively and its
     decisions agree with float32 on BFLOAT16_MIN_AGREEMENT of the validation photos;
-    "float32" or "bfloat16" decide outright (the agreement is still measured and recorded)."""
+    "float32" or "bfloat16" decide outright (the agreement is still measured and recorded).
+    allow_unproven: export a run that did not learn instead of refusing it."""
     if cpu_precision not in PRECISION_CHOICES:
         raise UserError(f"--cpu-precision must be one of {', '.join(PRECISION_CHOICES)}, got {cpu_precision!r}")
     run = load_run(run_dir)
+    verdict = read_verdict(run.paths)
+    check_verdict(run.paths.root, verdict, allow_unproven)
     repository = Path(repository)
     with repository_lock(repository):
-        return _export_locked(run, repository, version, cpu_precision)
+        return _export_locked(run, verdict, repository, version, cpu_precision)
+
+
+def check_verdict(run_dir: Path, verdict: Verdict | None, allow_unproven: bool) -> None:
+    """Refuse a run that did not learn, unless allowed; warn of a run never judged."""
+    if verdict is None:
+        log.warning("%s has no verdict (%s): exporting it unjudged, its model card says learned: null", run_dir, UNJUDGED)
+    elif not verdict.learned and not allow_unproven:
+        raise UserError(f"{run_dir} did not learn ({verdict.figures}, {verdict.reason}): not exported; "
+                        "pass --allow-unproven to export it anyway")
+    elif not verdict.learned:
+        log.warning("%s did not learn (%s): exporting it anyway, as --allow-unproven says; its model card says "
+                    "exported_unproven: true", run_dir, verdict.figures)
 
 
 @contextlib.contextmanager
@@ -124,7 +143,7 @@ def next_version(model_dir: Path, version: int | None) -> int:
     return version
 
 
-def _export_locked(run, repository: Path, version: int | None, cpu_precision: str) -> ExportResult:
+def _export_locked(run, verdict: Verdict | None, repository: Path, version: int | None, cpu_precision: str) -> ExportResult:
     model_dir = repository / CLASSIFIER
     version = next_version(model_dir, version)
 
@@ -184,6 +203,8 @@ def _export_locked(run, repository: Path, version: int | None, cpu_precision: st
             cpu_bfloat16_decision_agreement=agreement,
             cpu_bfloat16_max_probability_gap=bf16_gap,
             exported_on=platform.node(),
+            learned=None if verdict is None else verdict.learned,
+            exported_unproven=verdict is not None and not verdict.learned,  # only past check_verdict by allow_unproven
         )
         card.write(staging)
         repo.copy_python_model(repo.CLASSIFIER_SOURCE, staging, with_runner=True)
