@@ -7,22 +7,20 @@ server, no transfer and no decoding in the way (photos already on the device).
 from __future__ import annotations
 
 import functools
-import json
-from pathlib import Path
 
 import jax
 from flax import nnx
 
+from benchmarks.configs import InferenceBenchConfig
 from benchmarks.timing import device_description, seconds_per_call, step_flops
 from benchmarks.training import random_photos
 from train_jax.model.vgg16 import VGG16, ModelConfig
-from benchmarks.configs import InferenceBenchConfig
+from train_jax.training.config import resolve_compute_dtype
 from train_jax.training.predict import make_predict
 
 
 def run_inference_benchmark(config: InferenceBenchConfig) -> dict:
-    accelerated = jax.default_backend() != "cpu"
-    dtype = config.compute_dtype if config.compute_dtype != "auto" else ("bfloat16" if accelerated else "float32")
+    dtype = resolve_compute_dtype(config.compute_dtype, jax.default_backend())
     model = VGG16(ModelConfig(image_size=config.image_size, compute_dtype=dtype), rngs=nnx.Rngs(0))
     model.eval()
     graphdef, state = nnx.split(model, nnx.Param)
@@ -41,6 +39,4 @@ def run_inference_benchmark(config: InferenceBenchConfig) -> dict:
         row = figures[-1]
         print(f"{batch:6d} {row['images_per_second']:10.1f} {row['ms_per_batch']:9.2f} {row['tflops_per_second']:8.1f}")
     report = {"device": device_description(), "image_size": config.image_size, "dtype": dtype, "figures": figures}
-    if config.json:
-        Path(config.json).write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -19,15 +19,14 @@ Figures:
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
 import optax
 from flax import nnx
 
+from benchmarks.configs import TrainBenchConfig
 from benchmarks.timing import (
     data_sheet_tflops,
     device_description,
@@ -37,7 +36,7 @@ from benchmarks.timing import (
 )
 from train_jax.model.architecture import POOLINGS, check_image_size
 from train_jax.model.vgg16 import VGG16, ModelConfig, trainable_filter
-from benchmarks.configs import TrainBenchConfig
+from train_jax.training.config import resolve_compute_dtype
 from train_jax.training.steps import make_frozen_features, make_train_step, zero_metrics
 
 LABEL_SMOOTHING = 0.1
@@ -174,7 +173,7 @@ def run_training_benchmark(config: TrainBenchConfig) -> dict:
     size = config.image_size or (224 if accelerated else 64)
     check_image_size(size)
     batches = [int(b) for b in (config.batch_sizes or ("64,256" if accelerated else "32")).split(",")]
-    dtype = config.compute_dtype if config.compute_dtype != "auto" else ("bfloat16" if accelerated else "float32")
+    dtype = resolve_compute_dtype(config.compute_dtype, jax.default_backend())
     use_keras = not (config.skip_keras or accelerated) and keras_available()
     largest = max(batches)
     print(f"training throughput and utilisation | {size}x{size}, full-width VGG16, {dtype} | {device_description()}")
@@ -218,6 +217,4 @@ def run_training_benchmark(config: TrainBenchConfig) -> dict:
               f"images/s{ratio} (JAX: {config.augmented_views} augmented views through blocks 1-4, {cache_share:.0%} of "
               f"its time; Keras runs all blocks every step)")
         report["recipe_end_to_end"] = {"jax": recipe_rate, "keras": keras_recipe}
-    if config.json:
-        Path(config.json).write_text(json.dumps(report, indent=2) + "\n")
     return report

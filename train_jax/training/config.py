@@ -12,7 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from cataract_contract import PRECISION_CHOICES
 from train_jax.errors import UserError
+from train_jax.files import write_atomically
 from train_jax.model.architecture import POOLINGS, check_image_size
 from train_jax.settings import check_settings, setting
 
@@ -63,7 +65,7 @@ class TrainConfig:
               "on GPUs one per four CPU cores)", minimum=0)
     compute_dtype: str = setting("auto", "convolution compute precision; parameters and optimizer state stay "
                                          "float32 (auto: bfloat16 on GPUs, float32 on CPU)",
-                                 choices=("auto", "float32", "bfloat16"))
+                                 choices=PRECISION_CHOICES)
     log_every: int = setting(20, "steps between reading loss and accuracy back from the devices", minimum=1)
     label_conflicts: str = setting("drop", "photos whose copies carry both labels: drop them all, or keep the label "
                                            "most copies carry", choices=("drop", "majority"))
@@ -99,8 +101,8 @@ class TrainConfig:
             # `cataract bench input` on an H200 host's 16 cores, photos decoded once:
             # 4 workers 4105 photos/s, 8 workers 3466, 16 workers 3118.
             workers = max(1, min(MAX_AUTO_WORKERS, cpu_count // 4)) if accelerated else 0
-        dtype = self.compute_dtype if self.compute_dtype != "auto" else ("bfloat16" if accelerated else "float32")
-        return dataclasses.replace(self, batch_size=batch, augmented_views=views, workers=workers, compute_dtype=dtype)
+        return dataclasses.replace(self, batch_size=batch, augmented_views=views, workers=workers,
+                                   compute_dtype=resolve_compute_dtype(self.compute_dtype, platform))
 
     def learning_rates(self) -> tuple[float, float]:
         """Both phases' Adam rates at this batch: square-root scaling from the batch of 16
@@ -117,11 +119,18 @@ class TrainConfig:
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
+def resolve_compute_dtype(requested: str, platform: str) -> str:
+    """The compute precision one of PRECISION_CHOICES asks for on a JAX platform ("cpu",
+    "gpu", "tpu"): "auto" is bfloat16 on accelerators, whose matrix units run it at full
+    rate, and float32 on CPU. Training and the benchmarks all decide it here."""
+    if requested != "auto":
+        return requested
+    return "bfloat16" if platform != "cpu" else "float32"
+
+
 def write_json(path: Path, values: Any) -> None:
     """Write JSON atomically, so an interrupted run never leaves half a file."""
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
-    temporary.replace(path)
+    write_atomically(path, (json.dumps(values, indent=2, sort_keys=True) + "\n").encode())
 
 
 def read_json(path: Path) -> Any:

@@ -9,11 +9,13 @@ few steps, so JAX's asynchronous dispatch keeps the devices busy.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -27,6 +29,21 @@ METRIC_SUMS = 3
 
 def zero_metrics() -> jax.Array:
     return jnp.zeros(METRIC_SUMS, jnp.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochMetrics:
+    """Training loss and accuracy over the photos an epoch has trained on so far."""
+
+    loss: float
+    accuracy: float
+    photos: int
+
+    @classmethod
+    def from_sums(cls, sums: np.ndarray) -> "EpochMetrics":
+        """From the running sums, read back to the host."""
+        loss_sum, correct, seen = sums
+        return cls(float(loss_sum / max(seen, 1)), float(correct / max(seen, 1)), int(seen))
 
 
 def make_train_step(graphdef, trainable, cache_block: int, inputs_are_features: bool, label_smoothing: float) -> Callable:

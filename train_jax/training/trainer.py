@@ -2,7 +2,8 @@
 
     prepare_run   scan the photos, run the data checks, split, write the run folder
                   (or, with --resume, read all of that back from the run folder)
-    fit           the loop: pure step functions, validation, checkpoints, early stopping
+    fit           the phases' epochs: `train_epoch` (pure step functions over one epoch's
+                  batches), validation, early stopping (a pure update), checkpoints
     finalize      the best weights' validation predictions, and the decision threshold
                   chosen on them, written to the run folder for evaluate and export
 
@@ -32,11 +33,12 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import jax
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 from flax import nnx
 from tqdm import tqdm
 
@@ -69,7 +71,7 @@ from train_jax.training.run_folder import (
     save_checkpoint,
     write_predictions,
 )
-from train_jax.training.steps import make_train_step, zero_metrics
+from train_jax.training.steps import EpochMetrics, make_train_step, zero_metrics
 from train_jax.training.threshold import THRESHOLD_RULE, choose_threshold
 
 log = logging.getLogger(__name__)
@@ -91,17 +93,61 @@ def training_phases(config: TrainConfig) -> list[Phase]:
     ]
 
 
-@dataclasses.dataclass
+# The least fall of the validation loss that counts as an improvement.
+MIN_IMPROVEMENT = 1e-6
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStopping:
+    """Early stopping as a value, like Keras' EarlyStopping: `update` returns the state
+    after one more epoch's validation loss and leaves this one as it was."""
+
+    patience: int
+    best_loss: float = math.inf
+    best_epoch: int = 0  # 0: no epoch yet
+    epochs_without_improvement: int = 0
+
+    def update(self, validation_loss: float, epoch: int) -> "EarlyStopping":
+        if validation_loss < self.best_loss - MIN_IMPROVEMENT:
+            return dataclasses.replace(self, best_loss=validation_loss, best_epoch=epoch, epochs_without_improvement=0)
+        return dataclasses.replace(self, epochs_without_improvement=self.epochs_without_improvement + 1)
+
+    @property
+    def should_stop(self) -> bool:
+        return self.epochs_without_improvement >= self.patience
+
+    def for_next_phase(self) -> "EarlyStopping":
+        """The state a new phase starts from: its epochs without improvement are counted
+        afresh, against the best loss of every phase so far."""
+        return dataclasses.replace(self, epochs_without_improvement=0)
+
+
+@dataclasses.dataclass(frozen=True)
 class Progress:
     """What a checkpoint must remember to resume exactly where training stopped."""
 
+    stopping: EarlyStopping
     phase: int = 0
     epoch_in_phase: int = 0  # epochs of `phase` completed
     phase_finished: bool = False
     global_epoch: int = 0  # also the checkpoint step
-    best_epoch: int = 0
-    best_val_loss: float = math.inf
-    epochs_without_improvement: int = 0
+
+    def has_finished(self, phase: int) -> bool:
+        return phase < self.phase or (phase == self.phase and self.phase_finished)
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """The checkpoint's record: flat, with the keys runs have always stored."""
+        return {
+            "phase": self.phase, "epoch_in_phase": self.epoch_in_phase, "phase_finished": self.phase_finished,
+            "global_epoch": self.global_epoch, "best_epoch": self.stopping.best_epoch,
+            "best_val_loss": self.stopping.best_loss,
+            "epochs_without_improvement": self.stopping.epochs_without_improvement,
+        }
+
+    @classmethod
+    def from_checkpoint(cls, record: dict[str, Any], patience: int) -> "Progress":
+        stopping = EarlyStopping(patience, record["best_val_loss"], record["best_epoch"], record["epochs_without_improvement"])
+        return cls(stopping, record["phase"], record["epoch_in_phase"], record["phase_finished"], record["global_epoch"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,9 +161,10 @@ class ResumePoint:
     progress: Progress
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class PreparedRun:
-    """The output of prepare_run: what fit and finalize work on."""
+    """The output of prepare_run: what fit and finalize work on. No later stage changes
+    it, but for the model's weights: training them is fit's job."""
 
     config: TrainConfig
     paths: RunPaths
@@ -129,7 +176,6 @@ class PreparedRun:
     resume: ResumePoint | None
     # Blocks before cache_block never train and are cached; 0 means nothing is cached.
     cache_block: int
-    cache: FrozenFeatureCache | None = None
 
     @property
     def train_labels(self) -> np.ndarray:
@@ -140,10 +186,18 @@ class PreparedRun:
         return np.array([image.record.label for image in self.validation], np.int32)
 
 
+@dataclasses.dataclass(frozen=True)
+class FittedRun:
+    """The output of fit: the prepared run, the frozen-feature cache it trained on (None
+    without one), and where training ended."""
+
+    run: PreparedRun
+    cache: FrozenFeatureCache | None
+    progress: Progress
+
+
 def train(config: TrainConfig, resume: bool = False) -> RunPaths:
-    run = prepare_run(config, resume)
-    fit(run)
-    return finalize(run)
+    return finalize(fit(prepare_run(config, resume)))
 
 
 # -- stage 1: prepare ---------------------------------------------------------------------
@@ -181,9 +235,9 @@ def prepare_run(config: TrainConfig, resume: bool = False) -> PreparedRun:
     parallel = DataParallel.global_mesh(config.batch_size)
     local = DataParallel.local_mesh(config.batch_size)
 
-    if resume_point is not None:
-        model = VGG16(resume_point.model_config, rngs=nnx.Rngs(config.seed))
-    else:
+    if resume_point is not None and resume_point.checkpoint is not None:
+        model = VGG16(resume_point.model_config, rngs=nnx.Rngs(config.seed))  # fit restores the checkpoint's weights
+    else:  # a new run, or one whose every checkpoint was damaged: that one starts again
         model = new_model(config, paths, train_images, validation_images, len(unreadable))
     return PreparedRun(
         config=config, paths=paths, train=train_images, validation=validation_images, model=model,
@@ -208,12 +262,13 @@ def find_resume_point(paths: RunPaths, requested: TrainConfig) -> ResumePoint:
                                  out=requested.out)
     manager = checkpoint_manager(paths)
     latest = intact_checkpoint(paths, manager)
-    progress = Progress()
+    progress = Progress(EarlyStopping(config.patience))
     if latest is not None:
-        progress = Progress(**restore_progress(manager, latest))
-        if progress.best_epoch not in manager.all_steps():
-            log.warning("the best checkpoint (epoch %d) is gone: epoch %d counts as the best so far", progress.best_epoch, latest)
-            progress.best_epoch = latest
+        progress = Progress.from_checkpoint(restore_progress(manager, latest), config.patience)
+        if progress.stopping.best_epoch not in manager.all_steps():
+            log.warning("the best checkpoint (epoch %d) is gone: epoch %d counts as the best so far",
+                        progress.stopping.best_epoch, latest)
+            progress = dataclasses.replace(progress, stopping=dataclasses.replace(progress.stopping, best_epoch=latest))
         if is_writer():
             forget_epochs_after(paths, progress.global_epoch)
         log.info("resuming after epoch %d (%s epoch %d)", progress.global_epoch,
@@ -323,103 +378,171 @@ def new_model(config: TrainConfig, paths: RunPaths, train_images: list[ScannedIm
 # -- stage 2: fit -------------------------------------------------------------------------
 
 
-def fit(run: PreparedRun) -> None:
+@dataclasses.dataclass(frozen=True)
+class Fitting:
+    """What the phases of one fit share: the run, its checkpoints, and the batches each
+    epoch trains on and the predictor that validates it."""
+
+    run: PreparedRun
+    cache: FrozenFeatureCache | None
+    manager: ocp.CheckpointManager
+    batches: TrainingBatches
+    validation: ValidationPredictor
+
+
+@dataclasses.dataclass(frozen=True)
+class Epoch:
+    phase: Phase
+    in_phase: int  # 1 to phase.epochs
+    number: int  # counted from 1 over all phases; also the checkpoint step
+
+    @property
+    def description(self) -> str:
+        return f"{self.phase.name} epoch {self.in_phase}/{self.phase.epochs}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationMetrics:
+    loss: float
+    accuracy: float
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochResult:
+    epoch: Epoch
+    train: EpochMetrics
+    validation: ValidationMetrics
+    seconds: float
+    best: bool  # the lowest validation loss so far
+
+    def record(self) -> dict[str, Any]:
+        """The epoch's line of metrics.jsonl."""
+        return {
+            "epoch": self.epoch.number, "phase": self.epoch.phase.name, "epoch_in_phase": self.epoch.in_phase,
+            "train_loss": self.train.loss, "train_accuracy": self.train.accuracy,
+            "val_loss": self.validation.loss, "val_accuracy": self.validation.accuracy,
+            "learning_rate": self.epoch.phase.learning_rate, "seconds": self.seconds,
+            "train_images_per_second": self.train.photos / self.seconds, "best": self.best,
+        }
+
+
+def fit(run: PreparedRun) -> FittedRun:
     """Every phase's epochs, from the resume point if there is one."""
-    config, model = run.config, run.model
     manager = checkpoint_manager(run.paths)
-    progress = dataclasses.replace(run.resume.progress) if run.resume else Progress()
-    if run.cache_block > 0 and run.cache is None:
-        run.cache = FrozenFeatureCache.build(config, model, run.cache_block, run.local,
-                                             [image.record for image in run.train], [image.record for image in run.validation])
-    batches = TrainingBatches(run, progress.global_epoch + 1)
-    model.train()
-    for phase_index, phase in enumerate(training_phases(config)):
-        if phase_index < progress.phase or (phase_index == progress.phase and progress.phase_finished):
-            continue
-        trainable = trainable_filter(phase.first_trainable_block)
-        optimizer = nnx.Optimizer(model, optax.adam(phase.learning_rate), wrt=trainable)
-        if phase_index == progress.phase and progress.epoch_in_phase > 0:  # continue this phase
-            model_state, optimizer_state = restore_states(
-                manager, run.resume.checkpoint, run.parallel.abstract(nnx.state(model)), run.parallel.abstract(nnx.state(optimizer)))
-            nnx.update(model, model_state)
-            nnx.update(optimizer, optimizer_state)
-        else:
-            if progress.global_epoch > 0:  # a new phase starts from the best weights so far
-                model_state, _ = restore_states(manager, progress.best_epoch, run.parallel.abstract(nnx.state(model)))
-                nnx.update(model, model_state)
-            progress = dataclasses.replace(progress, phase=phase_index, epoch_in_phase=0, phase_finished=False,
-                                           epochs_without_improvement=0)
-        if phase.epochs == 0:
-            progress.phase_finished = True
-            continue
-        progress = fit_phase(run, phase, optimizer, trainable, manager, progress, batches)
+    progress = run.resume.progress if run.resume else Progress(EarlyStopping(run.config.patience))
+    if run.resume is not None and run.resume.checkpoint is not None:
+        # A resumed model is built without its pretrained weights: its frozen blocks must
+        # hold the checkpoint's before the cache is computed with them.
+        restore_weights(run, manager, run.resume.checkpoint)
+    cache = None
+    if run.cache_block > 0:
+        cache = FrozenFeatureCache.build(run.config, run.model, run.cache_block, run.local,
+                                         [image.record for image in run.train], [image.record for image in run.validation])
+    fitting = Fitting(run, cache, manager, TrainingBatches(run, cache, progress.global_epoch + 1),
+                      ValidationPredictor(run, cache))
+    run.model.train()
+    for index, phase in enumerate(training_phases(run.config)):
+        if not progress.has_finished(index):
+            progress = fit_phase(fitting, index, phase, progress)
     manager.close()
+    return FittedRun(run, cache, progress)
 
 
-def fit_phase(run: PreparedRun, phase: Phase, optimizer, trainable, manager, progress: Progress,
-              batches: TrainingBatches) -> Progress:
-    config, model, parallel = run.config, run.model, run.parallel
-    use_cache = run.cache is not None
-    graphdef, state = nnx.split((model, optimizer))
-    state = parallel.replicate(state)
-    train_step = make_train_step(graphdef, trainable, run.cache_block, use_cache, config.label_smoothing)
+def fit_phase(fitting: Fitting, index: int, phase: Phase, progress: Progress) -> Progress:
+    """One phase: its optimizer, continued from the resume point when that lies inside the
+    phase, else new on the best weights so far; then its epochs, until early stopping."""
+    run, model = fitting.run, fitting.run.model
+    trainable = trainable_filter(phase.first_trainable_block)
+    optimizer = nnx.Optimizer(model, optax.adam(phase.learning_rate), wrt=trainable)
+    if index == progress.phase and progress.epoch_in_phase > 0:  # continue this phase
+        model_state, optimizer_state = restore_states(
+            fitting.manager, run.resume.checkpoint, run.parallel.abstract(nnx.state(model)),
+            run.parallel.abstract(nnx.state(optimizer)))
+        nnx.update(model, model_state)
+        nnx.update(optimizer, optimizer_state)
+    else:
+        if progress.global_epoch > 0:  # a new phase starts from the best weights so far
+            restore_weights(run, fitting.manager, progress.stopping.best_epoch)
+        progress = Progress(progress.stopping.for_next_phase(), phase=index, global_epoch=progress.global_epoch)
+    if phase.epochs == 0:
+        return dataclasses.replace(progress, phase_finished=True)
     log.info(
         "phase %s: %d epochs at learning rate %g (batch %d), training %s",
-        phase.name, phase.epochs, phase.learning_rate, config.batch_size,
+        phase.name, phase.epochs, phase.learning_rate, run.config.batch_size,
         "the head" if phase.first_trainable_block == POOLINGS else f"blocks {phase.first_trainable_block + 1}-{POOLINGS} and the head",
     )
-    validation_predictor = ValidationPredictor(run)
-    for epoch in range(progress.epoch_in_phase, phase.epochs):
+    graphdef, state = nnx.split((model, optimizer))
+    state = run.parallel.replicate(state)
+    train_step = make_train_step(graphdef, trainable, run.cache_block, fitting.cache is not None, run.config.label_smoothing)
+    for in_phase in range(progress.epoch_in_phase + 1, phase.epochs + 1):
         started = time.perf_counter()
-        global_epoch = progress.global_epoch + 1
-        epoch_key = jax.random.fold_in(jax.random.key(config.seed), global_epoch)
-        bar = tqdm(total=batches.steps, desc=f"{phase.name} epoch {epoch + 1}/{phase.epochs}", unit="batch", leave=False,
-                   disable=not is_writer())
-        metrics = parallel.replicate(zero_metrics())
-        for step, batch in enumerate(batches.epoch(global_epoch)):
-            state, metrics = train_step(
-                state, metrics, parallel.shard(batch["image"]), parallel.shard(batch["label"]),
-                jax.random.fold_in(epoch_key, step),
-            )
-            bar.update()
-            if (step + 1) % config.log_every == 0:  # the one host sync, every log_every steps
-                loss_sum, correct, seen = host_value(metrics)
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
-        bar.close()
-        loss_sum, correct, seen = host_value(metrics)
+        epoch = Epoch(phase, in_phase, progress.global_epoch + 1)
+        state, train_metrics = train_epoch(fitting, train_step, state, epoch)
         nnx.update((model, optimizer), state)
-        probabilities = validation_predictor()
-        val_loss = cross_entropy(probabilities, run.validation_labels)
-        val_accuracy = float((probabilities.argmax(-1) == run.validation_labels).mean())
-        improved = val_loss < progress.best_val_loss - 1e-6
-        progress.global_epoch = global_epoch
-        progress.epoch_in_phase = epoch + 1
-        if improved:
-            progress.best_val_loss, progress.best_epoch, progress.epochs_without_improvement = val_loss, global_epoch, 0
-        else:
-            progress.epochs_without_improvement += 1
-        stop_early = progress.epochs_without_improvement >= config.patience
-        progress.phase_finished = stop_early or epoch + 1 == phase.epochs
-        seconds = time.perf_counter() - started
-        record = {
-            "epoch": global_epoch, "phase": phase.name, "epoch_in_phase": epoch + 1,
-            "train_loss": float(loss_sum / max(seen, 1)), "train_accuracy": float(correct / max(seen, 1)),
-            "val_loss": val_loss, "val_accuracy": val_accuracy, "learning_rate": phase.learning_rate,
-            "seconds": seconds, "train_images_per_second": float(seen / seconds), "best": improved,
-        }
-        save_checkpoint(manager, global_epoch, nnx.state(model, nnx.Param), nnx.state(optimizer), dataclasses.asdict(progress), val_loss)
-        if is_writer():
-            append_epoch_metrics(run.paths, record)
-            record_checksums(run.paths, global_epoch)
-        log.info(
-            "epoch %d (%s %d/%d): loss %.4f acc %.3f | val loss %.4f acc %.3f%s | %.1fs, %.0f photos/s",
-            global_epoch, phase.name, epoch + 1, phase.epochs, record["train_loss"], record["train_accuracy"],
-            val_loss, val_accuracy, " (best)" if improved else "", seconds, record["train_images_per_second"],
-        )
-        if stop_early:
-            log.info("early stop: no validation improvement for %d epochs", config.patience)
+        validation = validate(fitting.validation, run.validation_labels)
+        stopping = progress.stopping.update(validation.loss, epoch.number)
+        progress = Progress(stopping, index, in_phase, stopping.should_stop or in_phase == phase.epochs, epoch.number)
+        result = EpochResult(epoch, train_metrics, validation, time.perf_counter() - started,
+                             best=stopping.best_epoch == epoch.number)
+        record_epoch(fitting, optimizer, progress, result)
+        log_epoch(result)
+        if stopping.should_stop:
+            log.info("early stop: no validation improvement for %d epochs", stopping.patience)
             break
     return progress
+
+
+def train_epoch(fitting: Fitting, train_step: Callable, state, epoch: Epoch) -> tuple[Any, EpochMetrics]:
+    """One epoch's steps over its batches, as `train_epoch` in Flax's MNIST example:
+    (state, epoch) -> (new state, the epoch's training metrics). Loss and accuracy stay
+    summed on the devices, read back for the progress bar every log_every steps."""
+    run, parallel = fitting.run, fitting.run.parallel
+    epoch_key = jax.random.fold_in(jax.random.key(run.config.seed), epoch.number)
+    bar = tqdm(total=fitting.batches.steps, desc=epoch.description, unit="batch", leave=False, disable=not is_writer())
+    metrics = parallel.replicate(zero_metrics())
+    for step, batch in enumerate(fitting.batches.epoch(epoch.number)):
+        state, metrics = train_step(
+            state, metrics, parallel.shard(batch["image"]), parallel.shard(batch["label"]),
+            jax.random.fold_in(epoch_key, step),
+        )
+        bar.update()
+        if (step + 1) % run.config.log_every == 0:  # the one host sync, every log_every steps
+            so_far = EpochMetrics.from_sums(host_value(metrics))
+            bar.set_postfix(loss=f"{so_far.loss:.4f}", acc=f"{so_far.accuracy:.3f}")
+    bar.close()
+    return state, EpochMetrics.from_sums(host_value(metrics))
+
+
+def validate(predictor: ValidationPredictor, labels: np.ndarray) -> ValidationMetrics:
+    probabilities = predictor()
+    return ValidationMetrics(cross_entropy(probabilities, labels), float((probabilities.argmax(-1) == labels).mean()))
+
+
+def restore_weights(run: PreparedRun, manager: ocp.CheckpointManager, epoch: int) -> None:
+    model_state, _ = restore_states(manager, epoch, run.parallel.abstract(nnx.state(run.model)))
+    nnx.update(run.model, model_state)
+
+
+def record_epoch(fitting: Fitting, optimizer: nnx.Optimizer, progress: Progress, result: EpochResult) -> None:
+    """The epoch's checkpoint (every process saves its part), its line of metrics.jsonl,
+    then the checksums that mark the checkpoint complete: a run killed before them
+    resumes from the epoch before, forgetting this epoch's line."""
+    run = fitting.run
+    save_checkpoint(fitting.manager, progress.global_epoch, nnx.state(run.model, nnx.Param), nnx.state(optimizer),
+                    progress.to_checkpoint(), result.validation.loss)
+    if is_writer():
+        append_epoch_metrics(run.paths, result.record())
+        record_checksums(run.paths, progress.global_epoch)
+
+
+def log_epoch(result: EpochResult) -> None:
+    epoch, train, validation = result.epoch, result.train, result.validation
+    log.info(
+        "epoch %d (%s %d/%d): loss %.4f acc %.3f | val loss %.4f acc %.3f%s | %.1fs, %.0f photos/s",
+        epoch.number, epoch.phase.name, epoch.in_phase, epoch.phase.epochs, train.loss, train.accuracy,
+        validation.loss, validation.accuracy, " (best)" if result.best else "", result.seconds,
+        train.photos / result.seconds,
+    )
 
 
 class TrainingBatches:
@@ -428,12 +551,12 @@ class TrainingBatches:
     stay ahead of the devices across epochs and phases. Photos are decoded once, when their
     pixels fit in --cache-memory-gb (DecodedPhotos), so the workers only augment."""
 
-    def __init__(self, run: PreparedRun, first_epoch: int):
+    def __init__(self, run: PreparedRun, cache: FrozenFeatureCache | None, first_epoch: int):
         config = run.config
-        self.run, self.next_epoch = run, first_epoch
+        self.run, self.cache, self.next_epoch = run, cache, first_epoch
         self.steps = batch_count(len(run.train), config.batch_size, drop_remainder=True)
         self._photos = None
-        if run.cache is None:
+        if cache is None:
             records = [image.record for image in run.train]
             last_epoch = config.head_epochs + config.finetune_epochs  # early stopping may end sooner
             self._photos = epoch_batches(
@@ -449,7 +572,7 @@ class TrainingBatches:
         self.next_epoch += 1
         config = self.run.config
         if self._photos is None:
-            return self.run.cache.epoch_batches(self.run.train_labels, config.batch_size, config.seed, global_epoch)
+            return self.cache.epoch_batches(self.run.train_labels, config.batch_size, config.seed, global_epoch)
         return itertools.islice(self._photos, self.steps)
 
 
@@ -475,20 +598,20 @@ class ValidationPredictor:
     validation photo on its own devices: validation is small, and every process then
     takes the same early-stopping decision."""
 
-    def __init__(self, run: PreparedRun):
-        self.run = run
+    def __init__(self, run: PreparedRun, cache: FrozenFeatureCache | None):
+        self.run, self.cache = run, cache
         self._predict: Callable | None = None
 
     def __call__(self) -> np.ndarray:
-        run, size = self.run, self.run.config.batch_size
+        run, cache, size = self.run, self.cache, self.run.config.batch_size
         run.model.eval()
         graphdef, state = nnx.split(run.model, nnx.Param)
         run.model.train()
         state = run.local.replicate(local_values(state))
         if self._predict is None:
-            self._predict = make_predict(graphdef, run.cache_block if run.cache is not None else 0)
-        if run.cache is not None:
-            chunks = (run.cache.validation[i : i + size] for i in range(0, len(run.cache.validation), size))
+            self._predict = make_predict(graphdef, run.cache_block if cache is not None else 0)
+        if cache is not None:
+            chunks = (cache.validation[i : i + size] for i in range(0, len(cache.validation), size))
         else:
             chunks = (batch["image"] for batch in epoch_batches(
                 [image.record for image in run.validation], image_size=run.config.image_size, batch_size=size,
@@ -505,16 +628,15 @@ def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 # -- stage 3: finalize --------------------------------------------------------------------
 
 
-def finalize(run: PreparedRun) -> RunPaths:
+def finalize(fitted: FittedRun) -> RunPaths:
     """Restore the best epoch's weights, write its validation scores, and choose the
     decision threshold on them: the one threshold evaluate and export use."""
+    run, best = fitted.run, fitted.progress.stopping.best_epoch
     manager = checkpoint_manager(run.paths)
-    best = restore_progress(manager, manager.latest_step())["best_epoch"]
-    model_state, _ = restore_states(manager, best, run.parallel.abstract(nnx.state(run.model, nnx.Param)))
+    restore_weights(run, manager, best)
     manager.close()
-    nnx.update(run.model, model_state)
     # Rounded as val_predictions.csv stores them, so the threshold is one of the recorded scores.
-    scores = np.round(ValidationPredictor(run)()[:, CATARACT].astype(np.float64), 6)
+    scores = np.round(ValidationPredictor(run, fitted.cache)()[:, CATARACT].astype(np.float64), 6)
     labels = run.validation_labels
     if not is_writer():
         return run.paths

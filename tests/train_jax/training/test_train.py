@@ -14,15 +14,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from tests.helpers import REPOSITORY, run_cli, tiny_config, train_command
 from cataract_cli.main import build_parser, main
+from cataract_contract import CATARACT
+from tests.helpers import REPOSITORY, run_cli, tiny_config, train_command
 from train_jax.data.synth import generate
 from train_jax.errors import UserError
 from train_jax.evaluation.evaluate import evaluate
 from train_jax.settings import from_arguments
-from train_jax.training.config import TrainConfig
-from train_jax.training.trainer import train
+from train_jax.training.config import TrainConfig, resolve_compute_dtype
+from train_jax.training.run_folder import read_predictions
+from train_jax.training.threshold import choose_threshold
+from train_jax.training.trainer import EarlyStopping, Progress, train
 
 
 def epoch_lines(run: Path) -> list[dict]:
@@ -32,6 +36,13 @@ def epoch_lines(run: Path) -> list[dict]:
 def validation_scores(run: Path) -> np.ndarray:
     with open(run / "val_predictions.csv") as file:
         return np.array([float(row["p_cataract"]) for row in csv.DictReader(file)])
+
+
+def colours(png: Path, size: tuple[int, int]) -> set[tuple[int, int, int]]:
+    """The colours of a plot written as a PNG of `size` pixels (5 x 5 inches at 100 dpi: 500 x 500)."""
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size == size
+        return {colour[:3] for _, colour in image.convert("RGB").getcolors(maxcolors=size[0] * size[1])}
 
 
 @pytest.mark.slow
@@ -52,7 +63,10 @@ def test_model_learns_synthetic_cataracts(tmp_path):
     report = json.loads((run / "metrics.json").read_text())
     assert report["test_at_threshold"]["count"] == 80
     assert report["test_at_threshold"]["roc_auc"] >= 0.8
-    assert (run / "roc_curve.png").stat().st_size > 1000 and (run / "confusion_matrix.png").stat().st_size > 1000
+    # The ROC plot draws the test and the validation curves (matplotlib's first two colours);
+    # the confusion matrix's largest count fills its cell with the darkest blue.
+    assert {(31, 119, 180), (255, 127, 14)} <= colours(run / "roc_curve.png", (500, 500))
+    assert (8, 48, 107) in colours(run / "confusion_matrix.png", (400, 400))
 
 
 def test_run_folder_holds_config_metrics_checkpoints_and_predictions(synthetic_photos, tmp_path):
@@ -80,7 +94,34 @@ def test_run_folder_holds_config_metrics_checkpoints_and_predictions(synthetic_p
         name: len(list((synthetic_photos / "test" / name).iterdir())) for name in ("cataract", "normal")
     }
     assert "Youden" in report["threshold_rule"]
-    assert 0.0 <= report["threshold"] <= 1.0
+    _, labels, scores = read_predictions(run / "val_predictions.csv")
+    assert report["threshold"] == choose_threshold(np.array(labels) == CATARACT, np.array(scores))
+
+
+def test_early_stopping_is_a_pure_update():
+    start = EarlyStopping(patience=2)
+    first = start.update(1.0, epoch=1)
+    assert start == EarlyStopping(patience=2, best_loss=float("inf"), best_epoch=0, epochs_without_improvement=0)
+    assert first == EarlyStopping(patience=2, best_loss=1.0, best_epoch=1, epochs_without_improvement=0)
+    barely = first.update(1.0 - 1e-7, epoch=2)  # a fall under 1e-6 is no improvement
+    assert barely == EarlyStopping(patience=2, best_loss=1.0, best_epoch=1, epochs_without_improvement=1)
+    assert not barely.should_stop
+    assert barely.update(0.5, epoch=3) == EarlyStopping(patience=2, best_loss=0.5, best_epoch=3, epochs_without_improvement=0)
+    stopped = barely.update(2.0, epoch=3)
+    assert stopped.epochs_without_improvement == 2 and stopped.should_stop
+    # A new phase counts afresh, against the best loss of every phase so far.
+    assert stopped.for_next_phase() == EarlyStopping(patience=2, best_loss=1.0, best_epoch=1, epochs_without_improvement=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        start.best_loss = 0.0
+
+    # Checkpoints keep the record flat, under the keys runs have always stored.
+    progress = Progress(stopped, phase=1, epoch_in_phase=2, phase_finished=True, global_epoch=5)
+    assert progress.to_checkpoint() == {
+        "phase": 1, "epoch_in_phase": 2, "phase_finished": True, "global_epoch": 5,
+        "best_epoch": 1, "best_val_loss": 1.0, "epochs_without_improvement": 2,
+    }
+    assert Progress.from_checkpoint(progress.to_checkpoint(), patience=2) == progress
+    assert progress.has_finished(1) and progress.has_finished(0) and not progress.has_finished(2)
 
 
 def test_killed_run_resumes_from_its_last_checkpoint_and_matches_an_unbroken_one(synthetic_photos, tmp_path):
@@ -219,6 +260,12 @@ def test_settings_are_declared_once_and_the_command_line_is_built_from_them(tmp_
         tiny_config(tmp_path, tmp_path / "run", epochs=0)
 
 
+def test_one_rule_decides_the_compute_precision_for_training_and_the_benchmarks():
+    assert [resolve_compute_dtype("auto", platform) for platform in ("cpu", "gpu", "tpu")] == [
+        "float32", "bfloat16", "bfloat16"]
+    assert resolve_compute_dtype("float32", "gpu") == "float32" and resolve_compute_dtype("bfloat16", "cpu") == "bfloat16"
+
+
 def test_the_threshold_is_chosen_once_when_training_finishes_and_read_by_evaluate_and_export(tiny_run, synthetic_photos, tmp_path):
     import shutil
 
@@ -240,6 +287,6 @@ def test_the_threshold_is_chosen_once_when_training_finishes_and_read_by_evaluat
     (run / "threshold.json").write_text(json.dumps({**chosen, "decision_threshold": 0.8125}))
     assert evaluate(run, synthetic_photos / "test")["threshold"] == 0.8125
     exported = export(run, tmp_path / "repository", cpu_precision="float32")
-    assert exported.card["decision_threshold"] == 0.8125
+    assert exported.card.decision_threshold == 0.8125
     config = parse_config((tmp_path / "repository" / CLASSIFIER / "config.pbtxt").read_text())
     assert config.parameters["decision_threshold"].string_value == "0.812500"
