@@ -32,7 +32,8 @@ def md5_of(path: Path) -> str:
 
 def read_keras_h5(path: Path) -> LayerWeights:
     """Convolution weights from a Keras VGG16 weight file (the published notop layout,
-    or any Keras HDF5 weight file whose layer groups are named block{b}_conv{c})."""
+    or any Keras HDF5 weight file whose layer groups are named block{b}_conv{c}). A layer
+    the file lacks is left out: loading names it, unless the recipe's dont_load covers it."""
     import h5py
 
     if path.name == KERAS_NOTOP_FILE:

@@ -4,9 +4,11 @@ Two published files are understood (their readers: keras_h5.py and torch_pth.py)
 Keras' notop `.h5` (the network then expects "caffe" preprocessing) and torchvision's
 `.pth` (torchvision's mean/std preprocessing).
 
-Loading follows big_vision's pattern: `merge_params` is a pure function that merges
-pretrained arrays into freshly initialised ones, skips what `dont_load` names, and says
-what was loaded and what starts fresh.
+Loading follows big_vision's `merge_params`: a pure function that merges pretrained
+arrays into freshly initialised ones and skips what `dont_load` names. A parameter the
+model expects to load that the file lacks is an error naming it, never a layer left at
+random: only `dont_load` decides what starts fresh (by default the head, which ImageNet
+files never hold).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import re
 import urllib.request
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from flax import nnx, traverse_util
@@ -26,7 +28,7 @@ from flax import nnx, traverse_util
 from train_jax.errors import UserError
 from train_jax.files import write_atomically
 from train_jax.model.keras_h5 import KERAS_NOTOP_FILE, KERAS_NOTOP_URL, LayerWeights, md5_of, read_keras_h5
-from train_jax.model.torch_pth import TORCHVISION_FILE, read_torchvision_pth
+from train_jax.model.torch_pth import TORCHVISION_FILE, TORCHVISION_LAYER_NAMES, read_torchvision_pth
 from train_jax.model.architecture import VGG16_BLOCKS, keras_layer_name
 from train_jax.model.vgg16 import VGG16, Preprocessing
 
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # Parameter paths are written "blocks/<block>/<conv>/kernel", "head/bias", ...
 SEPARATOR = "/"
+# What starts fresh unless a recipe says otherwise: the 2-way head, which no ImageNet file holds.
+DONT_LOAD_HEAD = ("head/.*",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,12 +45,21 @@ class PretrainedWeights:
     layers: LayerWeights
     preprocessing: Preprocessing
     source: str  # where they came from, for the run's config and the model card
+    names_in_file: Mapping[str, str]  # Keras layer name -> the file's own name for it, for errors
 
 
 @dataclasses.dataclass(frozen=True)
 class LoadReport:
     loaded: tuple[str, ...]  # parameter paths taken from the file
-    fresh: tuple[str, ...]  # parameter paths that keep their initialisation
+    fresh: tuple[str, ...]  # parameter paths that keep their initialisation (those dont_load names)
+
+
+class MissingParameters(UserError):
+    """Parameters the model expects to load that the weight file lacks."""
+
+    def __init__(self, paths: Sequence[str]):
+        self.paths = tuple(paths)
+        super().__init__(f"the weight file lacks parameters the model loads (not covered by dont_load): {', '.join(self.paths)}")
 
 
 def keras_cache_dir() -> Path:
@@ -59,14 +72,14 @@ def torch_cache_dir() -> Path:
 
 def read_weight_file(path: Path) -> PretrainedWeights:
     if path.suffix.lower() in (".h5", ".hdf5", ".keras"):
-        layers, preprocessing = read_keras_h5(path), "caffe"
+        layers, preprocessing, names_in_file = read_keras_h5(path), "caffe", {}
     elif path.suffix.lower() in (".pth", ".pt"):
-        layers, preprocessing = read_torchvision_pth(path), "torch"
+        layers, preprocessing, names_in_file = read_torchvision_pth(path), "torch", TORCHVISION_LAYER_NAMES
     else:
         raise UserError(f"{path}: weight files must be Keras .h5 or torchvision .pth")
     if not layers:
         raise UserError(f"{path} holds none of VGG16's convolution layers")
-    return PretrainedWeights(layers, preprocessing, f"{path} (md5 {md5_of(path)})")
+    return PretrainedWeights(layers, preprocessing, f"{path} (md5 {md5_of(path)})", names_in_file)
 
 
 def _download(url: str, destination: Path, timeout: float = 30.0) -> bool:
@@ -121,6 +134,11 @@ def resolve(spec: str, allow_download: bool = True) -> PretrainedWeights | None:
     return read_weight_file(path)
 
 
+def parameter_path(block: int, conv: int, name: str) -> str:
+    """The model's path of one convolution parameter: "blocks/<block>/<conv>/<name>"."""
+    return SEPARATOR.join(("blocks", str(block), str(conv), name))
+
+
 def as_parameter_paths(layers: LayerWeights) -> dict[str, np.ndarray]:
     """Keras layer names -> the model's parameter paths ("blocks/0/1/kernel", ...)."""
     paths = {}
@@ -129,24 +147,40 @@ def as_parameter_paths(layers: LayerWeights) -> dict[str, np.ndarray]:
             name = keras_layer_name(block, conv)
             if name in layers:
                 kernel, bias = layers[name]
-                paths[SEPARATOR.join(("blocks", str(block), str(conv), "kernel"))] = kernel
-                paths[SEPARATOR.join(("blocks", str(block), str(conv), "bias"))] = bias
+                paths[parameter_path(block, conv, "kernel")] = kernel
+                paths[parameter_path(block, conv, "bias")] = bias
     return paths
+
+
+def layer_of(path: str) -> str:
+    """The Keras layer name of a convolution parameter's path; other paths as they are."""
+    parts = path.split(SEPARATOR)
+    if parts[0] == "blocks" and len(parts) == 4:
+        return keras_layer_name(int(parts[1]), int(parts[2]))
+    return path
 
 
 def merge_params(
     loaded: dict[str, Any], inited: dict[str, Any], dont_load: Sequence[str] = ()
 ) -> tuple[dict[str, Any], LoadReport]:
-    """Flat parameter dicts (path -> array) merged: each initialised parameter takes the
-    loaded array of the same path, unless a `dont_load` regex matches the path fully.
-    Shapes must agree; a loaded parameter the model does not have is an error."""
+    """Flat parameter dicts (path -> array) merged as big_vision does: each initialised
+    parameter takes the loaded array of the same path, unless a `dont_load` regex matches
+    the path fully. A parameter on one side only that `dont_load` does not cover is an
+    error (MissingParameters where the file lacks it); shapes must agree."""
     skip = [re.compile(pattern) for pattern in dont_load]
-    unknown = sorted(set(loaded) - set(inited))
+
+    def should_load(path: str) -> bool:
+        return not any(pattern.fullmatch(path) for pattern in skip)
+
+    unknown = sorted(path for path in set(loaded) - set(inited) if should_load(path))
     if unknown:
         raise UserError(f"the weight file has parameters the model lacks: {', '.join(unknown)}")
+    missing = [path for path in inited if path not in loaded and should_load(path)]
+    if missing:
+        raise MissingParameters(missing)
     merged, taken, fresh = {}, [], []
     for path, initial in inited.items():
-        if path not in loaded or any(pattern.fullmatch(path) for pattern in skip):
+        if not should_load(path):
             merged[path] = initial
             fresh.append(path)
             continue
@@ -160,17 +194,24 @@ def merge_params(
     return merged, LoadReport(tuple(taken), tuple(fresh))
 
 
-def load_into(model: VGG16, weights: PretrainedWeights, dont_load: Sequence[str] = ()) -> LoadReport:
-    """Merge pretrained convolution weights into `model`'s parameters, in place."""
+def load_into(model: VGG16, weights: PretrainedWeights, dont_load: Sequence[str] = DONT_LOAD_HEAD) -> LoadReport:
+    """Merge pretrained convolution weights into `model`'s parameters, in place; every
+    parameter that `dont_load` does not name must come from the file."""
     state = nnx.state(model, nnx.Param)
     flat = traverse_util.flatten_dict(nnx.to_pure_dict(state))
     inited = {SEPARATOR.join(map(str, keys)): value for keys, value in flat.items()}
-    merged, report = merge_params(as_parameter_paths(weights.layers), inited, dont_load)
+    try:
+        merged, report = merge_params(as_parameter_paths(weights.layers), inited, dont_load)
+    except MissingParameters as missing:
+        layers = dict.fromkeys(weights.names_in_file.get(layer_of(path), layer_of(path)) for path in missing.paths)
+        raise UserError(
+            f"{weights.source} lacks {', '.join(layers)}, which the model loads: "
+            "use a complete VGG16 weight file, or --weights none to train from scratch"
+        ) from None
     keys_of = {SEPARATOR.join(map(str, keys)): keys for keys in flat}
     nnx.replace_by_pure_dict(state, traverse_util.unflatten_dict({keys_of[path]: value for path, value in merged.items()}))
     nnx.update(model, state)
     log.info("pretrained weights from %s", weights.source)
     log.info("loaded: %s", ", ".join(report.loaded) or "nothing")
-    log.info("fresh (initialised here): %s", ", ".join(report.fresh))
+    log.info("fresh (initialised here): %s", ", ".join(report.fresh) or "nothing")
     return report
-

@@ -29,6 +29,8 @@ TORCHVISION_FILE = "vgg16-397923af.pth"
 TORCHVISION_URL = "https://download.pytorch.org/models/" + TORCHVISION_FILE
 # Indices of the 13 convolutions in torchvision's `features` Sequential (ReLUs and pools between).
 TORCHVISION_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
+# Keras layer name -> torchvision's ("block1_conv1" -> "features.0", ...).
+TORCHVISION_LAYER_NAMES = {name: f"features.{index}" for name, index in zip(conv_layer_names(), TORCHVISION_CONV_INDICES)}
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION = 1001
 # VGG16's largest tensor (the first classifier layer) has 102,760,448 elements; a file
@@ -228,7 +230,9 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
 
 def read_torchvision_pth(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Convolution weights by Keras layer name from a torchvision VGG16 state dict
-    (`features.{0,2,5,...,28}.weight`, OIHW), kernels turned to HWIO."""
+    (`features.{0,2,5,...,28}.weight`, OIHW), kernels turned to HWIO. A layer the file
+    lacks is left out (loading names it); one with a weight but no bias, or the reverse,
+    is an error."""
     try:
         state = load_state_dict(path)
     except UnsafeCheckpointError as exc:
@@ -236,9 +240,12 @@ def read_torchvision_pth(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise UserError(f"{path} is not a readable PyTorch checkpoint: {exc}") from None
     layers = {}
-    for name, index in zip(conv_layer_names(), TORCHVISION_CONV_INDICES):
-        weight, bias = state.get(f"features.{index}.weight"), state.get(f"features.{index}.bias")
-        if weight is None or bias is None:
+    for name, torch_name in TORCHVISION_LAYER_NAMES.items():
+        weight, bias = state.get(f"{torch_name}.weight"), state.get(f"{torch_name}.bias")
+        if weight is None and bias is None:
             continue
+        if weight is None or bias is None:
+            lacking = f"{torch_name}.weight" if weight is None else f"{torch_name}.bias"
+            raise UserError(f"{path} holds half of layer {torch_name}: {lacking} is missing")
         layers[name] = (np.transpose(weight, (2, 3, 1, 0)).astype(np.float32), bias.astype(np.float32))
     return layers

@@ -86,15 +86,63 @@ def test_merge_params_takes_loaded_arrays_skips_dont_load_and_names_both():
     inited = {"blocks/0/0/kernel": np.zeros((3, 3, 3, 4)), "blocks/0/0/bias": np.zeros(4),
               "blocks/4/2/kernel": np.zeros((3, 3, 4, 4)), "head/kernel": np.zeros((4, 2))}
     loaded = {"blocks/0/0/kernel": np.ones((3, 3, 3, 4)), "blocks/0/0/bias": np.ones(4), "blocks/4/2/kernel": np.ones((3, 3, 4, 4))}
-    merged, report = pretrained.merge_params(loaded, inited, dont_load=["blocks/4/.*"])
+    dont_load = ["blocks/4/.*", "head/.*"]
+    merged, report = pretrained.merge_params(loaded, inited, dont_load)
     assert report.loaded == ("blocks/0/0/kernel", "blocks/0/0/bias")
     assert report.fresh == ("blocks/4/2/kernel", "head/kernel")
     assert merged["blocks/0/0/kernel"].sum() == 3 * 3 * 3 * 4 and merged["blocks/4/2/kernel"].sum() == 0
     assert inited["blocks/0/0/kernel"].sum() == 0, "the initialised parameters are not modified"
     with pytest.raises(UserError, match="has shape \\(3, 3, 3, 4\\), the model needs \\(3, 3, 3, 8\\)"):
-        pretrained.merge_params(loaded, {**inited, "blocks/0/0/kernel": np.zeros((3, 3, 3, 8))})
+        pretrained.merge_params(loaded, {**inited, "blocks/0/0/kernel": np.zeros((3, 3, 3, 8))}, dont_load)
     with pytest.raises(UserError, match="parameters the model lacks: blocks/9/0/bias"):
-        pretrained.merge_params({**loaded, "blocks/9/0/bias": np.ones(1)}, inited)
+        pretrained.merge_params({**loaded, "blocks/9/0/bias": np.ones(1)}, inited, dont_load)
+    _, report = pretrained.merge_params({**loaded, "blocks/4/9/bias": np.ones(1)}, inited, dont_load)
+    assert report.fresh == ("blocks/4/2/kernel", "head/kernel"), "what dont_load names may be in the file alone too"
+
+
+def test_merge_params_refuses_what_the_file_lacks_unless_dont_load_names_it():
+    inited = {"blocks/0/0/kernel": np.zeros((3, 3, 3, 4)), "blocks/0/0/bias": np.zeros(4), "head/kernel": np.zeros((4, 2))}
+    loaded = {"blocks/0/0/kernel": np.ones((3, 3, 3, 4))}
+    with pytest.raises(pretrained.MissingParameters) as error:
+        pretrained.merge_params(loaded, inited)
+    assert error.value.paths == ("blocks/0/0/bias", "head/kernel")
+    assert "\n" not in str(error.value) and "blocks/0/0/bias, head/kernel" in str(error.value)
+    with pytest.raises(pretrained.MissingParameters, match="lacks parameters the model loads .*: blocks/0/0/bias$"):
+        pretrained.merge_params(loaded, inited, dont_load=["head/.*"])
+    _, report = pretrained.merge_params(loaded, inited, dont_load=["head/.*", "blocks/0/0/bias"])
+    assert report.loaded == ("blocks/0/0/kernel",) and report.fresh == ("blocks/0/0/bias", "head/kernel")
+
+
+def write_keras_notop_without(model, path: Path, layer: str) -> Path:
+    """The published layout with one layer's group left out."""
+    write_keras_notop_layout(model, path)
+    with h5py.File(path, "a") as file:
+        del file[layer]
+    return path
+
+
+def test_keras_file_without_a_layer_is_an_error_naming_it(keras_vgg16, tmp_path):
+    weights = pretrained.read_weight_file(write_keras_notop_without(keras_vgg16, tmp_path / "partial.h5", "block3_conv2"))
+    model = VGG16(ModelConfig(image_size=SIZE), rngs=nnx.Rngs(0))
+    before = np.asarray(model.blocks[0][0].kernel[...]).copy()
+    with pytest.raises(UserError) as error:
+        pretrained.load_into(model, weights)
+    message = str(error.value)
+    assert "lacks block3_conv2, which the model loads" in message and "partial.h5" in message and "\n" not in message
+    assert "block3_conv1" not in message and "head" not in message, "only what is missing is named; the head is never loaded"
+    np.testing.assert_array_equal(np.asarray(model.blocks[0][0].kernel[...]), before, "a refused file loads nothing")
+
+
+def test_dont_load_lets_a_named_layer_start_fresh(keras_vgg16, tmp_path):
+    weights = pretrained.read_weight_file(write_keras_notop_without(keras_vgg16, tmp_path / "partial.h5", "block3_conv2"))
+    model = VGG16(ModelConfig(image_size=SIZE), rngs=nnx.Rngs(0))
+    initial = np.asarray(model.blocks[2][1].kernel[...]).copy()
+    report = pretrained.load_into(model, weights, dont_load=(*pretrained.DONT_LOAD_HEAD, "blocks/2/1/.*"))
+    assert report.fresh == ("blocks/2/1/bias", "blocks/2/1/kernel", "head/bias", "head/kernel")
+    assert len(report.loaded) == 2 * 12
+    np.testing.assert_array_equal(np.asarray(model.blocks[2][1].kernel[...]), initial)
+    loaded = keras_vgg16.get_layer("block3_conv1").get_weights()[0]
+    np.testing.assert_array_equal(np.asarray(model.blocks[2][0].kernel[...]), loaded)
 
 
 def torch_vgg16_features():
@@ -136,6 +184,25 @@ def test_torchvision_pth_reproduces_torch_features(tmp_path, legacy_format):
     pretrained.load_into(model, weights)
     actual = np.asarray(model.trunk(model.preprocess(images)))
     assert relative_error(expected, actual) < 1e-4
+
+
+def test_pth_without_a_layer_is_an_error_naming_it(tmp_path):
+    torch = pytest.importorskip("torch")
+    state = torch_vgg16_features().state_dict()
+    del state["features.12.weight"], state["features.12.bias"]
+    torch.save(state, tmp_path / "partial.pth")
+    model = VGG16(ModelConfig(image_size=SIZE, preprocessing="torch"), rngs=nnx.Rngs(0))
+    with pytest.raises(UserError, match="partial.pth .* lacks features.12, which the model loads"):
+        pretrained.load_into(model, pretrained.read_weight_file(tmp_path / "partial.pth"))
+
+
+def test_pth_with_half_a_layer_is_refused(tmp_path):
+    torch = pytest.importorskip("torch")
+    state = torch_vgg16_features().state_dict()
+    del state["features.12.bias"]
+    torch.save(state, tmp_path / "half.pth")
+    with pytest.raises(UserError, match="holds half of layer features.12: features.12.bias is missing"):
+        pretrained.read_weight_file(tmp_path / "half.pth")
 
 
 def test_pth_that_would_run_code_is_refused(tmp_path):
