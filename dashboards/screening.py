@@ -7,7 +7,10 @@ Both reach Triton only through the project's asyncio client.
 
 Every upload is its own Photo, with an id of its own (two patients' photos may share a
 file name) and a content hash shown beside its name, so an answer can be traced to the
-exact file. Decoding runs in an executor, never on the server's event loop.
+exact file. Only a photo waiting for Predict holds its file; an answered one keeps its
+thumbnail and its hash, and a session holds at most MAX_PHOTOS_PER_SESSION photos, so a
+browser left open all day does not hold every file it ever screened. Decoding runs in an
+executor, never on the server's event loop.
 """
 
 from __future__ import annotations
@@ -38,23 +41,39 @@ DECODER = ThreadPoolExecutor(max(1, (os.cpu_count() or 2) - 1), thread_name_pref
 TABLE_COLUMNS = ("time", "file", "sha256", "prediction", "confidence_percent", "p_cataract", "model_score", "threshold",
                  "model_version", "latency_ms")
 HASH_SHOWN = 12  # hex digits of the SHA-256 shown beside a file name
+# Photos waiting and answered in one browser session: a day's screening at one desk, a
+# few MiB of thumbnails, and at most this many whole files (20 MiB each) waiting.
+MAX_PHOTOS_PER_SESSION = 200
+SESSION_FULL = (f"this page holds {MAX_PHOTOS_PER_SESSION} photos already, the most one session keeps: "
+                "download the results, then reload the page to screen more")
 # Cells a spreadsheet would read as a formula (OWASP's list): such a cell gets a leading '.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclasses.dataclass(frozen=True)
 class Photo:
-    """One upload. `id` tells apart photos of one name; `sha256` is the file's content hash."""
+    """One upload as the session remembers it. `id` tells apart photos of one name;
+    `sha256` is the file's content hash."""
 
     id: str
     name: str
-    data: bytes
     sha256: str
     thumbnail: bytes  # PNG of at most rendering.THUMBNAIL_SIDE px a side, made once at upload
 
     @property
     def short_hash(self) -> str:
         return self.sha256[:HASH_SHOWN]
+
+
+@dataclasses.dataclass(frozen=True)
+class WaitingPhoto(Photo):
+    """A photo waiting for Predict: the only kind that holds the whole file."""
+
+    data: bytes = dataclasses.field(repr=False)
+
+    def answered(self) -> Photo:
+        """What is kept once the service has answered: everything but the file."""
+        return Photo(self.id, self.name, self.sha256, self.thumbnail)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,12 +91,13 @@ class Message:
     text: str
 
 
-def prepare_photo(name: str, data: bytes) -> Photo:
+def prepare_photo(name: str, data: bytes) -> WaitingPhoto:
     """Check and decode an upload, and make its thumbnail (CPU work: run it in an
     executor). Raises ImageError naming the problem."""
     if len(data) > MAX_IMAGE_BYTES:  # before the hash reads it all
         raise too_large(len(data))
-    return Photo(uuid.uuid4().hex, name, data, hashlib.sha256(data).hexdigest(), thumbnail_png(decode_image(data)))
+    return WaitingPhoto(uuid.uuid4().hex, name, hashlib.sha256(data).hexdigest(), thumbnail_png(decode_image(data)),
+                        data)
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -96,7 +116,7 @@ class ScreeningSession(param.Parameterized):
 
     triton_url = param.String(default="127.0.0.1:8001", doc="Triton HOST:PORT")
     protocol = param.Selector(default="grpc", objects=["grpc", "http"])
-    pending = param.List(default=[], item_type=Photo, doc="photos waiting for Predict")
+    pending = param.List(default=[], item_type=WaitingPhoto, doc="photos waiting for Predict")
     results = param.List(default=[], item_type=Screened, doc="answers since the page was opened, newest first")
     messages = param.List(default=[], item_type=Message, doc="what the last actions have to say")
     retry_offered = param.Boolean(default=False, doc="the last Predict left photos waiting for the service: offer Retry")
@@ -115,17 +135,24 @@ class ScreeningSession(param.Parameterized):
 
     async def add_files(self, files: list[tuple[str, bytes]]) -> None:
         """Queue uploaded files (a list: two may share a name), decoding them in an
-        executor; refuse the unusable ones with a message naming the problem."""
+        executor; refuse the unusable ones with a message naming the problem, and those
+        beyond MAX_PHOTOS_PER_SESSION with SESSION_FULL."""
         loop = asyncio.get_running_loop()
         prepared = await asyncio.gather(*(loop.run_in_executor(DECODER, prepare_photo, name, data) for name, data in files),
                                         return_exceptions=True)
-        problems = []
+        problems, accepted = [], []
+        # Counted once decoded: uploads decode concurrently, and others may have filled the session meanwhile.
+        room = MAX_PHOTOS_PER_SESSION - len(self.pending) - len(self.results)
         for (name, _), photo in zip(files, prepared):
             if isinstance(photo, ImageError):
                 problems.append(Message("error", f"{name}: {photo}"))
             elif isinstance(photo, BaseException):
                 raise photo
-        self.pending = [*self.pending, *(photo for photo in prepared if isinstance(photo, Photo))]
+            elif len(accepted) < room:
+                accepted.append(photo)
+            else:
+                problems.append(Message("error", f"{name}: {SESSION_FULL}"))
+        self.pending = [*self.pending, *accepted]
         self._say(problems)
 
     async def add_samples(self, paths: list[str | Path]) -> None:
@@ -174,12 +201,12 @@ class ScreeningSession(param.Parameterized):
         finally:
             self.busy = False
 
-    def _take(self, photos: list[Photo], answers: list[Prediction | CataractClientError]) -> None:
+    def _take(self, photos: list[WaitingPhoto], answers: list[Prediction | CataractClientError]) -> None:
         now = datetime.datetime.now()
         screened, messages, waiting = [], [], set()
         for photo, answer in zip(photos, answers):
             if isinstance(answer, Prediction):
-                screened.append(Screened(photo, dataclasses.replace(answer, source=photo.name), now))
+                screened.append(Screened(photo.answered(), dataclasses.replace(answer, source=photo.name), now))
             elif answer.retryable:  # the service's failure, not the photo's: it waits for Retry
                 waiting.add(photo.id)
             elif isinstance(answer, InvalidImageError):

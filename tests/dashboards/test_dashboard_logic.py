@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import hashlib
 import io
+import logging
 
 import numpy as np
 import pytest
@@ -13,14 +15,18 @@ import pytest
 from cataract_contract import MAX_IMAGE_BYTES, ImageError, too_large_message
 from tests.helpers import free_ports
 from client.triton_client import CataractClient
+from dashboards import app
 from dashboards.rendering import heatmap_overlay, html_text, markdown_text, probability_bar
 from dashboards.screening import (
+    MAX_PHOTOS_PER_SESSION,
+    SESSION_FULL,
     ScreeningSession,
     ServerMonitor,
     StatisticsSnapshot,
     prepare_photo,
     statistics_delta,
 )
+from doors.access import AccessError
 from tests.slow_model import slow_image
 
 
@@ -95,6 +101,57 @@ def test_predict_flow_against_triton(triton, synthetic_photos):
     assert {row["file"] for row in rows} == {p.name for p in photos(synthetic_photos, 3)}
     assert {row["sha256"] for row in rows} == {hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in photos(synthetic_photos, 3)}
     assert len(session.recent_latencies_ms()) == 3
+
+
+def held_bytes(value) -> list[bytes]:
+    """Every bytes object reachable from a session's value (dataclasses, lists, dicts)."""
+    if isinstance(value, bytes):
+        return [value]
+    if dataclasses.is_dataclass(value):
+        return held_bytes([getattr(value, field.name) for field in dataclasses.fields(value)])
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [found for item in value for found in held_bytes(item)] if isinstance(value, (list, tuple)) else []
+
+
+def test_answered_photos_keep_their_thumbnail_and_hash_not_their_file(triton, synthetic_photos):
+    files = {path.name: path.read_bytes() for path in photos(synthetic_photos, 3)}
+    session = ScreeningSession(triton_url=triton.grpc_url)
+    asyncio.run(session.add_files(list(files.items())))
+    assert set(files.values()) <= set(held_bytes(session.pending))  # waiting: the file is what Predict sends
+    asyncio.run(session.predict())
+    assert len(session.results) == 3 and session.pending == []
+    kept = held_bytes(session.results)
+    assert not set(files.values()) & set(kept), "an answered photo still holds its file"
+    for item in session.results:
+        assert item.photo.sha256 == hashlib.sha256(files[item.photo.name]).hexdigest()
+        assert item.photo.thumbnail.startswith(b"\x89PNG") and item.photo.thumbnail in kept
+
+
+def test_a_full_session_refuses_more_photos_and_loses_none_waiting(triton, synthetic_photos):
+    """Waiting and answered photos both count; uploads decoding at once never pass the cap."""
+    data = photos(synthetic_photos, 1)[0].read_bytes()
+    session = ScreeningSession(triton_url=triton.grpc_url)
+    asyncio.run(session.add_files([("answered.jpg", data)] * 2))
+    asyncio.run(session.predict())
+    room = MAX_PHOTOS_PER_SESSION - 2
+
+    async def two_uploads_at_once():
+        await asyncio.gather(session.add_files([(f"a{index}.jpg", data) for index in range(room - 10)]),
+                             session.add_files([(f"b{index}.jpg", data) for index in range(20)]))
+
+    asyncio.run(two_uploads_at_once())
+    assert len(session.pending) == room and len(session.results) == 2
+    refused = [message.text for message in session.messages if message.kind == "error"]
+    assert len(refused) == 10 and all(text.endswith(f": {SESSION_FULL}") for text in refused)
+    assert f"{MAX_PHOTOS_PER_SESSION} photos" in SESSION_FULL and "reload the page" in SESSION_FULL
+    waiting = [photo.id for photo in session.pending]
+    asyncio.run(session.add_files([("one_more.jpg", data)]))
+    assert session.messages[-2].text == f"one_more.jpg: {SESSION_FULL}"
+    assert [photo.id for photo in session.pending] == waiting  # nothing waiting is lost
+    session.clear_pending()  # room again
+    asyncio.run(session.add_files([("after_clearing.jpg", data)]))
+    assert [photo.name for photo in session.pending] == ["after_clearing.jpg"]
 
 
 def test_two_photos_of_one_name_are_both_screened_and_told_apart(triton, synthetic_photos):
@@ -211,3 +268,19 @@ def test_user_and_server_text_is_escaped_for_each_pane():
 
     rendered = Markdown._get_parser("markdown-it", ()).render(escaped)
     assert rendered.strip() == "<p>" + html_text(hostile) + "</p>"
+
+
+def test_every_replica_signs_logins_with_the_shared_cookie_secret(monkeypatch, caplog):
+    shared = "s" * app.MIN_COOKIE_SECRET_CHARACTERS
+    monkeypatch.setenv(app.COOKIE_SECRET_ENVIRONMENT, shared)
+    assert app.cookie_secret() == app.cookie_secret() == shared
+
+    monkeypatch.setenv(app.COOKIE_SECRET_ENVIRONMENT, "too short")
+    with pytest.raises(AccessError, match=r"^\$CATARACT_COOKIE_SECRET has 9 characters, fewer than the 32 a cookie secret"):
+        app.cookie_secret()
+
+    monkeypatch.delenv(app.COOKIE_SECRET_ENVIRONMENT)
+    with caplog.at_level(logging.WARNING, logger=app.__name__):
+        first, second = app.cookie_secret(), app.cookie_secret()
+    assert first != second and len(first) >= app.MIN_COOKIE_SECRET_CHARACTERS  # one per process start
+    assert "CATARACT_COOKIE_SECRET is not set" in caplog.text and "replicas will not share sessions" in caplog.text
