@@ -3,6 +3,7 @@ tests. Each kind is declared by its settings (benchmarks/configs.py) and takes -
 
 from __future__ import annotations
 
+import operator
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +16,7 @@ from benchmarks.configs import (
     SoakBenchConfig,
     TrainBenchConfig,
 )
+from benchmarks.recipe import RecipeBenchConfig
 from cataract_cli.commands import add_command
 from cataract_cli.options import JsonOutput, RepositorySettings
 
@@ -46,6 +48,17 @@ def add_commands(commands) -> None:
         help="the Flax model's forward pass per batch size: the ceiling for serving",
         description="Images/s of the Flax VGG16 forward pass on this machine's first device, for each batch size, "
                     "photos already on the device: the ceiling a served flavour should approach.",
+    )
+    add_command(
+        kinds, "recipe", configured("benchmarks.recipe", "run_recipe_benchmark", passed=operator.itemgetter("all_reached")),
+        [RecipeBenchConfig, JsonOutput],
+        help="does a training recipe learn, seed after seed: held-out ROC AUC per seed",
+        description=(
+            "Train the recipe once per seed (each on its own `cataract synth --n N --seed S` photos, or on --data) "
+            "and score it on photos no choice saw: the synthetic set's test/, or a fixed grouped fold of --data. "
+            "Prints each seed's validation and held-out AUC, then the held-out AUC's mean, spread and minimum. "
+            "Exit code 1 if any seed's held-out AUC is below --min-auc."
+        ),
     )
     add_command(
         kinds, "serve", run_bench_serve, [RepositorySettings, ServeBenchConfig, JsonOutput],
@@ -92,14 +105,16 @@ def add_commands(commands) -> None:
     )
 
 
-def configured(module: str, function: str) -> Callable[..., int]:
+def configured(module: str, function: str, passed: Callable[[dict], bool] = lambda report: True) -> Callable[..., int]:
     """The handler of a benchmark that takes its settings object: module.function(config),
-    its figures written where --json-out says; the module is imported only when it runs."""
+    its figures written where --json-out says, exit code 1 unless `passed(figures)`; the
+    module is imported only when it runs."""
     def run(config, output: JsonOutput) -> int:
         import importlib
 
-        output.write(getattr(importlib.import_module(module), function)(config))
-        return 0
+        report = getattr(importlib.import_module(module), function)(config)
+        output.write(report)
+        return 0 if passed(report) else 1
 
     return run
 

@@ -2,10 +2,10 @@
 
 The subcommands live by job: data.py (synth, audit), training.py (train, evaluate),
 repository.py (export, rollback), server.py (serve), screening.py (predict, dashboard,
-gateway) and bench.py (the benchmarks). Every flag comes from a settings dataclass
-(options.py, benchmarks/configs.py, train_jax/training/config.py; commands.py declares
-the commands from them), so a value out of its limits is refused in one line naming the
-flag.
+gateway), users.py (the doors' credentials file) and bench.py (the benchmarks). Every
+flag comes from a settings dataclass (options.py, benchmarks/configs.py,
+train_jax/training/config.py; commands.py declares the commands from them), so a value
+out of its limits is refused in one line naming the flag.
 
 `--json` means one thing everywhere: print JSON to standard output (`cataract predict
 --json`, one object per photo). Writing results to a file is `--json-out FILE` (audit and
@@ -17,13 +17,12 @@ instant. Errors a user can fix print as one line (exit code 2); Ctrl-C exits wit
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
 
-from cataract_cli import bench, data, repository, screening, server, training
-from cataract_cli.commands import declare
+from cataract_cli import bench, data, repository, screening, server, training, users
+from cataract_cli.commands import CommandParser, declare
 from cataract_cli.options import GlobalSettings
 from train_jax.errors import UserError
 from train_jax.settings import from_arguments
@@ -36,15 +35,15 @@ def _quiet_frameworks() -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> CommandParser:
+    parser = CommandParser(
         prog="cataract",
         description="Cataract screening on eye photos: train a JAX/Flax VGG16, evaluate it, serve it with Triton.",
     )
     declare(parser, None, [GlobalSettings])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # In the order of `cataract --help`: a product's life cycle, then the benchmarks.
-    for job in (data, training, repository, server, screening, bench):
+    for job in (data, training, repository, server, screening, users, bench):
         job.add_commands(commands)
     return parser
 

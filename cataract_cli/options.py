@@ -75,9 +75,22 @@ class TritonSettings:
 class LoginSettings:
     """The same login for the dashboard and the gateway (doors/access.py)."""
 
-    credentials: str | None = setting(None, "JSON file of user name -> password; every user must log in (required "
-                                            "when binding anything but loopback: patients' photos are never open "
-                                            "to anonymous access)", metavar="FILE")
+    credentials: str | None = setting(None, "JSON file of user name -> password hash (`cataract users add`); every "
+                                            "user must log in (required when binding anything but loopback: "
+                                            "patients' photos are never open to anonymous access)", metavar="FILE")
+
+
+@dataclasses.dataclass(frozen=True)
+class CredentialsFile:
+    """The credentials file `cataract users` keeps (doors/access.py)."""
+
+    credentials: str = setting(help="JSON file of user name -> password hash, as --credentials of the dashboard "
+                                    "and the gateway takes it", metavar="FILE")
+
+
+@dataclasses.dataclass(frozen=True)
+class UserName:
+    name: str = setting(help="user name", positional=True)
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -129,6 +142,8 @@ class ExportSettings:
     cpu_precision: str = setting(
         "auto", "precision of the embedded (CPU) server: auto serves bfloat16 where the CPU has AVX512_BF16/AMX and "
                 "its decisions agree with float32 on >=99%% of the validation photos", choices=PRECISION_CHOICES)
+    allow_unproven: bool = setting(False, "export a run whose validation ROC AUC is not shown to beat chance "
+                                          "(recorded in the model card as exported_unproven)")
 
     def __post_init__(self):
         check_settings(self)

@@ -14,7 +14,8 @@ def add_commands(commands) -> None:
             "Write the run's best model as a TensorFlow SavedModel (standard ops only) into "
             "REPOSITORY/NAME/<version>/model.savedmodel, check it against the Flax model, choose the CPU "
             "serving precision, and write every config.pbtxt (embedded and GPU flavours), labels and the "
-            "decision threshold. Each export adds a version; the newest is served."
+            "decision threshold. Each export adds a version; the newest is served. A run that did not "
+            "learn (its validation ROC AUC not shown to beat chance) is refused unless --allow-unproven."
         ),
     )
     add_command(
@@ -32,7 +33,8 @@ def add_commands(commands) -> None:
 def run_export(run: RunFolder, repository: RepositorySettings, settings: ExportSettings) -> int:
     from train_jax.export.export import export
 
-    result = export(run.run, repository.repository, version=settings.version, cpu_precision=settings.cpu_precision)
+    result = export(run.run, repository.repository, version=settings.version, cpu_precision=settings.cpu_precision,
+                    allow_unproven=settings.allow_unproven)
     card = result.card
     print(f"exported version {result.version} to {result.version_dir}")
     print(f"decision threshold {card.decision_threshold:.3f} | validation accuracy {card.validation.accuracy:.3f} "

@@ -80,7 +80,7 @@ def run_predict(triton: TritonSettings, settings: PredictSettings) -> int:
 
 def run_dashboard(triton: TritonSettings, settings: DashboardSettings, login: LoginSettings) -> int:
     from dashboards.app import serve
-    from doors.access import read_credentials, require_credentials_off_loopback
+    from doors.access import Logins, require_credentials_off_loopback
 
     samples = settings.samples
     if samples is None:
@@ -88,22 +88,21 @@ def run_dashboard(triton: TritonSettings, settings: DashboardSettings, login: Lo
     elif not Path(samples).is_dir():
         raise UserError(f"--samples {samples}: no such folder")
     require_credentials_off_loopback(settings.address, login.credentials, "dashboard")
-    if login.credentials:
-        read_credentials(login.credentials)  # a broken file fails here, in one line, not at the first login
+    logins = Logins(login.credentials) if login.credentials else None
     print(f"dashboard on http://{settings.address}:{settings.port}/ (Triton at {triton.url}, {triton.protocol})",
           flush=True)
     serve(triton.url, triton.protocol, samples, settings.port, settings.address, settings.show,
-          list(settings.allow_websocket_origin), credentials=login.credentials)
+          list(settings.allow_websocket_origin), logins=logins)
     return 0
 
 
 def run_gateway(triton: TritonSettings, settings: GatewaySettings, login: LoginSettings) -> int:
-    from doors.access import read_credentials, require_credentials_off_loopback
+    from doors.access import Logins, require_credentials_off_loopback
     from doors.gateway import serve
 
     require_credentials_off_loopback(settings.host, login.credentials, "gateway")
-    credentials = read_credentials(login.credentials) if login.credentials else None
+    logins = Logins(login.credentials) if login.credentials else None
     print(f"gateway on http://{settings.host}:{settings.port}/predict/ (Triton at {triton.url}, {triton.protocol})"
-          f"{'' if credentials else ', no login'}", flush=True)
-    serve(triton.url, triton.protocol, settings.host, settings.port, credentials)
+          f"{'' if logins else ', no login'}", flush=True)
+    serve(triton.url, triton.protocol, settings.host, settings.port, logins)
     return 0

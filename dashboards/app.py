@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
+import os
 import secrets
 from pathlib import Path
 
@@ -19,10 +21,12 @@ import pandas as pd
 import panel as pn
 import panel_material_ui as pmui
 import param
+from panel.auth import BasicAuthProvider, BasicLoginHandler
 
 from cataract_contract import MAX_IMAGE_BYTES, SIZE_LIMIT_TEXT, too_large_message
 from dashboards.rendering import THUMBNAIL_SIDE, heatmap_overlay, html_text, markdown_text, probability_bar
-from dashboards.screening import Screened, ScreeningSession, ServerMonitor, sample_photos
+from dashboards.screening import MAX_PHOTOS_PER_SESSION, Screened, ScreeningSession, ServerMonitor, sample_photos
+from doors.access import AccessError, Logins
 
 TITLE = "Cataract screening"
 DISCLAIMER = (
@@ -35,6 +39,12 @@ CARDS_SHOWN = 24
 # file: FileDropper keys the chunks of a file by its name, and two files of one name
 # uploaded together would otherwise have their chunks mixed.
 UPLOAD_CHUNK_BYTES = MAX_IMAGE_BYTES + 1
+# The login cookie's signing secret, shared by the replicas (deploy/kubernetes: the
+# cataract-credentials Secret's cookie-secret key); 32 characters at least.
+COOKIE_SECRET_ENVIRONMENT = "CATARACT_COOKIE_SECRET"
+MIN_COOKIE_SECRET_CHARACTERS = 32
+
+log = logging.getLogger(__name__)
 
 
 class PhotoDropper(pn.widgets.FileDropper):
@@ -114,7 +124,7 @@ class PhotoPicker(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             pn.pane.Markdown(f"### Photos\nDrag and drop or browse (JPEG, PNG, BMP, WebP, GIF, TIFF; up to "
-                             f"{SIZE_LIMIT_TEXT} each)."),
+                             f"{SIZE_LIMIT_TEXT} each; {MAX_PHOTOS_PER_SESSION} photos a page at most)."),
             self.uploader, self.sample_picker, self.add_samples, self.pending_list, self.predict_button,
             sizing_mode="stretch_width",
         )
@@ -287,16 +297,55 @@ def create_app(triton_url: str, protocol: str = "grpc", samples_folder: str | Pa
     return pmui.Page(title=TITLE, sidebar=sidebar, main=main, sidebar_width=340)
 
 
+def cookie_secret() -> str:
+    """The secret that signs login cookies: $CATARACT_COOKIE_SECRET when set, shared by
+    every replica (a login made on one is honoured by the others, and outlives a restart),
+    else a random one of this process."""
+    shared = os.environ.get(COOKIE_SECRET_ENVIRONMENT)
+    if shared is None:
+        log.warning("%s is not set: this process signs logins with a secret of its own, so replicas will not "
+                    "share sessions and a restart logs everyone out", COOKIE_SECRET_ENVIRONMENT)
+        return secrets.token_urlsafe(32)
+    if len(shared) < MIN_COOKIE_SECRET_CHARACTERS:
+        raise AccessError(f"${COOKIE_SECRET_ENVIRONMENT} has {len(shared)} characters, fewer than the "
+                          f"{MIN_COOKIE_SECRET_CHARACTERS} a cookie secret needs: make one with "
+                          "`openssl rand -base64 48`")
+    return shared
+
+
+class CredentialsLogin(BasicAuthProvider):
+    """Panel's login page and signed cookie, with the doors' own login check (doors/access.py:
+    the credentials file read again when it changes; none left, nobody let in). Not Panel's
+    basic_auth given the file's path: once the file is gone, that takes the path itself as
+    everyone's password. (Overrides BasicLoginHandler's _validate, panel 1.x.)"""
+
+    def __init__(self, logins: Logins):
+        self.logins = logins  # before Bokeh's checks, which read login_handler
+        super().__init__()
+
+    @property
+    def login_handler(self):
+        logins = self.logins
+
+        class LoginHandler(BasicLoginHandler):
+            _login_endpoint, _login_template = self._login_endpoint, self._login_template
+
+            def _validate(self, username: str, password: str) -> bool:
+                return logins.check(username, password)
+
+        return LoginHandler
+
+
 def serve(triton_url: str, protocol: str, samples_folder: str | Path | None, port: int, address: str,
-          show: bool = False, extra_origins: list[str] = (), credentials: str | None = None) -> None:
-    """credentials: a JSON file of user name -> password: Panel's basic authentication then
-    asks every browser to log in before any page (or photo) is served."""
+          show: bool = False, extra_origins: list[str] = (), logins: Logins | None = None) -> None:
+    """logins: the users of the credentials file; every browser then logs in before any
+    page (or photo) is served."""
     pn.extension("filedropper", "tabulator")
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}", *extra_origins}
     login = {}
-    if credentials:
-        # Signs the login cookie; a new secret per start logs everyone out on a restart.
-        login = {"basic_auth": str(credentials), "cookie_secret": secrets.token_urlsafe(32)}
+    if logins:
+        # Signs the login cookie, with the secret every replica shares.
+        login = {"auth_provider": CredentialsLogin(logins), "cookie_secret": cookie_secret()}
     pn.serve(
         {"/": lambda: create_app(triton_url, protocol, samples_folder)},
         port=port, address=address, websocket_origin=sorted(origins), show=show, title=TITLE,

@@ -1,43 +1,143 @@
 """Who may screen photos: the credentials file `cataract dashboard` and `cataract gateway`
-both take (--credentials), so the same users reach both doors.
+both take (--credentials), so the same users reach both doors, and the one login check
+both make (`Logins`).
 
-The file is JSON, user name -> password, the format of Panel's basic authentication:
+The file is JSON, user name -> a salted scrypt hash of the password, written by `cataract
+users add` (which never puts a password on a command line):
 
-    {"alice": "a long random password", "screening-robot": "another one"}
+    {"alice": "scrypt$16384$8$1$<salt, base64>$<hash, base64>"}
 
-In Kubernetes it is a Secret mounted into both pods (deploy/kubernetes/serving).
+A file of plain-text passwords (this project's earlier format, Panel's) is refused with how
+to convert it: `cataract users convert --credentials FILE`. Passwords are compared as UTF-8
+after Unicode normalisation (NFC), so a password with accents logs in from any keyboard.
+
+The file is read again whenever it changes, so a removed user is refused from the next
+request on; a file that is gone or unreadable refuses everyone, and the log says why. In
+Kubernetes it is a Secret mounted into both pods (deploy/kubernetes/serving).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import logging
+import os
 import secrets
+import threading
+import time
+import unicodedata
 from pathlib import Path
 
 from serving.embedded import is_loopback
+from train_jax.files import write_atomically
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
+HASH_SCHEME = "scrypt"
+# scrypt's cost: 16 MiB of memory and about 0.1 s of one core per hash (Python's and
+# Werkzeug's order of magnitude); kept in each hash, so a later, higher cost reads old ones.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+SALT_BYTES, KEY_BYTES = 16, 32
+# A verified login is remembered this long, so a client sending a request a second costs
+# one slow hash, not one per request.
+VERIFIED_LOGIN_SECONDS = 300
 
 
 class AccessError(ValueError):
     """The credentials or the binding would leave patients' photos open; says why."""
 
 
-def read_credentials(path: str | Path) -> dict[str, str]:
-    """The users and passwords of a credentials file, checked."""
+def normalized(password: str) -> bytes:
+    """The bytes a password is hashed as: UTF-8 of its NFC form (RFC 8265's OpaqueString)."""
+    return unicodedata.normalize("NFC", password).encode()
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash of the password, as the credentials file keeps it."""
+    salt = secrets.token_bytes(SALT_BYTES)
+    key = scrypt(normalized(password), salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    return "$".join([HASH_SCHEME, str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), b64(salt), b64(key)])
+
+
+def is_hash(value: str) -> bool:
+    return value.startswith(HASH_SCHEME + "$")
+
+
+def parse_hash(stored: str) -> tuple[int, int, int, bytes, bytes]:
+    """scrypt's n, r and p, the salt and the key of a stored hash; ValueError if malformed."""
+    scheme, n, r, p, salt, key = stored.split("$")
+    if scheme != HASH_SCHEME:
+        raise ValueError(f"not {HASH_SCHEME}")
+    return int(n), int(r), int(p), base64.b64decode(salt, validate=True), base64.b64decode(key, validate=True)
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether the password hashes to `stored` (compared in constant time)."""
+    n, r, p, salt, expected = parse_hash(stored)
+    return hmac.compare_digest(scrypt(normalized(password), salt, n, r, p, len(expected)), expected)
+
+
+def scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, length: int = KEY_BYTES) -> bytes:
+    return hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, dklen=length, maxmem=2 * 128 * r * (n + p))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def read_users(path: str | Path) -> dict[str, str]:
+    """The file's user name -> stored value (hashed or, in an old file, plain), checked as JSON."""
     path = Path(path)
     try:
-        credentials = json.loads(path.read_text())
+        users = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise AccessError(f"cannot read the credentials file {path}: {exc.strerror or exc}") from None
     except ValueError:
-        raise AccessError(f"{path} is not JSON: the credentials file maps user names to passwords") from None
-    if not isinstance(credentials, dict) or not credentials:
-        raise AccessError(f"{path} must map at least one user name to a password")
-    for user, password in credentials.items():
-        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-            raise AccessError(f"{path}: the password of {user!r} must be a string of at least {MIN_PASSWORD_LENGTH} characters")
-    return credentials
+        raise AccessError(f"{path} is not JSON: the credentials file maps user names to password hashes") from None
+    if not isinstance(users, dict) or not users or not all(isinstance(value, str) for value in users.values()):
+        raise AccessError(f"{path} must map at least one user name to a password hash (`cataract users add`)")
+    return users
+
+
+def read_credentials(path: str | Path) -> dict[str, str]:
+    """The users and password hashes of a credentials file; a file with a plain-text
+    password, or a malformed hash, is refused saying what to do."""
+    users = read_users(path)
+    plain = [user for user, value in users.items() if not is_hash(value)]
+    if plain:
+        raise AccessError(f"{path} keeps the password of {plain[0]!r} in plain text: hash every password with "
+                          f"`cataract users convert --credentials {path}`")
+    for user, value in users.items():
+        try:
+            parse_hash(value)
+        except ValueError:  # binascii.Error is one
+            raise AccessError(f"{path}: the password hash of {user!r} is malformed: set it again with "
+                              f"`cataract users add {user} --credentials {path}`") from None
+    return users
+
+
+def check_password_strength(user: str, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccessError(f"the password of {user!r} must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def write_credentials(path: str | Path, users: dict[str, str]) -> None:
+    """Write the file atomically, readable by its owner only."""
+    write_atomically(path, (json.dumps(users, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
+
+
+def convert_credentials(path: str | Path) -> int:
+    """Hash every plain-text password of the file in place; how many were converted."""
+    users = read_users(path)
+    plain = {user: value for user, value in users.items() if not is_hash(value)}
+    for user, password in plain.items():
+        check_password_strength(user, password)
+    if plain:
+        write_credentials(path, {**users, **{user: hash_password(password) for user, password in plain.items()}})
+    return len(plain)
 
 
 def require_credentials_off_loopback(host: str, credentials: str | None, door: str) -> None:
@@ -47,8 +147,63 @@ def require_credentials_off_loopback(host: str, credentials: str | None, door: s
                           "(users and passwords) so that nobody screens or sees patients' photos anonymously")
 
 
-def valid_login(credentials: dict[str, str], user: str, password: str) -> bool:
-    """Constant-time check of one user's password."""
-    expected = credentials.get(user)
-    # Compare against something even for unknown users, so timing does not tell users apart.
-    return secrets.compare_digest((expected or "\0" * MIN_PASSWORD_LENGTH).encode(), password.encode()) and expected is not None
+class Logins:
+    """The login check of both doors, on one credentials file.
+
+    Each check looks at the file's identity (inode, size, modification time) and reads it
+    again when it changed; a file that is gone, unreadable or refused refuses every login,
+    and the reason is logged once per change. One slow hash runs at a time, so failed logins
+    can keep one core busy at most, and a verified login is remembered for
+    VERIFIED_LOGIN_SECONDS (by a keyed digest of the password, never the password)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._users: dict[str, str] = {}
+        self._identity: tuple | None = None
+        self._problem: str | None = None
+        # (user, stored hash, keyed digest of the password) -> until when it is taken unchecked
+        self._verified: dict[tuple[str, str, bytes], float] = {}
+        self._digest_key = secrets.token_bytes(32)
+        self._state_lock = threading.Lock()
+        self._hash_lock = threading.Lock()
+        # A hash to check unknown users against, so that timing does not tell users apart.
+        self._decoy = hash_password(secrets.token_urlsafe(16))
+        read_credentials(self.path)  # a broken file fails at start, in one line, not at the first login
+        self._current_users()
+
+    def check(self, user: str, password: str) -> bool:
+        users = self._current_users()
+        stored = users.get(user)
+        digest = hmac.digest(self._digest_key, normalized(password), "sha256")
+        now = time.monotonic()
+        if stored is not None and self._verified.get((user, stored, digest), 0) > now:
+            return True
+        with self._hash_lock:
+            valid = verify_password(password, stored or self._decoy) and stored is not None
+        if valid:
+            self._verified[(user, stored, digest)] = now + VERIFIED_LOGIN_SECONDS
+        return valid
+
+    def _current_users(self) -> dict[str, str]:
+        """The users of the file as it is now; none while it cannot be used."""
+        try:
+            status = os.stat(self.path)
+            identity = (status.st_ino, status.st_size, status.st_mtime_ns)
+        except OSError as exc:
+            identity, problem = None, f"cannot read the credentials file {self.path}: {exc.strerror or exc}"
+        with self._state_lock:
+            if identity is not None and identity == self._identity:
+                return self._users
+            users = {}
+            if identity is not None:
+                try:
+                    users, problem = read_credentials(self.path), None
+                except AccessError as exc:
+                    problem = str(exc)
+            if problem and problem != self._problem:
+                log.error("refusing every login: %s", problem)
+            elif not problem:
+                log.info("credentials file %s read: %d users", self.path, len(users))
+            self._users, self._identity, self._problem = users, identity, problem
+            self._verified.clear()  # a removed user or a changed password counts from now on
+            return users

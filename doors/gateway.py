@@ -17,17 +17,18 @@ Run: cataract gateway --triton-url 127.0.0.1:8001 [--port 8080] [--credentials F
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 
 # Module-level imports: FastAPI resolves the endpoints' annotations from module globals.
 from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from cataract_contract import MAX_IMAGE_BYTES, too_large_message
 from client.errors import CataractClientError, InvalidImageError, RequestTimeoutError
 from client.triton_client import DOOR_TUNING, AsyncCataractClient, ClientTuning
-from doors.access import valid_login
+from doors.access import Logins
 
 # A multipart body holds the file plus its headers and boundaries.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -55,7 +56,21 @@ async def read_limited(upload: UploadFile) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(triton_url: str, protocol: str = "grpc", credentials: dict[str, str] | None = None,
+def basic_login(authorization: str | None) -> tuple[str, str] | None:
+    """The user and password of an HTTP Basic `Authorization` header, decoded as UTF-8
+    (RFC 7617's charset; FastAPI's HTTPBasic decodes ASCII, which no password with an
+    accent passes); None when there is none or it is malformed."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, separator, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if separator else None
+
+
+def create_app(triton_url: str, protocol: str = "grpc", credentials: Logins | None = None,
                tuning: ClientTuning = DOOR_TUNING) -> FastAPI:
     screener = AsyncCataractClient(triton_url, protocol, transport="bytes", **tuning.as_kwargs())
 
@@ -65,13 +80,13 @@ def create_app(triton_url: str, protocol: str = "grpc", credentials: dict[str, s
         await screener.close()
 
     app = FastAPI(title="cataract screening gateway", lifespan=lifespan)
-    basic = HTTPBasic(auto_error=False)
-
-    def logged_in(login: HTTPBasicCredentials | None = Depends(basic)) -> None:
+    def logged_in(request: Request) -> None:
         if credentials is None:
             return
-        if login is None or not valid_login(credentials, login.username, login.password):
-            raise HTTPException(401, "log in with a user of the credentials file", headers={"WWW-Authenticate": "Basic"})
+        login = basic_login(request.headers.get("authorization"))
+        if login is None or not credentials.check(*login):
+            raise HTTPException(401, "log in with a user of the credentials file",
+                                headers={"WWW-Authenticate": 'Basic charset="UTF-8"'})
 
     @app.middleware("http")
     async def refuse_large_bodies(request: Request, call_next):
@@ -101,7 +116,7 @@ def create_app(triton_url: str, protocol: str = "grpc", credentials: dict[str, s
     return app
 
 
-def serve(triton_url: str, protocol: str, host: str, port: int, credentials: dict[str, str] | None) -> None:
+def serve(triton_url: str, protocol: str, host: str, port: int, credentials: Logins | None) -> None:
     import uvicorn
 
     uvicorn.run(create_app(triton_url, protocol, credentials), host=host, port=port, log_level="warning")

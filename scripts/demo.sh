@@ -36,17 +36,14 @@ if [ -f "$RUN/val_predictions.csv" ]; then
     say "reusing the trained run in $RUN (delete it to train again)"
 elif python -c "from train_jax.model.pretrained import find_imagenet_weights as f; raise SystemExit(0 if f() else 1)" 2>/dev/null; then
     say "training VGG16 on ImageNet weights at 224x224: head on the frozen base, then the last block"
-    cataract train --data "$DATA" --out "$RUN" --weights imagenet --image-size 224 \
-        --head-epochs 6 --finetune-epochs 8 --patience 3
+    cataract train --recipe imagenet --data "$DATA" --out "$RUN"
 else
     # A frozen base of random weights learns little, and a full VGG16 from scratch at
-    # 224x224 is out of reach of a 2-core CPU: train a 1/8-width VGG16 at 64x64, every
-    # layer, from scratch. The served model takes 64x64 input then (the repository's
-    # configs follow the run); with ImageNet weights the demo serves the real 224x224 model.
-    say "no ImageNet weights here: training a narrow VGG16 from scratch at 64x64 (~2 minutes)"
-    cataract train --data "$DATA" --out "$RUN" --weights none --image-size 64 --width 0.125 \
-        --unfreeze-blocks 5 --head-epochs 1 --finetune-epochs 24 --learning-rate 1e-3 \
-        --finetune-learning-rate 1e-3 --label-smoothing 0 --dropout 0.2 --patience 8
+    # 224x224 is out of reach of a 2-core CPU: the demo recipe trains a 1/8-width VGG16 at
+    # 64x64, every layer, from scratch. The served model takes 64x64 input then (the
+    # repository's configs follow the run); with ImageNet weights the demo serves 224x224.
+    say "no ImageNet weights here: training a narrow VGG16 from scratch at 64x64 (the demo recipe, ~2 minutes)"
+    cataract train --recipe demo --data "$DATA" --out "$RUN"
 fi
 
 say "evaluating on the held-out test photos (threshold chosen on validation)"
@@ -56,7 +53,12 @@ if grep -qs "\"run\": \"$RUN\"" "$REPOSITORY"/cataract_vgg16/*/model_card.json; 
     say "this run is already exported to $REPOSITORY"
 else
     say "exporting to the Triton model repository $REPOSITORY"
-    cataract export --run "$RUN" --repository "$REPOSITORY"
+    # Export refuses a run that did not learn (exit code 2): such a model is never served.
+    if ! cataract export --run "$RUN" --repository "$REPOSITORY"; then
+        echo "demo: the run in $RUN was not exported (see the reason above), so nothing is served." >&2
+        echo "demo: delete $RUN to train again, or train with another --seed." >&2
+        exit 1
+    fi
 fi
 
 say "starting Triton (embedded, CPU) on ports $HTTP_PORT/$GRPC_PORT/$METRICS_PORT"

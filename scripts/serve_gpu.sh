@@ -57,12 +57,12 @@ case "$FLAVOUR" in
     *) echo "serve_gpu.sh: --flavour is onnx or tensorflow, got $FLAVOUR" >&2; exit 2 ;;
 esac
 REPOSITORY="$(cd "$REPOSITORY" && pwd)" || { echo "serve_gpu.sh: no repository folder $REPOSITORY" >&2; exit 2; }
-TRT_CACHE="${TRT_CACHE:-$HOME/.cache/cataract/trt/$RELEASE}"
+TRT_CACHE="${TRT_CACHE:-${CATARACT_CACHE:-$HOME/.cache/cataract}/trt/$RELEASE}"
 
 BASE_IMAGE="nvcr.io/nvidia/tritonserver:$RELEASE-py3"
 IMAGE="cataract-triton:$RELEASE-$(sha256sum "$DOCKERFILE" | cut -c1-12)"
 build=(docker build -t "$IMAGE" --build-arg BASE="$BASE_IMAGE" -f "$DOCKERFILE" scripts)
-run=(docker run --rm --gpus "$GPUS" --shm-size=1g
+run=(docker run --rm --gpus "$GPUS" --user "$(id -u):$(id -g)" --shm-size=1g
      -p "$BIND:8000:8000" -p "$BIND:8001:8001" -p "$BIND:8002:8002"
      -v "$REPOSITORY:/models:ro" -v "$TRT_CACHE:/trt_cache"
      "$IMAGE"

@@ -6,7 +6,7 @@ source "$ROOT/scripts/setup.sh"
 # Debian's Chromium for the dashboard's browser tests (Playwright drives it; its own
 # browser download is not used).
 apt_install chromium
-# kubectl renders the Kubernetes overlays (kubectl kustomize) for tests/test_deploy.py;
+# kubectl renders the Kubernetes overlays (kubectl kustomize) for tests/deploy/test_deploy.py;
 # Debian's kubernetes-client where the machine has no kubectl of its own.
 command -v kubectl >/dev/null || apt_install kubernetes-client
 cd "$ROOT"

@@ -1,6 +1,6 @@
 """The embedded Triton: a real `tritonserver` process on this machine, no Docker, no GPU,
 started in its own Python environment (serving/runtime.py), waited for, and stopped with
-every backend stub it spawned."""
+every backend stub it spawned; they also end when their supervisor does, however it dies."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -21,6 +22,22 @@ from serving.runtime import Runtime, ServerError, ensure_runtime
 
 # Triton waits this long for backend stubs to finish on shutdown before giving up on them.
 EXIT_TIMEOUT_SECONDS = 10
+# Run beside the server as `python -c WATCHDOG GROUP`, its standard input a pipe that only
+# the supervisor holds open: at end of file (the supervisor ended, however it died: SIGKILL,
+# the OOM killer) it kills the server's process group, every backend stub included; those
+# do not reliably end with their server. At once (SIGKILL), because Triton's graceful
+# shutdown first waits out its repository poll, 15 s and more with its ports held; only the
+# stubs' shared-memory regions then stay behind in /dev/shm. In a session of its own, so no
+# signal meant for the supervisor (Ctrl-C in its terminal) reaches it. (A child the
+# supervisor forks without exec holds the pipe too, and so delays this until it ends.)
+WATCHDOG = """
+import os, signal, sys
+sys.stdin.buffer.read()
+try:
+    os.killpg(int(sys.argv[1]), signal.SIGKILL)
+except ProcessLookupError:
+    pass
+"""
 # How often a polling server looks at its repository: a new version is served within this.
 # Not less: Triton also tries a version that failed to load again at every poll.
 DEFAULT_POLL_SECONDS = 15
@@ -92,6 +109,7 @@ class LocalTritonServer:
         self.options = options
         self.runtime = runtime or ensure_runtime()
         self.process: subprocess.Popen | None = None
+        self._watchdog: subprocess.Popen | None = None
         self.failed_models: list[dict] = []
         self._workspace = Path(tempfile.mkdtemp(prefix="cataract-triton-"))
         self.log_path = log_path or self._workspace / "tritonserver.log"
@@ -156,6 +174,8 @@ class LocalTritonServer:
             # they import the repository's own copies of the project's modules, as in the container.
             cwd=self._workspace,
         )
+        self._watchdog = subprocess.Popen([sys.executable, "-I", "-S", "-c", WATCHDOG, str(self.process.pid)],
+                                          stdin=subprocess.PIPE, start_new_session=True)
         self.wait_until_ready(ready_timeout)
         return self
 
@@ -233,6 +253,11 @@ class LocalTritonServer:
             except ProcessLookupError:
                 pass
             process.wait()
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:  # killed, not told by end of file: the group's number may be reused
+            watchdog.kill()
+            watchdog.wait()
+            watchdog.stdin.close()
         if getattr(self, "_log_file", None):
             self._log_file.close()
 

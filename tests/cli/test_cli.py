@@ -12,8 +12,11 @@ import pytest
 
 from cataract_cli.main import build_parser, main
 from cataract_cli.options import DashboardSettings, PredictSettings, RollbackSettings, TritonSettings
+from cataract_cli.training import TRAIN_SETTINGS
 from tests.helpers import run_cli
+from train_jax.recipes import RECIPES, recipe_settings
 from train_jax.settings import from_arguments, option_strings, to_arguments
+from train_jax.training.config import TrainConfig
 
 
 def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
@@ -31,9 +34,10 @@ COMMANDS = [path for path, _ in subcommands(build_parser())]
 def test_the_commands_are_the_product_s_steps_and_the_benchmarks():
     assert {path for path in COMMANDS if len(path) == 1} == {
         ("audit",), ("synth",), ("train",), ("evaluate",), ("export",), ("rollback",), ("serve",), ("predict",),
-        ("dashboard",), ("gateway",), ("bench",)}
-    assert {path[1] for path in COMMANDS if len(path) == 2} == {
-        "train", "input", "infer", "serve", "soak", "audit", "overload"}
+        ("dashboard",), ("gateway",), ("users",), ("bench",)}
+    assert {path[1] for path in COMMANDS if len(path) == 2 and path[0] == "bench"} == {
+        "train", "input", "infer", "serve", "soak", "audit", "overload", "recipe"}
+    assert {path[1] for path in COMMANDS if len(path) == 2 and path[0] == "users"} == {"add", "remove", "list", "convert"}
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda path: " ".join(path) or "cataract")
@@ -153,3 +157,62 @@ def test_predict_reports_a_photo_it_cannot_use_by_the_reason_and_exits_1(tmp_pat
     assert json.loads(output.out) == {"file": str(photo), "error": "not an image"}
     assert main(["predict", str(photo)]) == 1
     assert capsys.readouterr().out.splitlines()[1].split() == [str(photo), "error:", "not", "an", "image"]
+
+
+def test_train_help_lists_the_recipes(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = capsys.readouterr().out
+    recipes = help_text[help_text.index("recipes:"):].splitlines()[1:]
+    assert [line.split()[0] for line in recipes] == ["demo", "photos-cpu", "imagenet", "photos-gpu"] == list(RECIPES)
+    assert "a flag given overrides that one setting" in help_text
+
+
+def test_a_recipe_s_settings_are_overridden_by_the_flags_given_only():
+    parser = build_parser()
+    args = parser.parse_args(["train", "--data", "D", "--out", "R", "--recipe", "demo", "--image-size", "32"])
+    recipe = recipe_settings("demo")
+    expected = TrainConfig(data="D", out="R", **{**recipe, "recipe": "demo", "image_size": 32})
+    assert TRAIN_SETTINGS.build(args) == expected
+    assert expected.image_size == 32 != recipe["image_size"] and expected.width == recipe["width"] != 1.0
+    # A flag given at its default value still overrides the recipe; one not given does not.
+    args = parser.parse_args(["train", "--data", "D", "--out", "R", "--recipe", "demo", "--image-size", "224"])
+    assert TRAIN_SETTINGS.build(args).image_size == 224
+    # Without a recipe the defaults hold, and the parsed flags are every field, as for any class.
+    args = parser.parse_args(["train", "--data", "D", "--out", "R", "--epochs", "2"])
+    assert TRAIN_SETTINGS.build(args) == from_arguments(TrainConfig, args) == TrainConfig(data="D", out="R", epochs=2)
+    # The recipe's epochs yield to the shorthand given.
+    args = parser.parse_args(["train", "--data", "D", "--out", "R", "--recipe", "photos-gpu", "--epochs", "3"])
+    assert (TRAIN_SETTINGS.build(args).head_epochs, TRAIN_SETTINGS.build(args).finetune_epochs) == (3, 3)
+
+
+def test_an_unknown_recipe_exits_2_naming_the_known_ones(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["train", "--data", "D", "--out", "R", "--recipe", "fast"])
+    assert exit.value.code == 2
+    error = capsys.readouterr().err
+    assert "fast" in error and all(name in error for name in RECIPES)
+
+
+def test_export_takes_allow_unproven_and_passes_it_on(monkeypatch, capsys):
+    from train_jax.errors import UserError
+    from train_jax.export import export as export_module
+
+    calls = []
+
+    def refuse(run, repository, **options):  # as export does with a run that did not learn
+        calls.append(options)
+        raise UserError("R did not learn")
+
+    monkeypatch.setattr(export_module, "export", refuse)
+    assert main(["export", "--run", "R", "--allow-unproven"]) == 2
+    assert main(["export", "--run", "R"]) == 2
+    assert [options["allow_unproven"] for options in calls] == [True, False]
+
+
+def test_the_recipe_benchmark_exits_1_when_a_seed_misses_the_goal(monkeypatch):
+    from benchmarks import recipe
+
+    for reached in (True, False):
+        monkeypatch.setattr(recipe, "run_recipe_benchmark", lambda config, reached=reached: {"all_reached": reached})
+        assert main(["bench", "recipe", "demo", "--seeds", "0-1"]) == (0 if reached else 1)

@@ -4,7 +4,6 @@ of every page."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from client.errors import (
     ServerUnavailableError,
 )
 from client.triton_client import CataractClient
+from doors.access import hash_password, write_credentials
 from doors.gateway import status_for
 from tests.helpers import REPOSITORY, free_ports, start_door, stop_door
 
@@ -32,7 +32,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture()
 def credentials(tmp_path) -> Path:
     path = tmp_path / "users.json"
-    path.write_text(json.dumps({"alice": PASSWORD}))
+    write_credentials(path, {"alice": hash_password(PASSWORD)})
     return path
 
 
