@@ -112,7 +112,7 @@ def run_recipe_benchmark(config: RecipeBenchConfig, **train_overrides: Any) -> d
                 generate(data, config.n, seed=seed)
             run = folder / f"run-{seed}"
             started = time.perf_counter()
-            train(TrainConfig(data=str(data), out=str(run), seed=seed, **settings))
+            train(TrainConfig(data=str(data), out=str(run), seed=seed, recipe=config.recipe, **settings))
             seconds = time.perf_counter() - started
             results.append(seed_result(seed, evaluate(run, data), run, seconds))
             print(seed_line(results[-1]), flush=True)

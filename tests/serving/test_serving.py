@@ -212,8 +212,8 @@ def test_every_config_parses_into_triton_model_config(tiny_repository):
 
 def test_export_is_standard_ops_equal_to_flax_and_versions_accumulate(tiny_run, tmp_path):
     repository = tmp_path / "repository"
-    first = export(tiny_run, repository)
-    second = export(tiny_run, repository)
+    first = export(tiny_run, repository, allow_unproven=True)
+    second = export(tiny_run, repository, allow_unproven=True)
     assert (first.version, second.version) == (1, 2)
     assert (repository / contract.CLASSIFIER / "1" / contract.SAVEDMODEL_DIR).is_dir()
     ops = savedmodel.graph_op_types(second.version_dir / contract.SAVEDMODEL_DIR)
@@ -238,27 +238,27 @@ def test_a_version_below_the_served_one_is_refused(tiny_run, tmp_path):
     """The configs are shared by every version and describe the newest, the one Triton
     serves: writing an older version would make them describe another model."""
     repository = tmp_path / "repository"
-    export(tiny_run, repository, version=3)
+    export(tiny_run, repository, version=3, allow_unproven=True)
     configs = {path: path.read_text() for path in repository.rglob("*.pbtxt")}
     with pytest.raises(UserError, match="--version 1 is below version 3, which Triton serves"):
-        export(tiny_run, repository, version=1)
+        export(tiny_run, repository, version=1, allow_unproven=True)
     assert contract.version_numbers(repository / contract.CLASSIFIER) == [3]
     assert {path: path.read_text() for path in repository.rglob("*.pbtxt")} == configs
-    assert export(tiny_run, repository, version=5).version == 5  # above the newest is fine
+    assert export(tiny_run, repository, version=5, allow_unproven=True).version == 5  # above the newest is fine
 
 
 def test_configs_are_replaced_never_rewritten_in_place(tiny_run, tmp_path):
     """A reader that opened a config before an export (a server loading the model, say)
     reads the whole old file, never a truncated or half-written one."""
     repository = tmp_path / "repository"
-    export(tiny_run, repository)
+    export(tiny_run, repository, allow_unproven=True)
     names = ["cataract_vgg16/config.pbtxt", "cataract_vgg16/configs/gpu_onnx.pbtxt", "cataract_vgg16/configs/gpu_tensorflow.pbtxt",
              "preprocess/config.pbtxt",
              "cataract/config.pbtxt", "cataract_vgg16/labels.txt"]
     opened = {name: open(repository / name) for name in names}
     try:
         before = {name: file.read() for name, file in opened.items()}
-        export(tiny_run, repository)
+        export(tiny_run, repository, allow_unproven=True)
         for name, file in opened.items():
             file.seek(0)
             assert file.read() == before[name], f"{name} was rewritten in place"
@@ -275,7 +275,7 @@ def test_two_exports_at_once_take_turns(tiny_run, tmp_path):
     so each gets its own version and staging folder, and the configs describe the newest."""
     repository = tmp_path / "repository"
     command = [sys.executable, "-m", "cataract_cli", "export", "--run", str(tiny_run), "--repository", str(repository),
-               "--cpu-precision", "float32"]
+               "--cpu-precision", "float32", "--allow-unproven"]
     exports = [subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for _ in range(2)]
     results = [process.communicate(timeout=600) for process in exports]
@@ -291,7 +291,7 @@ def test_two_exports_at_once_take_turns(tiny_run, tmp_path):
 @pytest.mark.server
 def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthetic_photos, tmp_path):
     repository = tmp_path / "repository"
-    forced = export(tiny_run, repository, cpu_precision="bfloat16")
+    forced = export(tiny_run, repository, cpu_precision="bfloat16", allow_unproven=True)
     # The agreement with float32 is measured and recorded even when the choice is forced.
     assert forced.card.cpu_precision == "bfloat16"
     assert 0.0 <= forced.card.cpu_bfloat16_decision_agreement <= 1.0
@@ -310,9 +310,9 @@ def test_cpu_precision_can_be_chosen_at_export_and_is_recorded(tiny_run, synthet
             assert forced.card.cpu_bfloat16_max_probability_gap > 1e-5
     finally:
         server.stop()
-    assert export(tiny_run, repository, cpu_precision="float32").card.cpu_precision == "float32"
+    assert export(tiny_run, repository, cpu_precision="float32", allow_unproven=True).card.cpu_precision == "float32"
     with pytest.raises(UserError, match="--cpu-precision must be one of auto, float32, bfloat16"):
-        export(tiny_run, repository, cpu_precision="fast")
+        export(tiny_run, repository, cpu_precision="fast", allow_unproven=True)
     assert contract.version_numbers(repository / contract.CLASSIFIER) == [1, 2]
 
 
@@ -419,7 +419,7 @@ def test_a_bfloat16_run_exports_and_serves(synthetic_photos, tmp_path):
 
     run = train(tiny_config(synthetic_photos, tmp_path / "run", epochs=1, compute_dtype="bfloat16")).root
     assert json.loads((run / "config.json").read_text())["model"]["compute_dtype"] == "bfloat16"
-    exported = export(run, tmp_path / "repository", cpu_precision="float32")
+    exported = export(run, tmp_path / "repository", cpu_precision="float32", allow_unproven=True)
     assert exported.card.training_precision == "bfloat16"
     assert exported.card.parity_max_probability_gap < 1e-4
     config = repo.parse_config((tmp_path / "repository" / contract.CLASSIFIER / "config.pbtxt").read_text())

@@ -7,9 +7,16 @@ Command (what scripts/demo.sh runs when no ImageNet weights are at hand):
 Data: the 400 synthetic eye photos `cataract synth` draws (DATA/train and DATA/test), or
 any folder of photos in the accepted layouts; they are shrunk to 64x64.
 
-Measured (2-core CPU, `cataract bench recipe demo --seeds 0-4`, synthetic photos
-S = 0-4, held-out AUC on each set's test/ photos): wall time to be measured; validation
-and held-out AUC to be measured.
+Optimiser: Adam warmed up from 0 over 2 epochs of each phase (at most half the phase: half
+an epoch in the one-epoch head phase), decayed by a cosine to 1% of the peak over each
+phase, gradients clipped to global norm 1, each phase's early stopping judged against its
+own best. At a constant 1e-3, unclipped, seed 0 collapsed (loss ln 2 from the second
+fine-tuning epoch, held-out AUC 0.479); with this schedule at a peak of 1e-3, seeds 0, 1, 3
+and 4 learned (0.99+) and seed 2 collapsed (0.61); at a peak of 5e-4 every seed learned.
+
+Measured (`cataract bench recipe demo --seeds 0-4` trains and scores the same): seeds 0-4
+on `cataract synth --n 400 --seed S`: held-out AUC 0.984, 0.979, 0.999, 0.999, 0.999;
+65-114 s each on the 2-core CPU while other work ran.
 """
 
 
@@ -22,8 +29,12 @@ def settings() -> dict:
         unfreeze_blocks=5,
         head_epochs=1,
         finetune_epochs=24,
-        learning_rate=1e-3,
-        finetune_learning_rate=1e-3,
+        learning_rate=5e-4,
+        finetune_learning_rate=5e-4,
+        warmup_epochs=2.0,
+        decay="cosine",
+        final_learning_rate_fraction=0.01,
+        clip_norm=1.0,
         label_smoothing=0.0,
         dropout=0.2,
         patience=8,

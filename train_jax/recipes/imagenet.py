@@ -10,7 +10,8 @@ earlier project's recipe: the head learns on the frozen base, then block 5 too a
 of the rate.
 
 Measured: wall time to be measured; validation result to be measured (this offline
-machine has no ImageNet weights file).
+machine has no ImageNet weights file), with the optimiser's warm-up, cosine decay and
+clipping.
 """
 
 
@@ -24,6 +25,10 @@ def settings() -> dict:
         finetune_epochs=8,
         learning_rate=1e-4,
         finetune_learning_rate=1e-5,
+        warmup_epochs=2.0,
+        decay="cosine",
+        final_learning_rate_fraction=0.01,
+        clip_norm=1.0,
         label_smoothing=0.1,
         dropout=0.5,
         patience=3,

@@ -8,11 +8,12 @@ no test/ split), resized to 224x224. On one CPU process the frozen blocks 1-4 ru
 a few augmented views of each photo (the frozen-feature cache), so only block 5 and the
 head train: the earlier project's phases, head first and then the last block.
 
-Measured (2-core CPU, 2026-11-25, README "Measured on this machine"): 9 min 56 s, peak
-memory 2.4 GiB; best validation loss 0.543 at the last epoch, validation accuracy 0.773.
-Seed 0: validation AUC 0.768, AUC 0.806 on a grouped fold it never saw (issue 21); seeds 1
-and 2: 0.934 / 0.981 and 0.952 / 0.981. Over seeds 0-2 with `cataract bench recipe
-photos-cpu --data DATA --seeds 0-2`: to be measured.
+Measured before the optimiser change (a constant Adam rate, no warm-up, decay or
+clipping; to be measured again after the optimiser change): 2-core CPU, 2026-11-25, README
+"Measured on this machine": 9 min 56 s, peak memory 2.4 GiB; best validation loss 0.543 at
+the last epoch, validation accuracy 0.773. Seed 0: validation AUC 0.768, AUC 0.806 on a
+grouped fold it never saw (issue 21); seeds 1 and 2: 0.934 / 0.981 and 0.952 / 0.981. Over
+seeds 0-2 with `cataract bench recipe photos-cpu --data DATA --seeds 0-2`: to be measured.
 """
 
 
@@ -26,6 +27,10 @@ def settings() -> dict:
         finetune_epochs=10,
         learning_rate=1e-4,
         finetune_learning_rate=1e-5,
+        warmup_epochs=2.0,
+        decay="cosine",
+        final_learning_rate_fraction=0.01,
+        clip_norm=1.0,
         label_smoothing=0.1,
         dropout=0.5,
         patience=3,

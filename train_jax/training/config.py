@@ -16,6 +16,7 @@ from cataract_contract import PRECISION_CHOICES
 from train_jax.errors import UserError
 from train_jax.files import write_atomically
 from train_jax.model.architecture import POOLINGS, check_image_size
+from train_jax.recipes import RECIPES
 from train_jax.settings import check_settings, setting
 
 # The learning rates are given for the earlier project's batch of 16.
@@ -23,6 +24,10 @@ REFERENCE_BATCH = 16
 # On GPUs: 128 photos of 224x224 per device keep an H100 busy in bfloat16 (cataract bench train).
 BATCH_PER_ACCELERATOR = 128
 MAX_AUTO_WORKERS = 16
+
+# What runs recorded before these settings existed trained with: a constant Adam rate and
+# no clipping. Such a run resumes as it trained (and its optimizer state restores).
+SETTINGS_BEFORE_RECORDED = {"warmup_epochs": 0.0, "decay": "constant", "clip_norm": 0.0}
 
 WEIGHT_CHOICES_HELP = (
     "imagenet | none | auto | PATH to a Keras .h5 or torchvision .pth file (auto: ImageNet if available, "
@@ -34,6 +39,9 @@ WEIGHT_CHOICES_HELP = (
 class TrainConfig:
     data: str = setting(help="dataset folder: DATA/train/{cataract,normal} or DATA/{cataract,normal}")
     out: str = setting(help="run folder to write (config, metrics, checkpoints)")
+    # Applied by the command line; recorded here, so RUN/config.json names the recipe.
+    recipe: str | None = setting(None, "start from this recipe's settings (see the list below); flags override "
+                                       "single settings", choices=tuple(RECIPES))
     weights: str = setting("auto", WEIGHT_CHOICES_HELP)
     image_size: int = setting(224, "square input side, a multiple of 32")
     width: float = setting(1.0, "channel multiplier; 1 is VGG16", minimum=1e-3, maximum=1.0)
@@ -45,13 +53,23 @@ class TrainConfig:
     finetune_epochs: int = setting(10, "phase 2 epochs, last blocks unfrozen", minimum=0)
     epochs: int | None = setting(None, "shorthand: set both --head-epochs and --finetune-epochs to this", minimum=0)
     unfreeze_blocks: int = setting(1, "blocks trained in phase 2, counted from the last", minimum=0, maximum=POOLINGS)
-    learning_rate: float = setting(1e-4, "Adam rate in phase 1, for a batch of 16 (scaled by sqrt(batch/16))",
+    learning_rate: float = setting(1e-4, "peak Adam rate in phase 1, for a batch of 16 (scaled by sqrt(batch/16))",
                                    minimum=1e-12)
-    finetune_learning_rate: float = setting(1e-5, "Adam rate in phase 2, for a batch of 16 (scaled by sqrt(batch/16))",
-                                            minimum=1e-12)
+    finetune_learning_rate: float = setting(1e-5, "peak Adam rate in phase 2, for a batch of 16 (scaled by "
+                                                  "sqrt(batch/16))", minimum=1e-12)
+    # A VGG without normalisation layers, from scratch at a constant rate and unclipped,
+    # collapsed on some seeds and learned on others; warm-up, cosine decay and clipping
+    # learned on every seed measured (train_jax/recipes/demo.py).
+    warmup_epochs: float = setting(2.0, "linear learning-rate warm-up from 0 over this many epochs of each phase "
+                                        "(at most half the phase)", minimum=0.0)
+    decay: str = setting("cosine", "the learning rate over each phase: cosine decay to --final-learning-rate-fraction "
+                                   "of the peak, or constant at the peak", choices=("cosine", "constant"))
+    final_learning_rate_fraction: float = setting(0.01, "with cosine decay, each phase's last rate as a fraction of "
+                                                        "its peak", minimum=0.0, maximum=1.0)
+    clip_norm: float = setting(1.0, "clip gradients by global norm; 0: off", minimum=0.0)
     label_smoothing: float = setting(0.1, "label smoothing of the cross-entropy", minimum=0.0, below=1.0)
     dropout: float = setting(0.5, "dropout before the dense layer", minimum=0.0, below=1.0)
-    patience: int = setting(3, "early stopping patience in epochs", minimum=1)
+    patience: int = setting(3, "early stopping patience in epochs, each phase against its own best", minimum=1)
     validation_fraction: float = setting(0.2, "share of train/ held out for validation", minimum=1e-6, below=1.0)
     seed: int = setting(0, "seed for split, shuffling, augmentation and init")
     augmented_views: int | None = setting(
@@ -105,8 +123,8 @@ class TrainConfig:
                                    compute_dtype=resolve_compute_dtype(self.compute_dtype, platform))
 
     def learning_rates(self) -> tuple[float, float]:
-        """Both phases' Adam rates at this batch: square-root scaling from the batch of 16
-        they are given for (Malladi et al. 2022, the scaling rule for adaptive optimisers)."""
+        """Both phases' peak Adam rates at this batch: square-root scaling from the batch of
+        16 they are given for (Malladi et al. 2022, the scaling rule for adaptive optimisers)."""
         scale = math.sqrt(self.batch_size / REFERENCE_BATCH)
         return self.learning_rate * scale, self.finetune_learning_rate * scale
 
@@ -116,7 +134,7 @@ class TrainConfig:
     @classmethod
     def from_json(cls, values: dict[str, Any]) -> "TrainConfig":
         known = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
+        return cls(**{**SETTINGS_BEFORE_RECORDED, **{key: value for key, value in values.items() if key in known}})
 
 
 def resolve_compute_dtype(requested: str, platform: str) -> str:

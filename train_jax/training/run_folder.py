@@ -2,11 +2,13 @@
 
     RUN/config.json           resolved TrainConfig, ModelConfig, weights source, data facts
     RUN/split.json            which photos trained and which validated (with content hashes)
-    RUN/metrics.jsonl         one JSON line per epoch
+    RUN/metrics.jsonl         one JSON line per epoch (its learning_rate: that of the epoch's last step)
+    RUN/tensorboard/          the same curves as TensorBoard events, and per log interval (training/curves.py)
     RUN/checkpoints/<epoch>/  Orbax checkpoints: the latest and the best (lowest val loss)
     RUN/val_predictions.csv   the best model's scores on the validation photos
     RUN/threshold.json        the decision threshold, chosen on those scores when training finished
-    RUN/metrics.json, *.png   written by `cataract evaluate`
+    RUN/metrics.json          training's verdict (did the run learn?), then `cataract evaluate`'s figures
+    RUN/*.png                 written by `cataract evaluate`
 """
 
 from __future__ import annotations

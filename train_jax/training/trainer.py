@@ -3,15 +3,24 @@
     prepare_run   scan the photos, run the data checks, split, write the run folder
                   (or, with --resume, read all of that back from the run folder)
     fit           the phases' epochs: `train_epoch` (pure step functions over one epoch's
-                  batches), validation, early stopping (a pure update), checkpoints
-    finalize      the best weights' validation predictions, and the decision threshold
-                  chosen on them, written to the run folder for evaluate and export
+                  batches), validation, early stopping (a pure update), checkpoints,
+                  TensorBoard curves, and a warning when the model collapses
+    finalize      the best weights' validation predictions, the decision threshold chosen
+                  on them, and the verdict (did the run learn?), written to the run folder
+                  for evaluate and export
 
 Phase "head": the convolutional base is frozen and only the head learns. Phase
 "finetune": the last `unfreeze_blocks` blocks learn too, at a lower rate. Each phase stops
-early when the validation loss has not improved for `patience` epochs, and the next phase
-(and the final model) starts from the best weights so far, as Keras' EarlyStopping with
-restore_best_weights does.
+early when its validation loss has not improved on the phase's own best for `patience`
+epochs, so a weak head phase cannot end fine-tuning before it starts; the next phase and
+the final model start from the best weights of every phase so far, as Keras'
+EarlyStopping with restore_best_weights does.
+
+Each phase has its own optimizer (make_optimizer): Adam at a learning rate warmed up
+linearly from 0 and decayed by a cosine over the phase, on gradients clipped by their
+global norm. With the He-normal initialisation of the convolutions (model/vgg16.py), the
+initialisation for training a VGG from scratch, this keeps a VGG without normalisation
+layers from collapsing to a constant output, which a constant rate did on some seeds.
 
 Speed on a CPU comes from never running a backward pass through frozen layers and, with
 `augmented_views > 0`, running the always-frozen blocks only once per image and view
@@ -55,6 +64,7 @@ from train_jax.model import pretrained
 from train_jax.model.architecture import POOLINGS
 from train_jax.model.vgg16 import VGG16, ModelConfig, trainable_filter
 from train_jax.training.config import TrainConfig, read_json, write_json
+from train_jax.training.curves import TrainingCurves
 from train_jax.training.feature_cache import FrozenFeatureCache
 from train_jax.training.distributed import is_writer
 from train_jax.training.parallel import DataParallel, host_value, local_values
@@ -72,7 +82,8 @@ from train_jax.training.run_folder import (
     write_predictions,
 )
 from train_jax.training.steps import EpochMetrics, make_train_step, zero_metrics
-from train_jax.training.threshold import THRESHOLD_RULE, choose_threshold
+from train_jax.training.threshold import THRESHOLD_RULE, choose_threshold, roc_auc
+from train_jax.training.verdict import CollapseWatch, judge, write_verdict
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +92,7 @@ log = logging.getLogger(__name__)
 class Phase:
     name: str
     epochs: int
-    learning_rate: float
+    learning_rate: float  # the peak, at this batch
     first_trainable_block: int  # POOLINGS means: head only
 
 
@@ -93,14 +104,50 @@ def training_phases(config: TrainConfig) -> list[Phase]:
     ]
 
 
+def warmup_steps(config: TrainConfig, phase: Phase, steps_per_epoch: int) -> int:
+    """The phase's warm-up in optimizer steps: --warmup-epochs' worth (at least one step
+    when asked for), at most half the phase's steps."""
+    asked = round(config.warmup_epochs * steps_per_epoch)
+    if config.warmup_epochs > 0:
+        asked = max(asked, 1)
+    return min(asked, phase.epochs * steps_per_epoch // 2)
+
+
+def learning_rate_schedule(config: TrainConfig, phase: Phase, steps_per_epoch: int) -> optax.Schedule:
+    """The phase's learning rate at each of its optimizer steps (counted from 0 when the
+    phase starts): linear from 0 to the peak over the warm-up, then a cosine down to
+    --final-learning-rate-fraction of the peak at the phase's last step, or the peak
+    throughout with --decay constant."""
+    peak = phase.learning_rate
+    end = peak * config.final_learning_rate_fraction if config.decay == "cosine" else peak
+    return optax.warmup_cosine_decay_schedule(0.0, peak, warmup_steps(config, phase, steps_per_epoch),
+                                              phase.epochs * steps_per_epoch, end)
+
+
+def make_optimizer(config: TrainConfig, phase: Phase, steps_per_epoch: int) -> optax.GradientTransformation:
+    """The phase's optimizer: Adam on its learning-rate schedule, after clipping the
+    gradients to a global norm of --clip-norm. Without warm-up, decay or clipping it is
+    plain Adam at a constant rate, state and all, as runs trained before these settings."""
+    constant = config.warmup_epochs == 0 and config.decay == "constant"
+    adam = optax.adam(phase.learning_rate if constant else learning_rate_schedule(config, phase, steps_per_epoch))
+    if config.clip_norm == 0:
+        return adam
+    return optax.chain(optax.clip_by_global_norm(config.clip_norm), adam)
+
+
 # The least fall of the validation loss that counts as an improvement.
 MIN_IMPROVEMENT = 1e-6
+
+
+def improves(validation_loss: float, best_loss: float) -> bool:
+    return validation_loss < best_loss - MIN_IMPROVEMENT
 
 
 @dataclasses.dataclass(frozen=True)
 class EarlyStopping:
     """Early stopping as a value, like Keras' EarlyStopping: `update` returns the state
-    after one more epoch's validation loss and leaves this one as it was."""
+    after one more epoch's validation loss and leaves this one as it was. Each phase
+    starts a new one: it judges the phase against the phase's own best."""
 
     patience: int
     best_loss: float = math.inf
@@ -108,7 +155,7 @@ class EarlyStopping:
     epochs_without_improvement: int = 0
 
     def update(self, validation_loss: float, epoch: int) -> "EarlyStopping":
-        if validation_loss < self.best_loss - MIN_IMPROVEMENT:
+        if improves(validation_loss, self.best_loss):
             return dataclasses.replace(self, best_loss=validation_loss, best_epoch=epoch, epochs_without_improvement=0)
         return dataclasses.replace(self, epochs_without_improvement=self.epochs_without_improvement + 1)
 
@@ -116,38 +163,56 @@ class EarlyStopping:
     def should_stop(self) -> bool:
         return self.epochs_without_improvement >= self.patience
 
-    def for_next_phase(self) -> "EarlyStopping":
-        """The state a new phase starts from: its epochs without improvement are counted
-        afresh, against the best loss of every phase so far."""
-        return dataclasses.replace(self, epochs_without_improvement=0)
-
 
 @dataclasses.dataclass(frozen=True)
 class Progress:
-    """What a checkpoint must remember to resume exactly where training stopped."""
+    """What a checkpoint must remember to resume exactly where training stopped: the
+    phase's early stopping, and apart from it the best epoch of every phase so far, whose
+    weights the next phase and the final model start from."""
 
-    stopping: EarlyStopping
+    stopping: EarlyStopping  # this phase's
     phase: int = 0
     epoch_in_phase: int = 0  # epochs of `phase` completed
     phase_finished: bool = False
     global_epoch: int = 0  # also the checkpoint step
+    best_epoch: int = 0  # over all phases; 0: no epoch yet
+    best_loss: float = math.inf
 
     def has_finished(self, phase: int) -> bool:
         return phase < self.phase or (phase == self.phase and self.phase_finished)
 
+    def start_phase(self, phase: int, patience: int) -> "Progress":
+        """The progress a new phase starts from: its own early stopping, the best so far kept."""
+        return dataclasses.replace(self, stopping=EarlyStopping(patience), phase=phase, epoch_in_phase=0,
+                                   phase_finished=False)
+
+    def after_epoch(self, epoch: "Epoch", validation_loss: float) -> "Progress":
+        """The progress once `epoch` of this phase has validated at `validation_loss`."""
+        stopping = self.stopping.update(validation_loss, epoch.number)
+        best = improves(validation_loss, self.best_loss)
+        return dataclasses.replace(
+            self, stopping=stopping, epoch_in_phase=epoch.in_phase,
+            phase_finished=stopping.should_stop or epoch.in_phase == epoch.phase.epochs, global_epoch=epoch.number,
+            best_epoch=epoch.number if best else self.best_epoch, best_loss=validation_loss if best else self.best_loss,
+        )
+
     def to_checkpoint(self) -> dict[str, Any]:
-        """The checkpoint's record: flat, with the keys runs have always stored."""
+        """The checkpoint's record: flat, with the keys runs have always stored (best_epoch
+        and best_val_loss: over all phases) and the phase's own best beside them."""
         return {
             "phase": self.phase, "epoch_in_phase": self.epoch_in_phase, "phase_finished": self.phase_finished,
-            "global_epoch": self.global_epoch, "best_epoch": self.stopping.best_epoch,
-            "best_val_loss": self.stopping.best_loss,
+            "global_epoch": self.global_epoch, "best_epoch": self.best_epoch, "best_val_loss": self.best_loss,
+            "phase_best_epoch": self.stopping.best_epoch, "phase_best_val_loss": self.stopping.best_loss,
             "epochs_without_improvement": self.stopping.epochs_without_improvement,
         }
 
     @classmethod
     def from_checkpoint(cls, record: dict[str, Any], patience: int) -> "Progress":
-        stopping = EarlyStopping(patience, record["best_val_loss"], record["best_epoch"], record["epochs_without_improvement"])
-        return cls(stopping, record["phase"], record["epoch_in_phase"], record["phase_finished"], record["global_epoch"])
+        # Runs checkpointed before phases kept their own best judged each phase against the best of all.
+        stopping = EarlyStopping(patience, record.get("phase_best_val_loss", record["best_val_loss"]),
+                                 record.get("phase_best_epoch", record["best_epoch"]), record["epochs_without_improvement"])
+        return cls(stopping, record["phase"], record["epoch_in_phase"], record["phase_finished"], record["global_epoch"],
+                   record["best_epoch"], record["best_val_loss"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,10 +330,10 @@ def find_resume_point(paths: RunPaths, requested: TrainConfig) -> ResumePoint:
     progress = Progress(EarlyStopping(config.patience))
     if latest is not None:
         progress = Progress.from_checkpoint(restore_progress(manager, latest), config.patience)
-        if progress.stopping.best_epoch not in manager.all_steps():
+        if progress.best_epoch not in manager.all_steps():
             log.warning("the best checkpoint (epoch %d) is gone: epoch %d counts as the best so far",
-                        progress.stopping.best_epoch, latest)
-            progress = dataclasses.replace(progress, stopping=dataclasses.replace(progress.stopping, best_epoch=latest))
+                        progress.best_epoch, latest)
+            progress = dataclasses.replace(progress, best_epoch=latest)
         if is_writer():
             forget_epochs_after(paths, progress.global_epoch)
         log.info("resuming after epoch %d (%s epoch %d)", progress.global_epoch,
@@ -380,14 +445,15 @@ def new_model(config: TrainConfig, paths: RunPaths, train_images: list[ScannedIm
 
 @dataclasses.dataclass(frozen=True)
 class Fitting:
-    """What the phases of one fit share: the run, its checkpoints, and the batches each
-    epoch trains on and the predictor that validates it."""
+    """What the phases of one fit share: the run, its checkpoints, the batches each epoch
+    trains on, the predictor that validates it, and the curves it draws."""
 
     run: PreparedRun
     cache: FrozenFeatureCache | None
     manager: ocp.CheckpointManager
     batches: TrainingBatches
     validation: ValidationPredictor
+    curves: TrainingCurves
 
 
 @dataclasses.dataclass(frozen=True)
@@ -405,6 +471,7 @@ class Epoch:
 class ValidationMetrics:
     loss: float
     accuracy: float
+    auc: float  # ROC AUC of P(cataract)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -412,16 +479,17 @@ class EpochResult:
     epoch: Epoch
     train: EpochMetrics
     validation: ValidationMetrics
+    learning_rate: float  # the rate of the epoch's last step
     seconds: float
-    best: bool  # the lowest validation loss so far
+    best: bool  # the lowest validation loss so far, over all phases
 
     def record(self) -> dict[str, Any]:
         """The epoch's line of metrics.jsonl."""
         return {
             "epoch": self.epoch.number, "phase": self.epoch.phase.name, "epoch_in_phase": self.epoch.in_phase,
             "train_loss": self.train.loss, "train_accuracy": self.train.accuracy,
-            "val_loss": self.validation.loss, "val_accuracy": self.validation.accuracy,
-            "learning_rate": self.epoch.phase.learning_rate, "seconds": self.seconds,
+            "val_loss": self.validation.loss, "val_accuracy": self.validation.accuracy, "val_auc": self.validation.auc,
+            "learning_rate": self.learning_rate, "seconds": self.seconds,
             "train_images_per_second": self.train.photos / self.seconds, "best": self.best,
         }
 
@@ -439,83 +507,130 @@ def fit(run: PreparedRun) -> FittedRun:
         cache = FrozenFeatureCache.build(run.config, run.model, run.cache_block, run.local,
                                          [image.record for image in run.train], [image.record for image in run.validation])
     fitting = Fitting(run, cache, manager, TrainingBatches(run, cache, progress.global_epoch + 1),
-                      ValidationPredictor(run, cache))
+                      ValidationPredictor(run, cache), TrainingCurves.open(run.paths.root, enabled=is_writer()))
+    watch = CollapseWatch()  # one over all phases: a collapse that outlasts a phase is one collapse
     run.model.train()
-    for index, phase in enumerate(training_phases(run.config)):
-        if not progress.has_finished(index):
-            progress = fit_phase(fitting, index, phase, progress)
+    with fitting.curves:
+        for index, phase in enumerate(training_phases(run.config)):
+            if not progress.has_finished(index):
+                progress, watch = fit_phase(fitting, index, phase, progress, watch)
     manager.close()
     return FittedRun(run, cache, progress)
 
 
-def fit_phase(fitting: Fitting, index: int, phase: Phase, progress: Progress) -> Progress:
+def fit_phase(fitting: Fitting, index: int, phase: Phase, progress: Progress,
+              watch: CollapseWatch) -> tuple[Progress, CollapseWatch]:
     """One phase: its optimizer, continued from the resume point when that lies inside the
-    phase, else new on the best weights so far; then its epochs, until early stopping."""
-    run, model = fitting.run, fitting.run.model
+    phase, else new on the best weights so far; then its epochs, until its own early
+    stopping ends it."""
+    run, model, steps = fitting.run, fitting.run.model, fitting.batches.steps
+    continuing = index == progress.phase and progress.epoch_in_phase > 0
+    if not continuing:
+        if progress.global_epoch > 0:  # a new phase starts from the best weights so far
+            restore_weights(run, fitting.manager, progress.best_epoch)
+        progress = progress.start_phase(index, run.config.patience)
+    if phase.epochs == 0:
+        return dataclasses.replace(progress, phase_finished=True), watch
     trainable = trainable_filter(phase.first_trainable_block)
-    optimizer = nnx.Optimizer(model, optax.adam(phase.learning_rate), wrt=trainable)
-    if index == progress.phase and progress.epoch_in_phase > 0:  # continue this phase
+    optimizer = nnx.Optimizer(model, make_optimizer(run.config, phase, steps), wrt=trainable)
+    if continuing:
         model_state, optimizer_state = restore_states(
             fitting.manager, run.resume.checkpoint, run.parallel.abstract(nnx.state(model)),
             run.parallel.abstract(nnx.state(optimizer)))
         nnx.update(model, model_state)
         nnx.update(optimizer, optimizer_state)
-    else:
-        if progress.global_epoch > 0:  # a new phase starts from the best weights so far
-            restore_weights(run, fitting.manager, progress.stopping.best_epoch)
-        progress = Progress(progress.stopping.for_next_phase(), phase=index, global_epoch=progress.global_epoch)
-    if phase.epochs == 0:
-        return dataclasses.replace(progress, phase_finished=True)
     log.info(
-        "phase %s: %d epochs at learning rate %g (batch %d), training %s",
-        phase.name, phase.epochs, phase.learning_rate, run.config.batch_size,
+        "phase %s: %d epochs of %d steps (batch %d), %s; training %s",
+        phase.name, phase.epochs, steps, run.config.batch_size, describe_optimizer(run.config, phase, steps),
         "the head" if phase.first_trainable_block == POOLINGS else f"blocks {phase.first_trainable_block + 1}-{POOLINGS} and the head",
     )
+    schedule = learning_rate_schedule(run.config, phase, steps)
     graphdef, state = nnx.split((model, optimizer))
     state = run.parallel.replicate(state)
     train_step = make_train_step(graphdef, trainable, run.cache_block, fitting.cache is not None, run.config.label_smoothing)
     for in_phase in range(progress.epoch_in_phase + 1, phase.epochs + 1):
         started = time.perf_counter()
         epoch = Epoch(phase, in_phase, progress.global_epoch + 1)
-        state, train_metrics = train_epoch(fitting, train_step, state, epoch)
+        state, train_metrics = train_epoch(fitting, train_step, schedule, state, epoch)
         nnx.update((model, optimizer), state)
-        validation = validate(fitting.validation, run.validation_labels)
-        stopping = progress.stopping.update(validation.loss, epoch.number)
-        progress = Progress(stopping, index, in_phase, stopping.should_stop or in_phase == phase.epochs, epoch.number)
-        result = EpochResult(epoch, train_metrics, validation, time.perf_counter() - started,
-                             best=stopping.best_epoch == epoch.number)
+        validation, probabilities = validate(fitting.validation, run.validation_labels)
+        progress = progress.after_epoch(epoch, validation.loss)
+        result = EpochResult(epoch, train_metrics, validation, learning_rate_at(schedule, epoch, steps, steps),
+                             time.perf_counter() - started, best=progress.best_epoch == epoch.number)
         record_epoch(fitting, optimizer, progress, result)
         log_epoch(result)
-        if stopping.should_stop:
-            log.info("early stop: no validation improvement for %d epochs", stopping.patience)
+        watch = watch_for_collapse(watch, epoch, validation, probabilities)
+        if progress.stopping.should_stop:
+            log.info("early stop: no validation improvement on the %s phase's best for %d epochs",
+                     phase.name, progress.stopping.patience)
             break
-    return progress
+    return progress, watch
 
 
-def train_epoch(fitting: Fitting, train_step: Callable, state, epoch: Epoch) -> tuple[Any, EpochMetrics]:
+def describe_optimizer(config: TrainConfig, phase: Phase, steps_per_epoch: int) -> str:
+    """The phase's learning rates and clipping, in words for the log."""
+    warmup = warmup_steps(config, phase, steps_per_epoch)
+    parts = [f"peak learning rate {phase.learning_rate:g}" + (f" after {warmup} warm-up steps" if warmup else "")]
+    if config.decay == "cosine":
+        parts.append(f"cosine decay to {phase.learning_rate * config.final_learning_rate_fraction:g}")
+    if config.clip_norm:
+        parts.append(f"gradients clipped to global norm {config.clip_norm:g}")
+    return ", ".join(parts)
+
+
+def learning_rate_at(schedule: optax.Schedule, epoch: Epoch, steps_per_epoch: int, done: int) -> float:
+    """The rate the epoch's `done`-th step trained at: the schedule counts the phase's
+    optimizer steps from 0."""
+    return float(schedule((epoch.in_phase - 1) * steps_per_epoch + done - 1))
+
+
+def train_epoch(fitting: Fitting, train_step: Callable, schedule: optax.Schedule, state,
+                epoch: Epoch) -> tuple[Any, EpochMetrics]:
     """One epoch's steps over its batches, as `train_epoch` in Flax's MNIST example:
     (state, epoch) -> (new state, the epoch's training metrics). Loss and accuracy stay
-    summed on the devices, read back for the progress bar every log_every steps."""
-    run, parallel = fitting.run, fitting.run.parallel
+    summed on the devices, read back every log_every steps and at the epoch's end for the
+    progress bar and the curves (at the global optimizer step)."""
+    run, parallel, steps = fitting.run, fitting.run.parallel, fitting.batches.steps
     epoch_key = jax.random.fold_in(jax.random.key(run.config.seed), epoch.number)
-    bar = tqdm(total=fitting.batches.steps, desc=epoch.description, unit="batch", leave=False, disable=not is_writer())
+    bar = tqdm(total=steps, desc=epoch.description, unit="batch", leave=False, disable=not is_writer())
+
+    def log_interval(done: int, so_far: EpochMetrics) -> None:
+        bar.set_postfix(loss=f"{so_far.loss:.4f}", acc=f"{so_far.accuracy:.3f}")
+        fitting.curves.step((epoch.number - 1) * steps + done, so_far.loss, so_far.accuracy,
+                            learning_rate_at(schedule, epoch, steps, done))
+
     metrics = parallel.replicate(zero_metrics())
-    for step, batch in enumerate(fitting.batches.epoch(epoch.number)):
+    done = 0
+    for done, batch in enumerate(fitting.batches.epoch(epoch.number), start=1):
         state, metrics = train_step(
             state, metrics, parallel.shard(batch["image"]), parallel.shard(batch["label"]),
-            jax.random.fold_in(epoch_key, step),
+            jax.random.fold_in(epoch_key, done - 1),
         )
         bar.update()
-        if (step + 1) % run.config.log_every == 0:  # the one host sync, every log_every steps
-            so_far = EpochMetrics.from_sums(host_value(metrics))
-            bar.set_postfix(loss=f"{so_far.loss:.4f}", acc=f"{so_far.accuracy:.3f}")
+        if done % run.config.log_every == 0 and done < steps:  # the one host sync, every log_every steps
+            log_interval(done, EpochMetrics.from_sums(host_value(metrics)))
+    epoch_metrics = EpochMetrics.from_sums(host_value(metrics))
+    log_interval(done, epoch_metrics)
     bar.close()
-    return state, EpochMetrics.from_sums(host_value(metrics))
+    return state, epoch_metrics
 
 
-def validate(predictor: ValidationPredictor, labels: np.ndarray) -> ValidationMetrics:
+def validate(predictor: ValidationPredictor, labels: np.ndarray) -> tuple[ValidationMetrics, np.ndarray]:
+    """The epoch's validation figures, and the class probabilities they come from."""
     probabilities = predictor()
-    return ValidationMetrics(cross_entropy(probabilities, labels), float((probabilities.argmax(-1) == labels).mean()))
+    metrics = ValidationMetrics(cross_entropy(probabilities, labels), float((probabilities.argmax(-1) == labels).mean()),
+                                roc_auc(labels == CATARACT, probabilities[:, CATARACT]))
+    return metrics, probabilities
+
+
+def watch_for_collapse(watch: CollapseWatch, epoch: Epoch, validation: ValidationMetrics,
+                       probabilities: np.ndarray) -> CollapseWatch:
+    """The watch after this epoch; what it has to say is logged, as a warning while the
+    model has collapsed or sits at chance."""
+    watch, message = watch.update(epoch.number, validation.auc, probabilities[:, CATARACT])
+    if message is not None:
+        (log.warning if watch.reported(epoch.number) else log.info)("%s", message)
+    return watch
 
 
 def restore_weights(run: PreparedRun, manager: ocp.CheckpointManager, epoch: int) -> None:
@@ -524,24 +639,26 @@ def restore_weights(run: PreparedRun, manager: ocp.CheckpointManager, epoch: int
 
 
 def record_epoch(fitting: Fitting, optimizer: nnx.Optimizer, progress: Progress, result: EpochResult) -> None:
-    """The epoch's checkpoint (every process saves its part), its line of metrics.jsonl,
-    then the checksums that mark the checkpoint complete: a run killed before them
-    resumes from the epoch before, forgetting this epoch's line."""
+    """The epoch's checkpoint (every process saves its part), its line of metrics.jsonl
+    and its curves, then the checksums that mark the checkpoint complete: a run killed
+    before them resumes from the epoch before, forgetting this epoch's line."""
     run = fitting.run
     save_checkpoint(fitting.manager, progress.global_epoch, nnx.state(run.model, nnx.Param), nnx.state(optimizer),
                     progress.to_checkpoint(), result.validation.loss)
     if is_writer():
-        append_epoch_metrics(run.paths, result.record())
+        record = result.record()
+        append_epoch_metrics(run.paths, record)
+        fitting.curves.epoch(result.epoch.number, record)
         record_checksums(run.paths, progress.global_epoch)
 
 
 def log_epoch(result: EpochResult) -> None:
     epoch, train, validation = result.epoch, result.train, result.validation
     log.info(
-        "epoch %d (%s %d/%d): loss %.4f acc %.3f | val loss %.4f acc %.3f%s | %.1fs, %.0f photos/s",
+        "epoch %d (%s %d/%d): loss %.4f acc %.3f | val loss %.4f acc %.3f AUC %.3f%s | lr %.2g | %.1fs, %.0f photos/s",
         epoch.number, epoch.phase.name, epoch.in_phase, epoch.phase.epochs, train.loss, train.accuracy,
-        validation.loss, validation.accuracy, " (best)" if result.best else "", result.seconds,
-        train.photos / result.seconds,
+        validation.loss, validation.accuracy, validation.auc, " (best)" if result.best else "", result.learning_rate,
+        result.seconds, train.photos / result.seconds,
     )
 
 
@@ -629,9 +746,10 @@ def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 def finalize(fitted: FittedRun) -> RunPaths:
-    """Restore the best epoch's weights, write its validation scores, and choose the
-    decision threshold on them: the one threshold evaluate and export use."""
-    run, best = fitted.run, fitted.progress.stopping.best_epoch
+    """Restore the best epoch's weights, write its validation scores, choose the decision
+    threshold on them (the one threshold evaluate and export use), and judge the run: its
+    verdict goes to RUN/metrics.json, and export refuses a run that did not learn."""
+    run, best = fitted.run, fitted.progress.best_epoch
     manager = checkpoint_manager(run.paths)
     restore_weights(run, manager, best)
     manager.close()
@@ -645,4 +763,8 @@ def finalize(fitted: FittedRun) -> RunPaths:
     write_json(run.paths.threshold, {"decision_threshold": threshold, "rule": THRESHOLD_RULE, "best_epoch": best,
                                      "validation_photos": len(labels)})
     log.info("decision threshold %.3f (%s)", threshold, THRESHOLD_RULE.split(":")[0])
+    # The log's last line: the validation AUC with its 95% interval, and whether that beats chance.
+    verdict = judge(labels == CATARACT, scores)
+    write_verdict(run.paths, verdict)
+    (log.info if verdict.learned else log.warning)("verdict: %s", verdict.text)
     return run.paths

@@ -51,7 +51,7 @@ def far(tiny_run, synthetic_photos, tmp_path_factory):
     threshold_file = run / "threshold.json"
     threshold_file.write_text(json.dumps({**json.loads(threshold_file.read_text()), "decision_threshold": threshold}))
     repository = tmp_path_factory.mktemp("far_repository") / "model_repository"
-    export(run, repository, cpu_precision="float32")
+    export(run, repository, cpu_precision="float32", allow_unproven=True)
     server = start_server(repository)
     expected = ["Cataract" if score >= threshold else "Normal" for score in scores]
     yield {"server": server, "repository": repository, "photos": photos, "images": images, "scores": scores,

@@ -69,10 +69,6 @@ def shuffled_labels(photos: Path, copy: Path, seed: int = 0) -> Path:
     return copy
 
 
-# Until trainer.finalize judges the run and writes its verdict (issue 21), the run has no
-# verdict and this test fails its first assertion; strict, so that it reports the day it
-# passes: then take the marker off.
-@pytest.mark.xfail(raises=AssertionError, strict=True, reason="trainer.finalize does not write the verdict yet (issue 21)")
 def test_a_run_trained_on_shuffled_labels_did_not_learn_and_exports_only_with_the_flag(synthetic_photos, tmp_path):
     from train_jax.training.trainer import train
 

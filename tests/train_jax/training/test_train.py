@@ -12,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
+import optax
 import pytest
 from PIL import Image
 
@@ -22,11 +24,14 @@ from tests.helpers import REPOSITORY, run_cli, tiny_config, train_command
 from train_jax.data.synth import generate
 from train_jax.errors import UserError
 from train_jax.evaluation.evaluate import evaluate
+from train_jax.recipes import recipe_settings
 from train_jax.settings import from_arguments
 from train_jax.training.config import TrainConfig, resolve_compute_dtype
 from train_jax.training.run_folder import read_predictions
 from train_jax.training.threshold import choose_threshold
-from train_jax.training.trainer import EarlyStopping, Progress, train
+from train_jax.training.trainer import (
+    EarlyStopping, Epoch, Phase, Progress, learning_rate_schedule, make_optimizer, train, warmup_steps,
+)
 
 
 def epoch_lines(run: Path) -> list[dict]:
@@ -47,15 +52,12 @@ def colours(png: Path, size: tuple[int, int]) -> set[tuple[int, int, int]]:
 
 @pytest.mark.slow
 def test_model_learns_synthetic_cataracts(tmp_path):
-    """A narrow VGG16 from scratch must clearly beat chance on held-out validation photos."""
+    """The demo recipe's narrow VGG16 from scratch, on another photo set and fewer epochs,
+    must clearly beat chance on held-out validation photos."""
     data = tmp_path / "photos"
     generate(data, 400, seed=5, height=128)
     run = tmp_path / "run"
-    train(TrainConfig(
-        data=str(data), out=str(run), weights="none", image_size=64, width=0.125, unfreeze_blocks=5,
-        head_epochs=1, finetune_epochs=16, learning_rate=1e-3, finetune_learning_rate=1e-3, label_smoothing=0,
-        dropout=0.2, patience=8,
-    ))
+    train(TrainConfig(data=str(data), out=str(run), recipe="demo", **{**recipe_settings("demo"), "finetune_epochs": 16}))
     best = min(epoch_lines(run), key=lambda line: line["val_loss"])
     assert best["val_accuracy"] >= 0.8, epoch_lines(run)
 
@@ -109,19 +111,105 @@ def test_early_stopping_is_a_pure_update():
     assert barely.update(0.5, epoch=3) == EarlyStopping(patience=2, best_loss=0.5, best_epoch=3, epochs_without_improvement=0)
     stopped = barely.update(2.0, epoch=3)
     assert stopped.epochs_without_improvement == 2 and stopped.should_stop
-    # A new phase counts afresh, against the best loss of every phase so far.
-    assert stopped.for_next_phase() == EarlyStopping(patience=2, best_loss=1.0, best_epoch=1, epochs_without_improvement=0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         start.best_loss = 0.0
 
-    # Checkpoints keep the record flat, under the keys runs have always stored.
-    progress = Progress(stopped, phase=1, epoch_in_phase=2, phase_finished=True, global_epoch=5)
+
+HEAD, FINETUNE = Phase("head", 3, 1e-3, 5), Phase("finetune", 4, 1e-4, 4)
+
+
+def test_early_stopping_judges_each_phase_against_its_own_best_and_the_final_model_takes_the_best_of_all():
+    progress = Progress(EarlyStopping(patience=2))
+    for in_phase, loss in enumerate([0.5, 0.6, 0.7], start=1):
+        progress = progress.after_epoch(Epoch(HEAD, in_phase, in_phase), loss)
+    assert progress.stopping.should_stop and progress.phase_finished
+    assert (progress.best_epoch, progress.best_loss, progress.global_epoch) == (1, 0.5, 3)
+
+    # Fine-tuning starts worse than the head's best: a weak head phase does not end it.
+    progress = progress.start_phase(1, patience=2)
+    assert progress == Progress(EarlyStopping(patience=2), phase=1, global_epoch=3, best_epoch=1, best_loss=0.5)
+    progress = progress.after_epoch(Epoch(FINETUNE, 1, 4), 0.9)
+    progress = progress.after_epoch(Epoch(FINETUNE, 2, 5), 0.8)
+    assert progress.stopping == EarlyStopping(patience=2, best_loss=0.8, best_epoch=5, epochs_without_improvement=0)
+    assert not progress.phase_finished and progress.best_epoch == 1, "the best of all phases is still the head's"
+    progress = progress.after_epoch(Epoch(FINETUNE, 3, 6), 0.4)
+    assert (progress.best_epoch, progress.best_loss, progress.stopping.best_epoch) == (6, 0.4, 6)
+    progress = progress.after_epoch(Epoch(FINETUNE, 4, 7), 0.45)
+    assert progress.phase_finished and not progress.stopping.should_stop  # the phase's last epoch
+
+    # Checkpoints keep the record flat, under the keys runs have always stored (the best of
+    # all phases), with the phase's own best beside them, and resume from it exactly.
     assert progress.to_checkpoint() == {
-        "phase": 1, "epoch_in_phase": 2, "phase_finished": True, "global_epoch": 5,
-        "best_epoch": 1, "best_val_loss": 1.0, "epochs_without_improvement": 2,
+        "phase": 1, "epoch_in_phase": 4, "phase_finished": True, "global_epoch": 7,
+        "best_epoch": 6, "best_val_loss": 0.4, "phase_best_epoch": 6, "phase_best_val_loss": 0.4,
+        "epochs_without_improvement": 1,
     }
     assert Progress.from_checkpoint(progress.to_checkpoint(), patience=2) == progress
     assert progress.has_finished(1) and progress.has_finished(0) and not progress.has_finished(2)
+    # A run checkpointed before phases kept their own best judged the phase against the best of all.
+    old = {key: value for key, value in progress.to_checkpoint().items() if not key.startswith("phase_best")}
+    assert Progress.from_checkpoint({**old, "best_epoch": 3, "best_val_loss": 0.3}, patience=2).stopping == EarlyStopping(
+        patience=2, best_loss=0.3, best_epoch=3, epochs_without_improvement=1)
+
+
+def test_the_learning_rate_warms_up_then_decays_by_a_cosine_over_each_phase(tmp_path):
+    config = tiny_config(tmp_path, tmp_path / "run", warmup_epochs=2.0, decay="cosine", final_learning_rate_fraction=0.01)
+    steps = 5  # per epoch
+    finetune = Phase("finetune", 10, 1e-3, 4)
+    assert warmup_steps(config, finetune, steps) == 10
+    schedule = learning_rate_schedule(config, finetune, steps)
+    assert float(schedule(0)) == 0.0
+    assert float(schedule(5)) == pytest.approx(5e-4)  # halfway up
+    assert float(schedule(10)) == pytest.approx(1e-3)  # the peak, at the warm-up's end
+    assert float(schedule(30)) == pytest.approx(1e-5 + (1e-3 - 1e-5) / 2)  # halfway down the cosine
+    assert float(schedule(50)) == pytest.approx(1e-5)  # 1% of the peak at the phase's end
+    rates = [float(schedule(step)) for step in range(51)]
+    assert rates[:11] == sorted(rates[:11]) and rates[10:] == sorted(rates[10:], reverse=True)
+
+    # The warm-up takes at most half a phase, and at least a step when asked for.
+    assert warmup_steps(config, Phase("head", 1, 1e-3, 5), steps) == 2
+    assert warmup_steps(dataclasses.replace(config, warmup_epochs=0.01), finetune, steps) == 1
+    # No warm-up and a constant rate: the peak throughout.
+    constant = dataclasses.replace(config, warmup_epochs=0.0, decay="constant", clip_norm=0.0)
+    assert {float(learning_rate_schedule(constant, finetune, steps)(step)) for step in (0, 25, 50)} == {
+        float(np.float32(1e-3))}
+
+    # The optimizer follows the schedule: its first step, at rate 0, moves nothing.
+    optimizer, params = make_optimizer(config, finetune, steps), {"w": np.zeros(2, np.float32)}
+    updates, _ = optimizer.update({"w": np.ones(2, np.float32)}, optimizer.init(params), params)
+    np.testing.assert_array_equal(updates["w"], 0.0)
+
+
+def test_gradients_are_clipped_by_their_global_norm(tmp_path):
+    """Adam's first step hides a gradient's scale, its later steps do not: with clipping,
+    a huge first gradient moves the second step as a gradient of norm 1 would."""
+    config = tiny_config(tmp_path, tmp_path / "run", warmup_epochs=0.0, decay="constant", clip_norm=1.0)
+    params = {"w": np.zeros(2, np.float32)}
+    gradient = np.array([0.6, 0.8], np.float32)  # norm 1: not clipped
+
+    def second_update(config, first_scale: float) -> np.ndarray:
+        optimizer = make_optimizer(config, FINETUNE, 5)
+        state = optimizer.init(params)
+        _, state = optimizer.update({"w": gradient * first_scale}, state, params)
+        updates, _ = optimizer.update({"w": gradient}, state, params)
+        return np.asarray(updates["w"])
+
+    np.testing.assert_allclose(second_update(config, 1000.0), second_update(config, 1.0), rtol=1e-6)
+    unclipped = dataclasses.replace(config, clip_norm=0.0)
+    assert not np.allclose(second_update(unclipped, 1000.0), second_update(unclipped, 1.0), rtol=1e-3)
+
+
+def test_a_run_recorded_before_the_optimiser_settings_resumes_as_it_trained(tmp_path):
+    """Its config.json lacks them: it trained at a constant rate, unclipped, and its
+    checkpoints hold plain Adam's state."""
+    recorded = tiny_config(tmp_path, tmp_path / "run").to_json()
+    for name in ("recipe", "warmup_epochs", "decay", "final_learning_rate_fraction", "clip_norm"):
+        del recorded[name]
+    old = TrainConfig.from_json(recorded)
+    assert (old.warmup_epochs, old.decay, old.clip_norm) == (0.0, "constant", 0.0)
+    params = {"w": np.zeros(2, np.float32)}
+    assert jax.tree.structure(make_optimizer(old, FINETUNE, 5).init(params)) == jax.tree.structure(
+        optax.adam(1e-4).init(params))
 
 
 def test_killed_run_resumes_from_its_last_checkpoint_and_matches_an_unbroken_one(synthetic_photos, tmp_path):
@@ -286,7 +374,7 @@ def test_the_threshold_is_chosen_once_when_training_finishes_and_read_by_evaluat
     shutil.copytree(tiny_run, run)
     (run / "threshold.json").write_text(json.dumps({**chosen, "decision_threshold": 0.8125}))
     assert evaluate(run, synthetic_photos / "test")["threshold"] == 0.8125
-    exported = export(run, tmp_path / "repository", cpu_precision="float32")
+    exported = export(run, tmp_path / "repository", cpu_precision="float32", allow_unproven=True)
     assert exported.card.decision_threshold == 0.8125
     config = parse_config((tmp_path / "repository" / CLASSIFIER / "config.pbtxt").read_text())
     assert config.parameters["decision_threshold"].string_value == "0.812500"
