@@ -11,21 +11,17 @@ import dataclasses
 
 import numpy as np
 
+from cataract_contract import ValidationFigures
 from train_jax.training.threshold import ratio, roc_auc
 from train_jax.training.verdict import percentile_bootstrap
 
 
 @dataclasses.dataclass(frozen=True)
-class BinaryMetrics:
+class BinaryMetrics(ValidationFigures):
+    """The figures a model card carries for its validation photos (the contract's
+    ValidationFigures), and the decision threshold they were taken at."""
+
     threshold: float
-    count: int
-    accuracy: float
-    precision: float
-    recall: float  # sensitivity
-    specificity: float
-    f1: float
-    roc_auc: float
-    confusion: dict[str, int]  # true/false positives/negatives
 
 
 def binary_metrics(is_positive: np.ndarray, scores: np.ndarray, threshold: float) -> BinaryMetrics:
