@@ -44,3 +44,16 @@ def sync_folder(folder: str | os.PathLike) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+def sync_tree(root: Path) -> None:
+    """Flush every file and folder under `root` to disk (what TensorFlow and the converters
+    write is not), so that a folder renamed into place is never empty after a power loss."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            descriptor = os.open(Path(folder) / name, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        sync_folder(folder)

@@ -188,7 +188,7 @@ def test_every_config_parses_into_triton_model_config(tiny_repository):
         assert config.output[0].label_filename == "labels.txt"
         assert config.HasField("dynamic_batching") and len(config.model_warmup) >= 1
         assert served_parameters(config) == contract.ModelCard.read(tiny_repository / contract.CLASSIFIER / "1").to_parameters()
-        assert config.version_policy.latest.num_versions == 1
+        assert list(config.version_policy.specific.versions) == [1]
     assert classifier.instance_group[0].kind == 2  # KIND_CPU
     for gpu in (gpu_tensorflow, gpu_onnx):  # batching by the book: one instance per GPU, no preferred sizes
         assert [(group.kind, group.count) for group in gpu.instance_group] == [(1, 1)]  # KIND_GPU
@@ -283,7 +283,7 @@ def test_two_exports_at_once_take_turns(tiny_run, tmp_path):
         assert process.returncode == 0, errors
     assert sorted(line.split()[2] for out, _ in results for line in out.splitlines() if line.startswith("exported version")) == ["1", "2"]
     assert contract.version_numbers(repository / contract.CLASSIFIER) == [1, 2]
-    assert not list((repository / contract.CLASSIFIER).glob(".partial-*"))
+    assert not (repository.parent / f".{repository.name}.staging").exists(), "the staging folder was left behind"
     classifier = repo.parse_config((repository / contract.CLASSIFIER / "config.pbtxt").read_text())
     assert served_parameters(classifier).model_version == "2"
 

@@ -11,9 +11,19 @@ decision at every door.
 A run that did not learn (training's verdict, train_jax/training/verdict.py) is refused
 unless the caller says to export it anyway; its card then says so (exported_unproven).
 
-The configs are shared by all versions and Triton serves the newest, so a version is
-only ever added above the newest; the repository is locked for the whole export, so
-two exports at once take turns (and distinct versions) instead of sharing a folder.
+Never half-visible. A version is built and checked in a folder beside the repository (a
+folder in it would be a model to Triton), flushed to disk, then moved into cataract_vgg16/
+with one rename. The classifier's configs name the one version they serve, with that
+version's parameters (version_policy specific), so the new folder is not served yet; the
+switch is the rename of each flavour's config naming it, one file for the server reading
+that flavour. A polling server, or one (re)started at any moment, even after a crash or a
+full disk mid-export, thus serves one version with its own threshold and image size:
+the old one until its config is renamed, the new one after. The preprocess model and the
+ensemble depend on the image size only, and are rewritten only when it changes: being
+other models, they reload on their own (model_repository/README.md, "Versions").
+
+Versions are only ever added above the newest; the repository is locked for the whole
+export, so two exports at once take turns (and distinct versions) instead of sharing a folder.
 """
 
 from __future__ import annotations
@@ -25,7 +35,6 @@ import fcntl
 import logging
 import platform
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +46,14 @@ from cataract_contract import (
     DECISION_RULE,
     OUTPUT_HEATMAP,
     OUTPUT_PROBABILITIES,
+    PARAMETER_IMAGE_SIZE,
+    PARAMETER_MODEL_VERSION,
     POSITIVE_CLASS,
     PRECISION_CHOICES,
     SAVEDMODEL_DIR,
     SERVED_THRESHOLD,
     ModelCard,
+    ServedParameters,
     ValidationFigures,
     at_operating_point,
     model_input,
@@ -49,6 +61,7 @@ from cataract_contract import (
 )
 from savedmodel_runner import SavedModelClassifier
 from train_jax.errors import UserError
+from train_jax.files import sync_folder, sync_tree
 from train_jax.model.architecture import VGG16_BLOCKS
 from train_jax.evaluation.metrics import binary_metrics
 from train_jax.export import onnx_twin, savedmodel, tf_backend
@@ -128,7 +141,7 @@ def repository_lock(repository: Path):
 
 def next_version(model_dir: Path, version: int | None) -> int:
     """The version to write: the next one by default; a chosen one only above the newest,
-    because the shared configs describe the version Triton serves, the newest."""
+    so that the newest is always the latest export (what `rollback --latest` serves)."""
     existing = version_numbers(model_dir)
     newest = existing[-1] if existing else 0
     if version is None:
@@ -156,10 +169,7 @@ def _export_locked(run, verdict: Verdict | None, repository: Path, version: int 
     validation_images = np.stack([model_input(path, size) for path in validation_files])
     random_images = np.random.default_rng(0).integers(0, 256, (4, size, size, 3), dtype=np.uint8)
 
-    # Build in a hidden folder of its own and rename at the end: a failed export leaves no half version.
-    model_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".partial-{version}-", dir=model_dir))
-    staging.chmod(0o755)  # mkdtemp's 0700 would hide the version from a server running as another user
+    staging = staging_folder(repository, version)
     try:
         saved_path = staging / SAVEDMODEL_DIR
         log.info("writing the TensorFlow SavedModel (%dx%d input)", size, size)
@@ -208,14 +218,72 @@ def _export_locked(run, verdict: Verdict | None, repository: Path, version: int 
         )
         card.write(staging)
         repo.copy_python_model(repo.CLASSIFIER_SOURCE, staging, with_runner=True)
-        version_dir = model_dir / str(version)
-        staging.rename(version_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-    repo.write_configs(repository, size, card.to_parameters().to_strings())
+        version_dir = publish(repository, staging, card)
+    finally:
+        shutil.rmtree(staging.parent, ignore_errors=True)  # what is left of it when anything failed
     return ExportResult(version, version_dir, card)
+
+
+def staging_folder(repository: Path, version: int) -> Path:
+    """An empty folder to build `version` in, beside the repository, not in it: Triton takes
+    every folder of the repository for a model, hidden ones too, and a folder in a model's
+    changes that model at every poll. On the repository's filesystem, so that moving the
+    finished version in is one rename. Left over only by a crash, and cleared by the next
+    export (which holds the lock)."""
+    repository = repository.resolve()
+    staging_root = repository.parent / f".{repository.name}.staging"
+    shutil.rmtree(staging_root, ignore_errors=True)
+    staging_root.mkdir()
+    if staging_root.stat().st_dev != repository.stat().st_dev:
+        staging_root.rmdir()
+        raise UserError(f"{repository} is a mount point: export builds a version beside it, in {staging_root}, and "
+                        "moves it in with one rename, which needs one filesystem; mount the repository's parent instead")
+    staging = staging_root / str(version)
+    staging.mkdir(mode=0o755)  # readable by a server running as another user
+    return staging
+
+
+def publish(repository: Path, staging: Path, card: ModelCard) -> Path:
+    """Make the finished version in `staging` the served one, so that a polling server, or
+    one started at any moment (after a crash or a full disk too), serves one version with
+    that version's own parameters: first the version is flushed to disk and moved into the
+    classifier's folder, where no server serves it (the configs name the served version);
+    then each flavour's config is renamed into place naming it, the one step that switches a
+    server reading that flavour. The preprocess model and the ensemble are other models,
+    reloaded on their own: their configs change only when the image size does (README)."""
+    model_dir = repository / CLASSIFIER
+    served = pin_served_version(model_dir)
+    if served is not None and served[1] != card.image_size:
+        log.warning("version %d takes %dx%d photos, the served version %d %dx%d: the preprocess model and the ensemble "
+                    "switch to the new size on their own, so a polling server refuses photos at the ensemble (it never "
+                    "answers them wrongly) until it has reloaded all three", card.version, card.image_size,
+                    card.image_size, served[0], served[1], served[1])
+    sync_tree(staging)
+    version_dir = model_dir / str(card.version)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging.rename(version_dir)
+    sync_folder(model_dir)
+    repo.crash_point(version_dir)
+    repo.write_configs(repository, card.image_size, card.to_parameters().to_strings(), card.version)
+    return version_dir
+
+
+def pin_served_version(model_dir: Path) -> tuple[int, int] | None:
+    """The version the classifier's config serves and its image size (None before the
+    first export). A config written before every config named its version serves the
+    newest: its configs are first rewritten to name the version their parameters describe,
+    with those parameters, so that adding a version beside it does not serve that one."""
+    config = model_dir / "config.pbtxt"
+    if not config.is_file():
+        return None
+    parsed = repo.parse_config(config.read_text())
+    parameters = {key: value.string_value for key, value in parsed.parameters.items()}
+    image_size = ServedParameters.get(parameters, PARAMETER_IMAGE_SIZE)
+    if parsed.version_policy.WhichOneof("policy_choice") == "specific":
+        return max(parsed.version_policy.specific.versions), image_size
+    described = int(ServedParameters.get(parameters, PARAMETER_MODEL_VERSION))
+    repo.write_configs(model_dir.parent, image_size, parameters, described)
+    return described, image_size
 
 
 def output_gaps(outputs: dict[str, np.ndarray], probabilities: np.ndarray, heatmaps: np.ndarray) -> tuple[float, float]:

@@ -10,7 +10,7 @@ Triton's ModelConfig protobuf and written in protobuf text format after a commen
                                  FP16 (`--model-config-name=gpu_tensorflow`)
         labels.txt               cataract, normal (the output order)
         model.py                 python-backend source, copied into each version
-        <N>/model.savedmodel     exported versions; the newest is served
+        <N>/model.savedmodel     exported versions; the one the configs name is served
         <N>/model.onnx           the ONNX twin of the SavedModel
         <N>/model.py, <N>/model_card.json, and the code model.py imports:
         <N>/savedmodel_runner/, <N>/cataract_contract/
@@ -21,12 +21,18 @@ Triton's ModelConfig protobuf and written in protobuf text format after a commen
 Why each value is what it is: model_repository/README.md, and the comments beside the
 constants below. The python models' sources live in the project's own model_repository/
 folder; export copies them, with the modules they import, into the repository it writes.
-Every file is written beside its place and renamed over it, so a server (or a person)
-reading the repository meanwhile sees the old file or the new one, never half of one.
+Every file is written beside its place, flushed to disk and renamed over it, so a server
+(or a person) reading the repository meanwhile sees the old file or the new one, never half
+of one. The classifier's configs name the one version served (version_policy specific),
+with that version's parameters: rewriting one of them is the one step that switches a
+server reading it (train_jax/export/export.py).
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -52,6 +58,13 @@ from tritonclient.grpc import model_config_pb2 as mc
 from train_jax.export.onnx_twin import ONNX_FILE
 from train_jax.errors import UserError
 from train_jax.files import write_atomically
+
+log = logging.getLogger(__name__)
+
+# Tests only: end the process after this many changes to the repository (crash_point).
+CRASH_AT_ENVIRONMENT = "CATARACT_EXPORT_CRASH_AT"
+CRASH_EXIT_CODE = 86
+_changes_made = itertools.count(1)
 
 GPU_TENSORFLOW_CONFIG = "gpu_tensorflow"  # Triton <= 25.02: configs/gpu_tensorflow.pbtxt
 GPU_ONNX_CONFIG = "gpu_onnx"  # Triton >= 25.03: configs/gpu_onnx.pbtxt
@@ -131,15 +144,13 @@ def dynamic_batching(max_queue_size: int, delay_microseconds: int = QUEUE_DELAY_
                                                  default_timeout_microseconds=round(queue_timeout_seconds * 1e6)))
 
 
-def version_policy(pinned_version: int | None) -> tuple[str, mc.ModelVersionPolicy]:
-    """The newest version is served; `cataract rollback` pins an earlier one. Returns the
+def version_policy(version: int) -> tuple[str, mc.ModelVersionPolicy]:
+    """Exactly one version is served, named: a version folder added beside it is not served
+    until this config names it, so export switches with one rename of the file. Returns the
     header's line about it and the policy."""
-    if pinned_version is None:
-        return ("Serves the newest version: a polling server picks up a new export.",
-                mc.ModelVersionPolicy(latest=mc.ModelVersionPolicy.Latest(num_versions=1)))
-    return (f"Pinned to version {pinned_version} by `cataract rollback`; the next export, or\n"
-            "`cataract rollback --latest`, serves the newest again.",
-            mc.ModelVersionPolicy(specific=mc.ModelVersionPolicy.Specific(versions=[pinned_version])))
+    return (f"Serves version {version} only: `cataract export` adds a version beside it and then\n"
+            "switches to it by renaming this file into place; `cataract rollback` serves another.",
+            mc.ModelVersionPolicy(specific=mc.ModelVersionPolicy.Specific(versions=[version])))
 
 
 # -- the classifier's interface: one stanza for every flavour (and the ensemble's outputs) --
@@ -174,21 +185,21 @@ def warmup(image_size: int, batch_sizes: tuple[int, ...]) -> list[mc.ModelWarmup
             for size in batch_sizes]
 
 
-def classifier_flavour(image_size: int, parameters: dict[str, str], pinned_version: int | None, *, about: str,
+def classifier_flavour(image_size: int, parameters: dict[str, str], version: int, *, about: str,
                        **flavour) -> str:
     """The classifier's config in one flavour: the interface, version policy and served
     parameters every flavour shares, then the ModelConfig fields `flavour` sets (backend or
     platform, batching, instances, accelerators, warm-up)."""
-    policy_line, policy = version_policy(pinned_version)
+    policy_line, policy = version_policy(version)
     config = mc.ModelConfig(name=CLASSIFIER, version_policy=policy, input=classifier_inputs(image_size),
                             output=classifier_outputs(image_size), parameters=model_parameters(parameters), **flavour)
     return config_text(f"{CLASSIFIER}: {about}\n{policy_line}", config)
 
 
-def classifier_config(image_size: int, parameters: dict[str, str], pinned_version: int | None = None) -> str:
+def classifier_config(image_size: int, parameters: dict[str, str], version: int) -> str:
     """Embedded flavour: python backend, TensorFlow on the CPU, one TF call per batch."""
     return classifier_flavour(
-        image_size, parameters, pinned_version,
+        image_size, parameters, version,
         about=f"""the cataract classifier (VGG16 fine-tuned in JAX), embedded flavour: the
 default config, for any machine. The python backend's model.py runs <version>/{SAVEDMODEL_DIR}
 with TensorFlow on the CPU, one call per batch. GPU flavours beside it, selected with
@@ -198,24 +209,24 @@ with TensorFlow on the CPU, one call per batch. GPU flavours beside it, selected
         dynamic_batching=dynamic_batching(CPU_MAX_QUEUE), model_warmup=warmup(image_size, (1,)))
 
 
-def classifier_gpu_tensorflow_config(image_size: int, parameters: dict[str, str], pinned_version: int | None = None) -> str:
+def classifier_gpu_tensorflow_config(image_size: int, parameters: dict[str, str], version: int) -> str:
     """GPU flavour for Triton 25.02 and earlier (the last with the TensorFlow backend): the
     frozen SavedModel, with TF-TRT building TensorRT FP16 engines of its convolutions."""
     return gpu_classifier(
-        image_size, parameters, pinned_version,
+        image_size, parameters, version,
         about=f"""GPU flavour for Triton <= 25.02 (TensorFlow backend, TF-TRT FP16), selected with
 `tritonserver --model-config-name={GPU_TENSORFLOW_CONFIG}` (scripts/serve_gpu.sh --release 25.02).""",
         accelerator_parameters={}, platform="tensorflow_savedmodel")
 
 
-def classifier_gpu_onnx_config(image_size: int, parameters: dict[str, str], pinned_version: int | None = None) -> str:
+def classifier_gpu_onnx_config(image_size: int, parameters: dict[str, str], version: int) -> str:
     """GPU flavour for Triton 25.03 and later (no TensorFlow backend): the ONNX twin on the
     onnxruntime backend, with its TensorRT execution provider in FP16: one optimisation
     profile for every batch from 1 to GPU_MAX_BATCH, its engines cached across restarts."""
     shapes = {name: f"{INPUT_IMAGE}:{batch}x{image_size}x{image_size}x3"
               for name, batch in (("min", 1), ("opt", GPU_MAX_BATCH), ("max", GPU_MAX_BATCH))}
     return gpu_classifier(
-        image_size, parameters, pinned_version,
+        image_size, parameters, version,
         about=f"""GPU flavour for Triton >= 25.03 (onnxruntime backend, TensorRT FP16), selected
 with `tritonserver --model-config-name={GPU_ONNX_CONFIG}` (scripts/serve_gpu.sh, the default).
 Serves <version>/{ONNX_FILE}, converted from the SavedModel and checked against it by export.""",
@@ -225,14 +236,14 @@ Serves <version>/{ONNX_FILE}, converted from the SavedModel and checked against 
         platform="onnxruntime_onnx", default_model_filename=ONNX_FILE)
 
 
-def gpu_classifier(image_size: int, parameters: dict[str, str], pinned_version: int | None, *, about: str,
+def gpu_classifier(image_size: int, parameters: dict[str, str], version: int, *, about: str,
                    accelerator_parameters: dict[str, str], **platform) -> str:
     """Both GPU flavours batch, place instances and use TensorRT in FP16 alike."""
     tensorrt = mc.ModelOptimizationPolicy.ExecutionAccelerators.Accelerator(
         name="tensorrt",
         parameters={"precision_mode": "FP16", "max_workspace_size_bytes": str(TRT_WORKSPACE_BYTES), **accelerator_parameters})
     return classifier_flavour(
-        image_size, parameters, pinned_version, about=about, **platform, max_batch_size=GPU_MAX_BATCH,
+        image_size, parameters, version, about=about, **platform, max_batch_size=GPU_MAX_BATCH,
         instance_group=[mc.ModelInstanceGroup(kind=mc.ModelInstanceGroup.KIND_GPU, count=CLASSIFIER_INSTANCES)],
         dynamic_batching=dynamic_batching(GPU_MAX_QUEUE),
         optimization=mc.ModelOptimizationPolicy(
@@ -274,30 +285,45 @@ def parse_config(text: str) -> mc.ModelConfig:
     return text_format.Parse(text, mc.ModelConfig())
 
 
-def write_configs(repository: Path, image_size: int, parameters: dict[str, str], pinned_version: int | None = None) -> None:
+def write_configs(repository: Path, image_size: int, parameters: dict[str, str], version: int) -> None:
     """Write every model's config, labels and python sources; validate each config.
-    pinned_version: serve that classifier version instead of the newest."""
+    The classifier serves `version`, described by `parameters` (its model card's): each
+    flavour's config is one file, so a server switches in one step. What does not change
+    (all but the classifier's configs, unless the image size does) is left alone."""
     for source in (CLASSIFIER_SOURCE, PREPROCESS_SOURCE):
         if not source.is_file():
             raise UserError(f"{source} is missing: export needs the project checkout's model_repository/")
+    labels = "".join(name + "\n" for name in CLASS_NAMES)
     files = {
-        repository / CLASSIFIER / "config.pbtxt": classifier_config(image_size, parameters, pinned_version),
-        repository / CLASSIFIER / "configs" / f"{GPU_TENSORFLOW_CONFIG}.pbtxt":
-            classifier_gpu_tensorflow_config(image_size, parameters, pinned_version),
-        repository / CLASSIFIER / "configs" / f"{GPU_ONNX_CONFIG}.pbtxt":
-            classifier_gpu_onnx_config(image_size, parameters, pinned_version),
+        repository / CLASSIFIER / LABELS_FILE: labels,
+        repository / ENSEMBLE / LABELS_FILE: labels,
         repository / PREPROCESS / "config.pbtxt": preprocess_config(image_size),
         repository / ENSEMBLE / "config.pbtxt": ensemble_config(image_size),
+        repository / CLASSIFIER / "config.pbtxt": classifier_config(image_size, parameters, version),
+        repository / CLASSIFIER / "configs" / f"{GPU_TENSORFLOW_CONFIG}.pbtxt":
+            classifier_gpu_tensorflow_config(image_size, parameters, version),
+        repository / CLASSIFIER / "configs" / f"{GPU_ONNX_CONFIG}.pbtxt":
+            classifier_gpu_onnx_config(image_size, parameters, version),
     }
-    labels = "".join(name + "\n" for name in CLASS_NAMES)
-    for text in files.values():
-        parse_config(text)  # each parses back, its header too, before any is written
     for path, text in files.items():
-        write_atomically(path, text.encode())
-    for model in (CLASSIFIER, ENSEMBLE):
-        write_atomically(repository / model / LABELS_FILE, labels.encode())
-    (repository / ENSEMBLE / "1").mkdir(exist_ok=True)  # Triton needs a version folder, even empty
+        if path.suffix == ".pbtxt":
+            parse_config(text)  # each parses back, its header too, before any is written
+    (repository / ENSEMBLE / "1").mkdir(parents=True, exist_ok=True)  # Triton needs a version folder, even empty
     copy_python_model(PREPROCESS_SOURCE, repository / PREPROCESS / "1", with_runner=False)
+    for path, text in files.items():
+        if write_atomically(path, text.encode()):
+            crash_point(path)
+
+
+def crash_point(changed: Path) -> None:
+    """Ends the process at once, as a crash or a kill would (no clean-up, no lock release
+    but the kernel's), after the Nth change to a served repository when CRASH_AT_ENVIRONMENT
+    says N: how the tests kill an export at each of its steps."""
+    count = next(_changes_made)
+    if os.environ.get(CRASH_AT_ENVIRONMENT) == str(count):
+        log.warning("%s=%d: ending the process after writing %s", CRASH_AT_ENVIRONMENT, count, changed)
+        logging.shutdown()
+        os._exit(CRASH_EXIT_CODE)
 
 
 def copy_atomically(source: str | Path, destination: str | Path) -> None:

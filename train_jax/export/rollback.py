@@ -1,7 +1,7 @@
 """`cataract rollback`: serve an earlier exported version again, or the newest again.
 
-Versions are never deleted or rewritten: a rollback rewrites the configs only, pinning
-the classifier to version N (`version_policy: specific`) with N's own model card as
+Versions are never deleted or rewritten: a rollback rewrites the configs only, naming
+version N (`version_policy: specific`, as every config does) with N's own model card as
 the config parameters (its threshold, image size, validation figures). A server in
 poll mode (`cataract serve`, the Kubernetes deployment) loads N beside the version it
 serves and switches when N is ready, without a failed request; the ensemble follows,
@@ -23,7 +23,7 @@ from train_jax.export.export import repository_lock
 @dataclasses.dataclass(frozen=True)
 class RollbackResult:
     version: int
-    pinned: bool  # False: the newest version is served, unpinned
+    pinned: bool  # False: the newest version is served
     card: ModelCard
 
 
@@ -40,7 +40,7 @@ def rollback(repository: str | Path, version: int | None) -> RollbackResult:
             raise UserError(f"{model_dir} has no version {chosen}: the versions are {', '.join(map(str, versions))}")
         card = read_card(model_dir / str(chosen))
         pinned = version is not None and chosen != versions[-1]
-        repo.write_configs(repository, card.image_size, card.to_parameters().to_strings(), chosen if pinned else None)
+        repo.write_configs(repository, card.image_size, card.to_parameters().to_strings(), chosen)
     return RollbackResult(chosen, pinned, card)
 
 

@@ -36,6 +36,11 @@ LEGACY_PROTOCOL_VERSION = 1001
 # VGG16's largest tensor (the first classifier layer) has 102,760,448 elements; a file
 # may declare a tensor of any size, so a cap keeps a zero-stride giant out of memory.
 MAX_TENSOR_ELEMENTS = 2**28
+# A zip member's size is what its header declares, and a few KB of deflated zeros can
+# declare gigabytes: both caps are checked before a byte is read. VGG16's pickle is about
+# 10 KB and its storages 553 MB in all (138M float32 parameters).
+MAX_PICKLE_BYTES = 4 << 20
+MAX_STORAGE_BYTES = 2 << 30  # all of a file's storages together
 
 STORAGE_DTYPES = {
     "FloatStorage": np.float32,
@@ -183,14 +188,33 @@ def _load_zip(path: Path) -> dict[str, np.ndarray]:
         if not pickles:
             raise ValueError(f"{path} is a zip file without data.pkl: not a torch.save checkpoint")
         prefix = pickles[0][: -len("data.pkl")]
+        pickle_size = archive.getinfo(pickles[0]).file_size
+        if pickle_size > MAX_PICKLE_BYTES:
+            raise CorruptCheckpointError(f"{pickles[0]} unpacks to {pickle_size:,} bytes, over the cap of "
+                                         f"{MAX_PICKLE_BYTES:,} for a state dict's pickle")
         storages: dict[str, _Storage] = {}
         state = _unpickle(io.BytesIO(archive.read(pickles[0])), storages)
         for key, storage in storages.items():
             if f"{prefix}data/{key}" not in names:
                 raise CorruptCheckpointError(f"storage {key} is missing from the archive")
+        _check_storage_sizes({key: archive.getinfo(f"{prefix}data/{key}").file_size for key in storages}, storages)
+        for key, storage in storages.items():
             with archive.open(f"{prefix}data/{key}") as member:  # no more than the storage declares
                 storage.array = _storage_array(storage, member.read(storage.numel * storage.dtype.itemsize), key)
     return _to_numpy(state)
+
+
+def _check_storage_sizes(member_sizes: dict[str, int], storages: dict[str, _Storage]) -> None:
+    """Before any storage is read: each fits in its member's unpacked size, and all fit
+    in MAX_STORAGE_BYTES together."""
+    total = 0
+    for key, storage in storages.items():
+        size = storage.numel * storage.dtype.itemsize
+        if size > member_sizes[key]:
+            raise CorruptCheckpointError(f"storage {key} declares {storage.numel:,} elements but holds {member_sizes[key]:,} bytes")
+        total += size
+    if total > MAX_STORAGE_BYTES:
+        raise CorruptCheckpointError(f"the storages declare {total:,} bytes in all, over the cap of {MAX_STORAGE_BYTES:,}")
 
 
 def _load_legacy(path: Path) -> dict[str, np.ndarray]:

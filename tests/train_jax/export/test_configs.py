@@ -83,16 +83,16 @@ def check_against_golden(repository: Path) -> None:
 
 
 def test_written_configs_equal_the_goldens(tmp_path):
-    repo.write_configs(tmp_path, SIZE, PARAMETERS)
+    repo.write_configs(tmp_path, SIZE, PARAMETERS, version=1)
     check_against_golden(tmp_path)
 
 
-def test_a_pinned_config_differs_from_the_golden_in_its_version_policy_alone(tmp_path):
-    repo.write_configs(tmp_path, SIZE, PARAMETERS, pinned_version=3)
+def test_a_config_serving_another_version_differs_from_the_golden_in_its_version_policy_alone(tmp_path):
+    repo.write_configs(tmp_path, SIZE, PARAMETERS, version=3)
     for name in CONFIGS[:3]:
         pinned = repo.parse_config((tmp_path / name).read_text())
         assert list(pinned.version_policy.specific.versions) == [3], name
-        assert "Pinned to version 3 by `cataract rollback`" in (tmp_path / name).read_text()
+        assert "Serves version 3 only" in (tmp_path / name).read_text()
         golden = repo.parse_config((GOLDEN / name).read_text())
         for config in (pinned, golden):
             config.ClearField("version_policy")

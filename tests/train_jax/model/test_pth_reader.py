@@ -1,5 +1,7 @@
 """The restricted `.pth` reader against hostile files: tensors whose offset, size or
-strides reach outside their storage must be refused with a clear error, never read.
+strides reach outside their storage must be refused with a clear error, never read; so
+must a zip bomb (a pickle or storages declaring more than the caps, or than the archive
+holds), before its bytes are unpacked.
 
 The files are valid torch.save zip archives written here opcode by opcode, because
 torch itself refuses to write negative strides or tensors larger than their storage.
@@ -11,6 +13,7 @@ import collections
 import math
 import pickle
 import struct
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -20,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from train_jax.errors import UserError
-from train_jax.model import pretrained
-from train_jax.model.torch_pth import MAX_TENSOR_ELEMENTS, load_state_dict
+from train_jax.model import pretrained, torch_pth
+from train_jax.model.torch_pth import MAX_PICKLE_BYTES, MAX_TENSOR_ELEMENTS, load_state_dict
 
 Layout = tuple[int, tuple[int, ...], tuple[int, ...]]  # offset, size, stride
 
@@ -110,6 +113,69 @@ def test_storages_shorter_than_declared_are_refused(tmp_path):
         archive.writestr("archive/data/0", np.zeros(4, "<f4").tobytes())
     with pytest.raises(ValueError, match="storage 0 declares 1,000 elements but holds 16 bytes"):
         load_state_dict(path)
+
+
+def write_zeros(archive: zipfile.ZipFile, name: str, size: int) -> None:
+    """A deflated member of `size` zero bytes, written in chunks: a few KB on disk."""
+    chunk, info = bytes(1 << 20), zipfile.ZipInfo(name)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with archive.open(info, "w", force_zip64=True) as member:
+        for start in range(0, size, len(chunk)):
+            member.write(chunk[: size - start])
+
+
+def deflated(path: Path) -> zipfile.ZipFile:
+    return zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED)
+
+
+def test_a_pickle_over_the_cap_is_refused_unread(tmp_path, monkeypatch):
+    path = tmp_path / "pickle-bomb.pth"
+    with deflated(path) as archive:
+        write_zeros(archive, "archive/data.pkl", MAX_PICKLE_BYTES + 1)
+    monkeypatch.setattr(zipfile.ZipFile, "read", lambda *_: pytest.fail("the pickle was read"))
+    with pytest.raises(UserError) as error:
+        pretrained.read_weight_file(path)
+    assert f"archive/data.pkl unpacks to {MAX_PICKLE_BYTES + 1:,} bytes, over the cap" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_zip_bomb_storage_is_refused_before_it_is_unpacked(tmp_path, monkeypatch):
+    """64 MiB of deflated zeros (64 KB on disk) behind a storage declaring all of them,
+    under a cap of 16 MiB: refused, and the reader's memory never nears the member's size."""
+    elements = 16 << 20  # float32: 64 MiB
+    monkeypatch.setattr(torch_pth, "MAX_STORAGE_BYTES", 16 << 20)
+    path = tmp_path / "storage-bomb.pth"
+    with deflated(path) as archive:
+        archive.writestr("archive/data.pkl", state_dict_pickle({"w": (0, (elements,), (1,))}, elements))
+        write_zeros(archive, "archive/data/0", 4 * elements)
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"the storages declare {4 * elements:,} bytes in all, over the cap of "
+                                             f"{16 << 20:,}"):
+            load_state_dict(path)
+        assert tracemalloc.get_traced_memory()[1] < 4 << 20, "the storage was unpacked"
+    finally:
+        tracemalloc.stop()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 2**40), st.integers(0, 64))
+def test_storages_are_read_only_within_their_member(tmp_path, declared, held):
+    """A storage is read only when the elements it declares fit in the bytes its member
+    unpacks to; otherwise it is refused before it is read, whatever it declares."""
+    path = tmp_path / "declared.pth"
+    with deflated(path) as archive:
+        archive.writestr("archive/data.pkl", state_dict_pickle({"w": (0, (0,), (1,))}, declared))
+        archive.writestr("archive/data/0", bytes(held))
+    fits = 4 * declared <= held
+    try:
+        load_state_dict(path)
+    except ValueError as error:
+        assert not fits, f"a storage that fits was refused: {error}"
+        assert f"storage 0 declares {declared:,} elements but holds {held:,} bytes" in str(error)
+        return
+    assert fits, "a storage declaring more than its member holds was read"
 
 
 def test_malformed_pickles_are_errors_not_tracebacks(tmp_path):
