@@ -15,6 +15,7 @@ from typing import Any
 
 from cataract_contract import CLASSIFIER, PRECISION_CHOICES
 from client.triton_client import PROTOCOLS, TRANSPORTS
+from doors.access import SESSION_HOURS
 from serving.embedded import DEFAULT_POLL_SECONDS, ServerOptions
 from train_jax.errors import UserError
 from train_jax.files import write_atomically
@@ -219,9 +220,18 @@ class DashboardSettings:
     samples: str | None = setting(None, "folder of sample photos to offer (default: demo/photos/test if present)",
                                   metavar="DIR")
     show: bool = setting(False, "open a browser")
+    session_hours: float = setting(SESSION_HOURS, "hours a login lasts (with --credentials): then the browser logs in again",
+                                   above=0, metavar="HOURS")
+
+    def __post_init__(self):
+        check_settings(self)
 
 
 @dataclasses.dataclass(frozen=True)
 class GatewaySettings:
     host: str = setting("127.0.0.1", "address to bind")
     port: int = setting(8080, "port to serve on")
+    max_concurrent: int = setting(16, "requests handled at once; more are answered 503 at once", minimum=1)
+
+    def __post_init__(self):
+        check_settings(self)

@@ -42,8 +42,10 @@ def add_commands(commands) -> None:
         description=(
             'Serve POST /predict/ (multipart field "file") answering {"prediction": "Cataract"|"Normal", '
             '"confidence": percent} as the earlier FastAPI app did, and GET /health; each photo goes to Triton '
-            "through the asyncio client. 400 for a photo that cannot be used, 413 for a file over 20 MiB, 503 when "
-            "Triton is unreachable. Binds to 127.0.0.1 unless --host says otherwise."
+            "through the asyncio client. The login is checked and the upload's size bounded before the body is read. "
+            "400 for a photo that cannot be used or a form that is not one file field, 413 for a file over 20 MiB, "
+            "503 when Triton is unreachable or busy or the gateway has --max-concurrent requests in hand; GET /health "
+            "is always 200 while the gateway runs, with Triton's state. Binds to 127.0.0.1 unless --host says otherwise."
         ),
     )
 
@@ -92,7 +94,7 @@ def run_dashboard(triton: TritonSettings, settings: DashboardSettings, login: Lo
     print(f"dashboard on http://{settings.address}:{settings.port}/ (Triton at {triton.url}, {triton.protocol})",
           flush=True)
     serve(triton.url, triton.protocol, samples, settings.port, settings.address, settings.show,
-          list(settings.allow_websocket_origin), logins=logins)
+          list(settings.allow_websocket_origin), logins=logins, session_hours=settings.session_hours)
     return 0
 
 
@@ -104,5 +106,5 @@ def run_gateway(triton: TritonSettings, settings: GatewaySettings, login: LoginS
     logins = Logins(login.credentials) if login.credentials else None
     print(f"gateway on http://{settings.host}:{settings.port}/predict/ (Triton at {triton.url}, {triton.protocol})"
           f"{'' if logins else ', no login'}", flush=True)
-    serve(triton.url, triton.protocol, settings.host, settings.port, logins)
+    serve(triton.url, triton.protocol, settings.host, settings.port, logins, settings.max_concurrent)
     return 0

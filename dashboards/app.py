@@ -22,11 +22,12 @@ import panel as pn
 import panel_material_ui as pmui
 import param
 from panel.auth import BasicAuthProvider, BasicLoginHandler
+from tornado.escape import url_escape
 
 from cataract_contract import MAX_IMAGE_BYTES, SIZE_LIMIT_TEXT, too_large_message
 from dashboards.rendering import THUMBNAIL_SIDE, heatmap_overlay, html_text, markdown_text, probability_bar
 from dashboards.screening import MAX_PHOTOS_PER_SESSION, Screened, ScreeningSession, ServerMonitor, sample_photos
-from doors.access import AccessError, Logins
+from doors.access import SESSION_HOURS, AccessError, Logins
 
 TITLE = "Cataract screening"
 DISCLAIMER = (
@@ -267,9 +268,11 @@ class ServerPanel(pn.viewable.Viewer):
         return pn.Column(self.unreachable, self.facts, sizing_mode="stretch_width")
 
 
-def create_app(triton_url: str, protocol: str = "grpc", samples_folder: str | Path | None = None):
-    """One page per browser session, with its own state."""
-    session = ScreeningSession(triton_url=triton_url, protocol=protocol)
+def create_app(triton_url: str, protocol: str = "grpc", samples_folder: str | Path | None = None,
+               logout_url: str | None = None):
+    """One page per browser session, with its own state; with logins on, a Log out button
+    (to `logout_url`) in the header, and the logged-in user named in the access log."""
+    session = ScreeningSession(triton_url=triton_url, protocol=protocol, user=pn.state.user or "")
     monitor = ServerMonitor(triton_url=triton_url, protocol=protocol)
 
     async def predict() -> None:
@@ -294,7 +297,11 @@ def create_app(triton_url: str, protocol: str = "grpc", samples_folder: str | Pa
     ]
     pn.state.onload(monitor.refresh)
     pn.state.add_periodic_callback(monitor.refresh, period=MONITOR_PERIOD_MS)
-    return pmui.Page(title=TITLE, sidebar=sidebar, main=main, sidebar_width=340)
+    header = [] if logout_url is None else [
+        pmui.Button(label=f"Log out {pn.state.user or ''}".strip(), href=logout_url, icon="logout",
+                    color="light", css_classes=["logout"]),
+    ]
+    return pmui.Page(title=TITLE, header=header, sidebar=sidebar, main=main, sidebar_width=340)
 
 
 def cookie_secret() -> str:
@@ -314,10 +321,13 @@ def cookie_secret() -> str:
 
 
 class CredentialsLogin(BasicAuthProvider):
-    """Panel's login page and signed cookie, with the doors' own login check (doors/access.py:
-    the credentials file read again when it changes; none left, nobody let in). Not Panel's
-    basic_auth given the file's path: once the file is gone, that takes the path itself as
-    everyone's password. (Overrides BasicLoginHandler's _validate, panel 1.x.)"""
+    """Panel's login page, signed cookie and /logout, with the doors' own login check
+    (doors/access.py: the credentials file read again when it changes; none left, nobody let
+    in; failures logged and counted per client address, a refused address told why). Not
+    Panel's basic_auth given the file's path: once the file is gone, that takes the path
+    itself as everyone's password. A cookie counts only while its user is in the file, so a
+    removed user is logged out at the next page or connection. (Overrides BasicLoginHandler's
+    _validate and post and BasicAuthProvider's get_user, panel 1.x.)"""
 
     def __init__(self, logins: Logins):
         self.logins = logins  # before Bokeh's checks, which read login_handler
@@ -331,23 +341,44 @@ class CredentialsLogin(BasicAuthProvider):
             _login_endpoint, _login_template = self._login_endpoint, self._login_template
 
             def _validate(self, username: str, password: str) -> bool:
-                return logins.check(username, password)
+                return logins.check(username, password, client=self.request.remote_ip)
+
+            def post(self) -> None:
+                refusal = logins.refusal(self.request.remote_ip)
+                if refusal:  # Panel's own message would be "Invalid username or password!"
+                    self.redirect(f"{self.request.path}?error={url_escape(refusal)}")
+                else:
+                    super().post()
 
         return LoginHandler
 
+    @property
+    def get_user(self):
+        panel_user = super().get_user
+
+        def get_user(handler):
+            user = panel_user(handler)
+            return user if user is not None and self.logins.knows(user) else None
+
+        return get_user
+
 
 def serve(triton_url: str, protocol: str, samples_folder: str | Path | None, port: int, address: str,
-          show: bool = False, extra_origins: list[str] = (), logins: Logins | None = None) -> None:
+          show: bool = False, extra_origins: list[str] = (), logins: Logins | None = None,
+          session_hours: float = SESSION_HOURS) -> None:
     """logins: the users of the credentials file; every browser then logs in before any
-    page (or photo) is served."""
+    page (or photo) is served, and its login lasts `session_hours` (then it logs in again)."""
     pn.extension("filedropper", "tabulator")
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}", *extra_origins}
-    login = {}
+    login, logout_url = {}, None
     if logins:
+        provider = CredentialsLogin(logins)
         # Signs the login cookie, with the secret every replica shares.
-        login = {"auth_provider": CredentialsLogin(logins), "cookie_secret": cookie_secret()}
+        login, logout_url = {"auth_provider": provider, "cookie_secret": cookie_secret()}, provider.logout_url
+        # Panel's one setting for how long its login cookie is set for and honoured, in days.
+        pn.config.oauth_expiry = session_hours / 24
     pn.serve(
-        {"/": lambda: create_app(triton_url, protocol, samples_folder)},
+        {"/": lambda: create_app(triton_url, protocol, samples_folder, logout_url)},
         port=port, address=address, websocket_origin=sorted(origins), show=show, title=TITLE,
         # A photo arrives in one chunk of up to the size limit; leave room for the message framing.
         websocket_max_message_size=UPLOAD_CHUNK_BYTES + 2**20, **login,

@@ -10,7 +10,8 @@ file name) and a content hash shown beside its name, so an answer can be traced 
 exact file. Only a photo waiting for Predict holds its file; an answered one keeps its
 thumbnail and its hash, and a session holds at most MAX_PHOTOS_PER_SESSION photos, so a
 browser left open all day does not hold every file it ever screened. Decoding runs in an
-executor, never on the server's event loop.
+executor, never on the server's event loop. Each answer is written to the access log
+(doors/access.py `log_screened`: who, when, the photo's hash, the answer; never the photo).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from cataract_contract import MAX_IMAGE_BYTES, ImageError, decode_image, image_f
 from client.errors import CataractClientError, InvalidImageError
 from client.triton_client import DOOR_TUNING, AsyncCataractClient, ModelInfo, Prediction
 from dashboards.rendering import thumbnail_png
+from doors.access import log_screened
 
 RECENT_LATENCIES = 20
 # Decoding uploads, for every session of this server: all cores but one, which stays
@@ -116,6 +118,7 @@ class ScreeningSession(param.Parameterized):
 
     triton_url = param.String(default="127.0.0.1:8001", doc="Triton HOST:PORT")
     protocol = param.Selector(default="grpc", objects=["grpc", "http"])
+    user = param.String(default="", doc="who is logged in, for the access log; empty without logins")
     pending = param.List(default=[], item_type=WaitingPhoto, doc="photos waiting for Predict")
     results = param.List(default=[], item_type=Screened, doc="answers since the page was opened, newest first")
     messages = param.List(default=[], item_type=Message, doc="what the last actions have to say")
@@ -207,6 +210,8 @@ class ScreeningSession(param.Parameterized):
         for photo, answer in zip(photos, answers):
             if isinstance(answer, Prediction):
                 screened.append(Screened(photo.answered(), dataclasses.replace(answer, source=photo.name), now))
+                log_screened(self.user, photo.sha256, answer.label, answer.cataract_probability, answer.model_version,
+                             now)
             elif answer.retryable:  # the service's failure, not the photo's: it waits for Retry
                 waiting.add(photo.id)
             elif isinstance(answer, InvalidImageError):

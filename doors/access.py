@@ -14,11 +14,20 @@ after Unicode normalisation (NFC), so a password with accents logs in from any k
 The file is read again whenever it changes, so a removed user is refused from the next
 request on; a file that is gone or unreadable refuses everyone, and the log says why. In
 Kubernetes it is a Secret mounted into both pods (deploy/kubernetes/serving).
+
+Every failed login is logged with its user and client address (never its password), and a
+client address with MAX_FAILURES failures in FAILURE_WINDOW_SECONDS is refused, unhashed,
+for REFUSAL_SECONDS (`FailedLogins`). Every screened photo is logged too (`log_screened`):
+who, when, which photo by its hash, what answer from which model version; never the photo.
+A dashboard login lasts SESSION_HOURS (`cataract dashboard --session-hours`), then the
+browser logs in again; its Log out button ends it sooner.
 """
 
 from __future__ import annotations
 
 import base64
+import collections
+import datetime
 import hashlib
 import hmac
 import json
@@ -28,12 +37,16 @@ import secrets
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 from serving.embedded import is_loopback
 from train_jax.files import write_atomically
 
 log = logging.getLogger(__name__)
+# Who screened what, one line a photo, from both doors: a logger of its own, so a deployment
+# can send it to its own file or collector.
+access_log = logging.getLogger("cataract.access")
 
 MIN_PASSWORD_LENGTH = 12
 HASH_SCHEME = "scrypt"
@@ -44,6 +57,13 @@ SALT_BYTES, KEY_BYTES = 16, 32
 # A verified login is remembered this long, so a client sending a request a second costs
 # one slow hash, not one per request.
 VERIFIED_LOGIN_SECONDS = 300
+# Failed logins a client address may make in the window before it is refused for a while:
+# room for a few typing mistakes, never for guessing a 12-character password.
+MAX_FAILURES, FAILURE_WINDOW_SECONDS, REFUSAL_SECONDS = 5, 300, 60
+USER_LOGGED = 64  # characters of a failed login's user name that the log keeps
+HASH_LOGGED = 16  # hex digits of a screened photo's SHA-256 that the access log keeps
+# How long a dashboard login lasts (`cataract dashboard --session-hours`): a working day.
+SESSION_HOURS = 8.0
 
 
 class AccessError(ValueError):
@@ -147,6 +167,65 @@ def require_credentials_off_loopback(host: str, credentials: str | None, door: s
                           "(users and passwords) so that nobody screens or sees patients' photos anonymously")
 
 
+class FailedLogins:
+    """The failed logins of each client address, and which addresses are refused for now:
+    MAX_FAILURES failures within FAILURE_WINDOW_SECONDS refuse an address for
+    REFUSAL_SECONDS, and each further failure within the window refuses it again. Kept in
+    memory, pure but for the injected clock (seconds, monotonic); addresses with nothing
+    left to remember are dropped at each failure, so the table holds at most the addresses
+    that failed within the window."""
+
+    def __init__(self, max_failures: int = MAX_FAILURES, window_seconds: float = FAILURE_WINDOW_SECONDS,
+                 refusal_seconds: float = REFUSAL_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.max_failures, self.window_seconds, self.refusal_seconds = max_failures, window_seconds, refusal_seconds
+        self.clock = clock
+        self._failures: dict[str, collections.deque[float]] = {}  # address -> times of its recent failures
+        self._refused_until: dict[str, float] = {}
+        self._lock = threading.Lock()  # the gateway checks logins from several threads
+
+    def refused_for(self, client: str) -> float:
+        """Seconds until the client may try again; 0 when it may now."""
+        with self._lock:
+            return max(0.0, self._refused_until.get(client, 0.0) - self.clock())
+
+    def failed(self, client: str) -> bool:
+        """Count a failure of the client; whether it refuses the client from now on."""
+        now = self.clock()
+        with self._lock:
+            self._forget_before(now)
+            failures = self._failures.setdefault(client, collections.deque())
+            failures.append(now)
+            refused = len(failures) >= self.max_failures
+            if refused:
+                self._refused_until[client] = now + self.refusal_seconds
+            return refused
+
+    def _forget_before(self, now: float) -> None:
+        for client, failures in list(self._failures.items()):
+            while failures and failures[0] <= now - self.window_seconds:
+                failures.popleft()
+            if not failures:
+                del self._failures[client]
+        for client, until in list(self._refused_until.items()):
+            if until <= now:
+                del self._refused_until[client]
+
+
+def refusal_message(seconds: float) -> str:
+    """What a client refused for its failed logins is told."""
+    return f"too many failed logins from this address: try again in {max(1, round(seconds))} seconds"
+
+
+def log_screened(user: str | None, photo_sha256: str, answer: str, cataract_probability: float, model_version: str,
+                 at: datetime.datetime, request_id: str | None = None) -> None:
+    """The access log's line for one screened photo (both doors): never the photo itself,
+    only the first HASH_LOGGED hex digits of its SHA-256, enough to find the file again;
+    the gateway adds the request id its client was given."""
+    access_log.info("screened: user=%s time=%s photo_sha256=%s answer=%s p_cataract=%.4f model_version=%s%s",
+                    user or "-", at.astimezone().isoformat(timespec="seconds"), photo_sha256[:HASH_LOGGED], answer,
+                    cataract_probability, model_version, f" request_id={request_id}" if request_id else "")
+
+
 class Logins:
     """The login check of both doors, on one credentials file.
 
@@ -154,10 +233,12 @@ class Logins:
     again when it changed; a file that is gone, unreadable or refused refuses every login,
     and the reason is logged once per change. One slow hash runs at a time, so failed logins
     can keep one core busy at most, and a verified login is remembered for
-    VERIFIED_LOGIN_SECONDS (by a keyed digest of the password, never the password)."""
+    VERIFIED_LOGIN_SECONDS (by a keyed digest of the password, never the password). A login
+    that names its client address counts towards that address's refusal (`failures`)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, failures: FailedLogins | None = None):
         self.path = Path(path)
+        self.failures = failures or FailedLogins()
         self._users: dict[str, str] = {}
         self._identity: tuple | None = None
         self._problem: str | None = None
@@ -171,7 +252,30 @@ class Logins:
         read_credentials(self.path)  # a broken file fails at start, in one line, not at the first login
         self._current_users()
 
-    def check(self, user: str, password: str) -> bool:
+    def check(self, user: str, password: str, client: str | None = None) -> bool:
+        """Whether the user logs in with the password. `client`, the address the login comes
+        from: a refused address is answered False without a hash (`refusal` says why), and its
+        failures count towards its refusal."""
+        if client is not None and self.refusal(client):
+            return False  # logged once, when the refusal began
+        valid = self._verified_login(user, password)
+        if not valid:
+            log.warning("failed login of user %r from %s", user[:USER_LOGGED], client or "an unnamed client")
+            if client is not None and self.failures.failed(client):
+                log.warning("refusing logins from %s for %.0f s: %d failed logins within %.0f s", client,
+                            self.failures.refusal_seconds, self.failures.max_failures, self.failures.window_seconds)
+        return valid
+
+    def refusal(self, client: str) -> str | None:
+        """Why the client's logins are refused for now; None when they are not."""
+        seconds = self.failures.refused_for(client)
+        return refusal_message(seconds) if seconds else None
+
+    def knows(self, user: str) -> bool:
+        """Whether the user is in the file as it is now (a removed user's login cookie no longer counts)."""
+        return user in self._current_users()
+
+    def _verified_login(self, user: str, password: str) -> bool:
         users = self._current_users()
         stored = users.get(user)
         digest = hmac.digest(self._digest_key, normalized(password), "sha256")

@@ -12,10 +12,12 @@ from PIL import Image
 
 from tests.bad_inputs import write_special_paths
 from cataract_contract import (
+    ACCEPTED_FORMATS,
     MAX_DECODED_BYTES,
     MAX_IMAGE_BYTES,
     ImageError,
     decode_image,
+    format_by_signature,
     load_rgb,
     model_input,
     read_image_bytes,
@@ -178,3 +180,59 @@ def test_special_files_are_refused_without_reading_them(tmp_path):
         assert str(error.value).startswith(f"cannot read {path}: "), error.value
         with pytest.raises(ImageError, match=problem):
             load_rgb(path)
+
+
+def test_a_refused_format_is_named_by_its_magic_number_with_no_other_plugin_called(monkeypatch):
+    """Issue 22 item 12: naming a refused file once opened it with every Pillow plugin, each
+    more code an attacker can reach (EPS even runs Ghostscript). Only the accepted formats'
+    plugins may look at the bytes now."""
+    refused = {format: encode(gradient_rgb(32, 32), format)
+               for format in ("PPM", "ICO", "TGA", "PCX", "EPS", "SGI", "QOI", "PDF")}
+    Image.init()  # every plugin registered, so that each can be watched
+    called = []
+
+    def watched(format, plugin):
+        def call(*args, **options):
+            called.append(format)
+            return plugin(*args, **options)
+        return call
+
+    for format, (factory, accept) in list(Image.OPEN.items()):
+        if format not in ACCEPTED_FORMATS:
+            monkeypatch.setitem(Image.OPEN, format, (watched(format, factory), accept and watched(format, accept)))
+    open_with_formats = Image.open
+
+    def open_only_accepted(file, mode="r", formats=None):
+        assert formats is not None and set(formats) <= set(ACCEPTED_FORMATS), f"Image.open with formats={formats}"
+        return open_with_formats(file, mode, formats)
+
+    monkeypatch.setattr(Image, "open", open_only_accepted)
+    for format, data in refused.items():
+        with pytest.raises(ImageError, match=f"^{format} images are not accepted: send JPEG, PNG, BMP, WEBP, GIF, TIFF$"):
+            decode_image(data)
+    assert called == []
+
+
+@pytest.mark.parametrize("data,format", [
+    (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 32 32\n", "EPS"),
+    (b"\xc5\xd0\xd3\xc6" + bytes(28), "EPS"),  # DOS EPS: a binary header before the PostScript
+    (b"%PDF-1.7\n", "PDF"),
+    (b"8BPS\x00\x01" + bytes(20), "PSD"),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "HEIC"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n" + bytes(20), "JPEG2000"),
+    (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>', "SVG"),
+])
+def test_formats_pillow_may_not_even_read_are_named_by_their_signature(data, format):
+    assert format_by_signature(data) == format
+    with pytest.raises(ImageError, match=f"^{format} images are not accepted"):
+        decode_image(data)
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"\x13\x37 unknown bytes", "not an image: the bytes are in no known image format"),
+    (b"<html><body>a web page</body></html>", "not an image: the bytes are in no known image format"),
+    (b"\xff\xd8\xff" + bytes(8), "not an image: the bytes begin like JPEG, but no JPEG header follows"),
+])
+def test_bytes_of_no_format_or_a_broken_header_are_not_an_image(data, message):
+    with pytest.raises(ImageError, match=f"^{message}$"):
+        decode_image(data)

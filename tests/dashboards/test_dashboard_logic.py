@@ -284,3 +284,29 @@ def test_every_replica_signs_logins_with_the_shared_cookie_secret(monkeypatch, c
         first, second = app.cookie_secret(), app.cookie_secret()
     assert first != second and len(first) >= app.MIN_COOKIE_SECRET_CHARACTERS  # one per process start
     assert "CATARACT_COOKIE_SECRET is not set" in caplog.text and "replicas will not share sessions" in caplog.text
+
+
+def test_each_screened_photo_is_written_to_the_access_log_without_the_photo(synthetic_photos, caplog):
+    """Issue 22 item 17: who screened which photo (by its hash), when, with what answer."""
+    from client.triton_client import Prediction
+
+    data = photos(synthetic_photos, 1)[0].read_bytes()
+    session = ScreeningSession(user="alice")
+    photo = prepare_photo("eye.jpg", data)
+    session.pending = [photo]
+    answer = Prediction(source="", label="Cataract", confidence=91.0, probabilities={"cataract": 0.91, "normal": 0.09},
+                        cataract_probability=0.91, model_score=0.8, threshold=0.4, model_version="7", latency_ms=12.0)
+    with caplog.at_level(logging.INFO, logger="cataract.access"):
+        session._take([photo], [answer])
+    (line,) = [record.getMessage() for record in caplog.records if record.name == "cataract.access"]
+    assert line.startswith(f"screened: user=alice time={session.results[0].at.astimezone().isoformat(timespec='seconds')} "
+                           f"photo_sha256={photo.sha256[:16]} answer=Cataract p_cataract=0.9100 model_version=7")
+    assert "eye.jpg" not in line and photo.sha256 not in line  # neither the file's name nor enough to rebuild it
+
+
+def test_the_header_offers_a_logout_only_with_logins():
+    def logout_buttons(page):
+        return [item for item in page.header if getattr(item, "href", None) == "/logout"]
+
+    assert len(logout_buttons(app.create_app("127.0.0.1:1", logout_url="/logout"))) == 1
+    assert logout_buttons(app.create_app("127.0.0.1:1")) == []

@@ -91,18 +91,6 @@ def test_each_client_error_has_the_earlier_contracts_status(error, status):
     assert error.retryable == (status in (503, 504))
 
 
-def test_unreachable_triton_is_a_503(synthetic_photos):
-    nobody, port = free_ports(2)
-    url = f"http://127.0.0.1:{port}"
-    process = start_door(["gateway", "--triton-url", f"127.0.0.1:{nobody}", "--port", str(port)], url)
-    try:
-        with open(a_photo(synthetic_photos), "rb") as file:
-            response = requests.post(url + "/predict/", files={"file": ("eye.jpg", file, "image/jpeg")}, timeout=60)
-        assert response.status_code == 503 and "no Triton server answers" in response.json()["detail"]
-        assert requests.get(url + "/health", timeout=30).status_code == 503
-    finally:
-        stop_door(process)
-
 
 def test_the_gateway_refuses_photos_without_a_login(triton, credentials, synthetic_photos):
     (port,) = free_ports(1)

@@ -41,6 +41,7 @@ def damage(folder):
             file.write_bytes(bytes(data))
 
 
+@pytest.mark.slow
 def test_damaged_checkpoints_are_detected_skipped_and_never_loaded(synthetic_photos, tmp_path, caplog):
     caplog.set_level(logging.INFO)
     run = tmp_path / "run"
@@ -92,6 +93,7 @@ def test_a_version_that_cannot_load_does_not_take_the_others_down(tiny_repositor
     assert f"model {contract.ENSEMBLE} failed to load: not loaded: a model it needs failed to load" in errors
 
 
+@pytest.mark.server
 def test_soak_keeps_every_request_and_memory_flat(tiny_repository, synthetic_photos):
     result = run_cli("bench", "soak", "--repository", str(tiny_repository), "--photos", str(synthetic_photos / "test"),
                      "--concurrency", "16", "--seconds", "20", "--max-memory-growth", "0.10", timeout=300)

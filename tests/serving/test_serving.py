@@ -270,6 +270,7 @@ def test_configs_are_replaced_never_rewritten_in_place(tiny_run, tmp_path):
     assert not [path.name for path in repository.rglob(".*") if path.name != ".export.lock"], "temporary files left behind"
 
 
+@pytest.mark.slow
 def test_two_exports_at_once_take_turns(tiny_run, tmp_path):
     """Two `cataract export` processes on one repository: the lock makes them take turns,
     so each gets its own version and staging folder, and the configs describe the newest."""
@@ -338,6 +339,7 @@ def test_an_operator_can_override_the_exported_precision(tiny_repository, monkey
         server.stop()
 
 
+@pytest.mark.slow
 def test_the_real_224_vgg16_exports_to_a_savedmodel_and_onnx_twin_equal_to_flax(tmp_path):
     """The production network (full width, 224x224, 7x7 heatmap), not the tiny one: the
     graphs the GPU containers get (the frozen SavedModel for TF-TRT, its ONNX twin for

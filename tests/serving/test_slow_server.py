@@ -149,6 +149,7 @@ def test_the_cli_names_busy_photos_and_answers_the_rest(busy, tmp_path):
     assert errors and all("is busy" in line for line in errors), result.stdout
 
 
+@pytest.mark.server
 def test_overload_benchmark_answers_or_refuses_every_request(tiny_repository, synthetic_photos):
     """The benchmark is a command, not a test; this only proves that it runs and counts."""
     result = run_cli("bench", "overload", "--repository", str(tiny_repository), "--photos", str(synthetic_photos / "test"),

@@ -67,6 +67,7 @@ def test_every_kind_of_planted_copy_is_found_and_no_look_alike_is(planted, tmp_p
     assert (tmp_path / "audit.html").read_text().count("<b>mirrored</b>") == mirrored_copies
 
 
+@pytest.mark.slow
 def test_workers_and_the_cache_change_nothing_but_the_time(planted, tmp_path):
     folder, _ = planted
     records = discover(folder)["train"]

@@ -71,6 +71,7 @@ def test_each_process_reads_its_rows_of_the_one_process_batch(synthetic_photos):
             np.testing.assert_array_equal(np.concatenate([halves[0][step][key], halves[1][step][key]]), batch[key])
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one_and_resume_together(synthetic_photos, tmp_path):
     one = train(tiny_config(synthetic_photos, tmp_path / "one", **SETTINGS)).root
 
@@ -106,6 +107,7 @@ def test_two_processes_train_like_one_and_resume_together(synthetic_photos, tmp_
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_feature_cache_refuses_several_processes_in_one_line(synthetic_photos, tmp_path):
     config = tiny_config(synthetic_photos, tmp_path / "run", augmented_views=2, epochs=1)
     processes = start_processes(config, 2)

@@ -212,6 +212,7 @@ def test_a_run_recorded_before_the_optimiser_settings_resumes_as_it_trained(tmp_
         optax.adam(1e-4).init(params))
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_its_last_checkpoint_and_matches_an_unbroken_one(synthetic_photos, tmp_path):
     settings = dict(head_epochs=3, finetune_epochs=3, patience=10)
     unbroken = tmp_path / "unbroken"
@@ -243,6 +244,7 @@ def test_killed_run_resumes_from_its_last_checkpoint_and_matches_an_unbroken_one
     np.testing.assert_allclose(validation_scores(broken), validation_scores(unbroken), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_data_parallel_over_two_devices_matches_one(synthetic_photos, tmp_path):
     def command(out, **overrides):
         return train_command(tiny_config(synthetic_photos, tmp_path / out, epochs=1, **overrides))
