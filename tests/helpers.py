@@ -79,3 +79,14 @@ def stop_door(process: subprocess.Popen) -> None:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def start_polled_server(run: Path, folder: Path, poll_seconds: float):
+    """Version 1 of `run` exported into folder/model_repository and served by a real
+    tritonserver polling it every `poll_seconds`: (server, repository)."""
+    from train_jax.export.export import export
+
+    repository = folder / "model_repository"
+    # A tiny run does not learn by the verdict's rule; these tests are about serving it.
+    export(run, repository, cpu_precision="float32", allow_unproven=True)
+    return start_server(repository, model_control="poll", poll_seconds=poll_seconds), repository

@@ -20,9 +20,9 @@ from google.protobuf import text_format
 
 from cataract_contract import CLASSIFIER, ENSEMBLE, PREPROCESS, SAVEDMODEL_DIR, ModelCard, ServedParameters
 from client.triton_client import CataractClient
-from tests.helpers import run_cli, start_server
+from tests.helpers import run_cli, start_polled_server
 from train_jax.export import repository as repo
-from train_jax.export.export import export, pin_served_version
+from train_jax.export.export import pin_served_version
 
 POLL_SECONDS = 1
 SETTLE_SECONDS = 4 * POLL_SECONDS  # time for a wrongly visible version to be picked up, were there one
@@ -32,9 +32,7 @@ LOAD_DEADLINE_SECONDS = 180  # a switched version's load and warm-up, on a busy 
 @pytest.fixture(scope="module")
 def polled(tiny_run, tmp_path_factory):
     """Version 1, served by a polling Triton."""
-    repository = tmp_path_factory.mktemp("atomic") / "model_repository"
-    export(tiny_run, repository, cpu_precision="float32", allow_unproven=True)
-    server = start_server(repository, model_control="poll", poll_seconds=POLL_SECONDS)
+    server, repository = start_polled_server(tiny_run, tmp_path_factory.mktemp("atomic"), POLL_SECONDS)
     yield server, repository
     server.stop()
 

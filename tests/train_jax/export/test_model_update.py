@@ -16,7 +16,7 @@ import pytest
 
 from cataract_contract import MODEL_CARD, ServedParameters
 from client.triton_client import CataractClient
-from tests.helpers import run_cli, start_server
+from tests.helpers import run_cli, start_polled_server
 from train_jax.errors import UserError
 from train_jax.export import repository as repo
 from train_jax.export.export import export
@@ -78,9 +78,7 @@ def served_parameters(config: Path) -> ServedParameters:
 @pytest.fixture(scope="module")
 def polled_repository(tiny_run, tmp_path_factory):
     """Version 1, served by a polling Triton; the update test adds the next versions."""
-    repository = tmp_path_factory.mktemp("polled") / "model_repository"
-    export(tiny_run, repository, cpu_precision="float32", allow_unproven=True)
-    server = start_server(repository, model_control="poll", poll_seconds=POLL_SECONDS)
+    server, repository = start_polled_server(tiny_run, tmp_path_factory.mktemp("polled"), POLL_SECONDS)
     yield server, repository
     server.stop()
 
