@@ -13,6 +13,7 @@ from train_jax.data.scan import discover
 from train_jax.errors import UserError
 
 
+@pytest.mark.slow
 def test_one_seed_of_the_demo_recipe_reports_consistent_figures(tmp_path, capsys):
     kept = tmp_path / "kept"
     report = run_recipe_benchmark(RecipeBenchConfig("demo", seeds="3", n=96, keep=str(kept)), image_size=32, epochs=1)

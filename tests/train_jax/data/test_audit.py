@@ -145,6 +145,7 @@ def test_label_conflict_policies(planted):
     assert relabelled.record.label == 0
 
 
+@pytest.mark.slow
 def test_train_refuses_leakage_unless_allowed_and_evaluate_reports_both_scores(planted, tmp_path):
     refused = run_cli(*train_command(tiny_config(planted, tmp_path / "refused", epochs=1, batch_size=4)))
     assert refused.returncode == 2
