@@ -210,6 +210,7 @@ def test_every_config_parses_into_triton_model_config(tiny_repository):
     assert (tiny_repository / contract.CLASSIFIER / "labels.txt").read_text().split() == ["cataract", "normal"]
 
 
+@pytest.mark.slow
 def test_export_is_standard_ops_equal_to_flax_and_versions_accumulate(tiny_run, tmp_path):
     repository = tmp_path / "repository"
     first = export(tiny_run, repository, allow_unproven=True)

@@ -69,6 +69,7 @@ def shuffled_labels(photos: Path, copy: Path, seed: int = 0) -> Path:
     return copy
 
 
+@pytest.mark.slow
 def test_a_run_trained_on_shuffled_labels_did_not_learn_and_exports_only_with_the_flag(synthetic_photos, tmp_path):
     from train_jax.training.trainer import train
 
