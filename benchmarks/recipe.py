@@ -23,13 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from cataract_contract import CLASS_NAMES
-from train_jax.data import scan as photos
-from train_jax.data.split import split_train_validation
-from train_jax.data.synth import generate
 from train_jax.errors import UserError
 from train_jax.recipes import RECIPES, recipe_settings
 from train_jax.settings import check_settings, setting
-from train_jax.training.config import TrainConfig
 
 # The fixed held-out fold of a folder without test/: its share of the photos, and the
 # seed that draws it (apart from the training seeds, so no seed's split is the fold's).
@@ -91,8 +87,11 @@ def run_recipe_benchmark(config: RecipeBenchConfig, **train_overrides: Any) -> d
     """Train and score the recipe once per seed; `train_overrides` are TrainConfig fields
     set over the recipe's (tests shrink the network and the epochs with them). The report's
     "all_reached" is False when a seed's held-out AUC missed --min-auc."""
-    # Imported here: JAX loads only when the benchmark runs, not when the command line is built.
+    # Imported here: JAX and the data pipeline load only when the benchmark runs, not when
+    # the command line is built.
+    from train_jax.data.synth import generate
     from train_jax.evaluation.evaluate import evaluate
+    from train_jax.training.config import TrainConfig
     from train_jax.training.trainer import train
 
     settings = {**recipe_settings(config.recipe), **train_overrides}
@@ -124,6 +123,9 @@ def run_recipe_benchmark(config: RecipeBenchConfig, **train_overrides: Any) -> d
 def held_out_layout(data: Path, out: Path) -> Path:
     """DATA itself when it has a test/ split; else OUT/train and OUT/test, links to the
     photos of DATA's training split on either side of a fixed fold grouped by copies."""
+    from train_jax.data import scan as photos
+    from train_jax.data.split import split_train_validation
+
     splits = photos.discover(data)
     if "test" in splits:
         return data
