@@ -13,6 +13,7 @@ in an environment that has nothing else of this project.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import io
 import json
 import os
@@ -84,15 +85,107 @@ INPUT_IMAGE = "image"
 INPUT_IMAGE_BYTES = "image_bytes"
 OUTPUT_PROBABILITIES = "probabilities"
 OUTPUT_HEATMAP = "heatmap"
-# The classifier's outputs, in the order configs list them. The gradability decision's
-# outputs and its reason codes (0 = gradable) will join here, named once.
-CLASSIFIER_OUTPUTS = (OUTPUT_PROBABILITIES, OUTPUT_HEATMAP)
+OUTPUT_GRADABLE = "gradable"  # TYPE_BOOL [1]: may the model judge this photo at all
+OUTPUT_UNGRADABLE_REASON = "ungradable_reason"  # TYPE_INT32 [1]: an UngradableReason, 0 = gradable
+# TYPE_INT32 [2]: the decoded photo's height and width before resizing, which the classifier
+# cannot see in its resized pixels. Preprocess (and the client) send it; 0, 0 = not known,
+# and then the photo's size is not checked (a raw tensor call may leave it out).
+INPUT_PHOTO_SIZE = "photo_size"
+GRADABILITY_OUTPUTS = (OUTPUT_GRADABLE, OUTPUT_UNGRADABLE_REASON)
+# The classifier's outputs, in the order configs list them; a version exported before the
+# gradability gate has only the first two (UNGATED_OUTPUTS).
+UNGATED_OUTPUTS = (OUTPUT_PROBABILITIES, OUTPUT_HEATMAP)
+CLASSIFIER_OUTPUTS = (*UNGATED_OUTPUTS, *GRADABILITY_OUTPUTS)
 LABELS_FILE = "labels.txt"
 SAVEDMODEL_DIR = "model.savedmodel"  # <model>/<version>/model.savedmodel
 MODEL_CARD = "model_card.json"  # <model>/<version>/model_card.json
 SAVEDMODEL_SIGNATURE = "serving_default"
 # Each of VGG16's five blocks halves the image: the heatmap's side is image_size / 32.
 HEATMAP_REDUCTION = 32
+
+
+# -- gradability: whether the model may judge a photo at all -------------------------------
+# The served graph refuses a photo it cannot judge instead of labelling it: every door then
+# shows UNGRADABLE with the reason's text. Checks in this order, the first that fails gives
+# the reason (a dark or blurred photo also looks unlike an eye photo to the network, and
+# "retake with more light" helps more than "not an eye photo"):
+#   TOO_SMALL         the decoded photo's shorter side < MIN_PHOTO_SIDE (decided where it is
+#                     decoded: preprocess and the client send photo_size; 0 = not known)
+#   TOO_DARK          mean luminance (LUMA weights, 0..255, of the resized pixels) < limit
+#   TOO_BRIGHT        mean luminance > limit
+#   BLURRED           sharpness < limit: log10((var(Laplacian(Y)) + 1) / (var(Y) + 1)) on the
+#                     resized luminance Y, Laplacian = LAPLACIAN_KERNEL, valid positions only
+#   NOT_AN_EYE_PHOTO  the network's pooled features are far from the training photos':
+#                     the smallest Mahalanobis distance to a class mean under a shrunk
+#                     shared covariance > limit
+# The limits other than MIN_PHOTO_SIDE are fitted on the training photos when training ends
+# (train_jax/gradability), carried into the exported graph, its config and model card.
+
+UNGRADABLE = "Ungradable"  # the prediction every door shows for a refused photo
+MIN_PHOTO_SIDE = 32  # pixels; the shared real photos go down to 36
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luminance of RGB
+LAPLACIAN_KERNEL = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
+
+
+class UngradableReason(enum.IntEnum):
+    """The classifier's `ungradable_reason` output; 0 means the photo was graded."""
+
+    GRADABLE = 0
+    NOT_AN_EYE_PHOTO = 1
+    TOO_DARK = 2
+    TOO_BRIGHT = 3
+    BLURRED = 4
+    TOO_SMALL = 5
+
+
+REASON_TEXTS = {
+    UngradableReason.GRADABLE: "gradable",
+    UngradableReason.NOT_AN_EYE_PHOTO: "not an external eye photo like those the model was trained on",
+    UngradableReason.TOO_DARK: "too dark to see the lens",
+    UngradableReason.TOO_BRIGHT: "too bright to see the lens",
+    UngradableReason.BLURRED: "too blurred",
+    UngradableReason.TOO_SMALL: f"too small (shorter side under {MIN_PHOTO_SIDE} pixels)",
+}
+# What a version exported before the gate answers for "reason": it was never checked.
+NOT_CHECKED = "not checked (exported before gradability)"
+
+
+def reason_text(code: int) -> str:
+    """The text of an `ungradable_reason` code; ValueError for a code the contract lacks."""
+    try:
+        return REASON_TEXTS[UngradableReason(int(code))]
+    except ValueError:
+        raise ValueError(f"unknown ungradable_reason code {code!r}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class GateLimits:
+    """The gradability gate's limits, as fitted on one run's training photos: each fitted
+    limit is the training photos' `quantile` (lower tail for a minimum, upper for a
+    maximum), so each check alone refuses about that fraction of photos like them."""
+
+    quantile: float
+    min_brightness: float
+    max_brightness: float
+    min_sharpness: float
+    max_feature_distance: float
+    min_photo_side: int = MIN_PHOTO_SIDE
+
+
+def gate_decision(photo_size: Any, brightness: Any, sharpness: Any, feature_distance: Any, limits: GateLimits,
+                  xp: Any = np) -> tuple[Any, Any]:
+    """The gate's decision from its measures, in the order above: (gradable bool (N,),
+    ungradable_reason int32 (N,)). photo_size is (N, 2) height, width (0 = not known);
+    `xp` is numpy or jax.numpy (the served graph computes the same in TensorFlow)."""
+    shorter = xp.min(photo_size, axis=-1)
+    reason = xp.where(feature_distance > limits.max_feature_distance, int(UngradableReason.NOT_AN_EYE_PHOTO), 0)
+    for failed, code in ((sharpness < limits.min_sharpness, UngradableReason.BLURRED),
+                         (brightness > limits.max_brightness, UngradableReason.TOO_BRIGHT),
+                         (brightness < limits.min_brightness, UngradableReason.TOO_DARK),
+                         ((shorter > 0) & (shorter < limits.min_photo_side), UngradableReason.TOO_SMALL)):
+        reason = xp.where(failed, int(code), reason)  # later checks here come first in the order
+    reason = reason.astype(xp.int32)
+    return reason == 0, reason
 
 
 # The embedded server's precision, chosen by export and recorded in the model card; "auto"

@@ -1,0 +1,84 @@
+"""The gradability gate of one run, as fitted when training ended: RUN/gradability.json
+(the limits, the method, what validation measured) and RUN/gradability.npz (the feature
+statistics, and each training photo's measures, so the limits can be refitted at another
+quantile without training again).
+
+The gate's measures and the order of its checks are the contract's (cataract_contract,
+"gradability"); the not-an-eye check's features are defined here:
+    features  the global average of the ReLU output of each block in `feature_blocks`
+              (1-based VGG16 blocks, after their max pooling), concatenated in that order
+    z         (features - feature_shift) / feature_scale
+    distance  min over classes c of (z - class_means[c]) . precision . (z - class_means[c])
+              (the squared Mahalanobis distance under the shrunk shared covariance)
+JAX (train_jax/gradability/measures.py) and the exported TensorFlow graph
+(train_jax/export/savedmodel.py) both compute it from this spec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cataract_contract import GateLimits
+from train_jax.errors import UserError
+from train_jax.files import write_atomically
+
+SPEC_FILE = "gradability.json"
+ARRAYS_FILE = "gradability.npz"
+ARRAY_FIELDS = ("feature_shift", "feature_scale", "class_means", "precision")
+# Each training photo's cross-fitted measures, kept for refitting the limits.
+TRAINING_MEASURES = ("training_brightness", "training_sharpness", "training_feature_distance")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GateSpec:
+    limits: GateLimits
+    feature_blocks: tuple[int, ...]
+    feature_shift: np.ndarray  # (D,) float32
+    feature_scale: np.ndarray  # (D,) float32
+    class_means: np.ndarray  # (classes, D) float32, standardised features
+    precision: np.ndarray  # (D, D) float32, inverse of the shrunk shared covariance
+    method: str = ""  # how the limits were fitted, in words (model card, report)
+    blind_spots: tuple[str, ...] = ()  # what the gate is known not to catch (model card)
+    validation: dict[str, Any] = dataclasses.field(default_factory=dict)  # refusals on validation photos
+    training_measures: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # TRAINING_MEASURES
+
+    @property
+    def feature_count(self) -> int:
+        return int(self.feature_shift.shape[0])
+
+    def with_limits(self, limits: GateLimits, validation: dict[str, Any] | None = None) -> GateSpec:
+        return dataclasses.replace(self, limits=limits, validation=self.validation if validation is None else validation)
+
+    def save(self, run_root: str | Path) -> None:
+        root = Path(run_root)
+        arrays = {name: np.asarray(getattr(self, name), np.float32) for name in ARRAY_FIELDS}
+        arrays.update({name: np.asarray(values, np.float32) for name, values in self.training_measures.items()})
+        with (root / ARRAYS_FILE).open("wb") as stream:  # npz wants a file; written before the JSON that names it
+            np.savez(stream, **arrays)
+        described = {"limits": dataclasses.asdict(self.limits), "feature_blocks": list(self.feature_blocks),
+                     "feature_count": self.feature_count, "method": self.method,
+                     "blind_spots": list(self.blind_spots), "validation": self.validation}
+        write_atomically(root / SPEC_FILE, (json.dumps(described, indent=2) + "\n").encode())
+
+    @classmethod
+    def exists(cls, run_root: str | Path) -> bool:
+        return (Path(run_root) / SPEC_FILE).is_file() and (Path(run_root) / ARRAYS_FILE).is_file()
+
+    @classmethod
+    def load(cls, run_root: str | Path) -> GateSpec:
+        root = Path(run_root)
+        if not cls.exists(root):
+            raise UserError(f"{root / SPEC_FILE} is missing: the run has no gradability gate "
+                            f"(fit one with `cataract operating-point {root} --fit-gate`)")
+        described = json.loads((root / SPEC_FILE).read_text())
+        with np.load(root / ARRAYS_FILE) as arrays:
+            values = {name: np.asarray(arrays[name], np.float32) for name in ARRAY_FIELDS}
+            measures = {name: np.asarray(arrays[name]) for name in TRAINING_MEASURES if name in arrays}
+        return cls(limits=GateLimits(**described["limits"]), feature_blocks=tuple(described["feature_blocks"]),
+                   method=described.get("method", ""), blind_spots=tuple(described.get("blind_spots", ())),
+                   validation=described.get("validation", {}), training_measures=measures, **values)
