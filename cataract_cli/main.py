@@ -1,9 +1,9 @@
 """`cataract`: one command for the whole life cycle, a subcommand per step.
 
-The subcommands live by job: data.py (synth, audit), training.py (train, evaluate),
-repository.py (export, rollback), server.py (serve), screening.py (predict, dashboard,
-gateway), users.py (the doors' credentials file) and bench.py (the benchmarks). Every
-flag comes from a settings dataclass (options.py, benchmarks/configs.py,
+The subcommands live by job: data.py (synth, audit), training.py (train, evaluate,
+operating-point), repository.py (export, rollback), server.py (serve), screening.py
+(predict, dashboard, gateway), users.py (the doors' credentials file) and bench.py (the
+benchmarks). Every flag comes from a settings dataclass (options.py, benchmarks/configs.py,
 train_jax/training/config.py; commands.py declares the commands from them), so a value
 out of its limits is refused in one line naming the flag.
 

@@ -16,16 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from cataract_contract import CATARACT
+from cataract_contract import CATARACT, reason_text
 from train_jax.data import scan as photos
 from train_jax.data.checks import find_copy_groups, leaked_test_paths
 from train_jax.data.scan import ImageRecord, ScannedImage
 from train_jax.errors import UserError
 from train_jax.evaluation.metrics import binary_metrics, bootstrap_intervals, reliability
-from train_jax.evaluation.report import write_report
+from train_jax.evaluation.report import GRADABILITY_KEY, write_report
+from train_jax.gradability.fit import refusal_counts
+from train_jax.gradability.measures import decide, measure_records
+from train_jax.gradability.spec import FIT_GATE_HINT, GateSpec
 from train_jax.training.config import read_json, write_json
 from train_jax.training.predict import predict_records
-from train_jax.training.run_folder import RunPaths, load_run, read_predictions, read_threshold, write_predictions
+from train_jax.training.run_folder import RunPaths, TrainedRun, load_run, read_predictions, read_threshold, write_predictions
 from train_jax.training.verdict import UNJUDGED, VERDICT_KEY, Verdict, read_verdict
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,28 @@ def scores_at(is_positive: np.ndarray, scores: np.ndarray, threshold: float) -> 
     return dataclasses.asdict(binary_metrics(is_positive, scores, threshold))
 
 
+def gate_report(run: TrainedRun, test: list[ScannedImage], positive: np.ndarray, scores: np.ndarray,
+                threshold: float) -> dict[str, Any] | None:
+    """The run's gradability gate on the test photos: how many it refuses and why, which,
+    and the figures on the photos it grades beside those on all; None for a run without
+    a gate."""
+    if not GateSpec.exists(run.paths.root):
+        log.warning("%s has no gradability gate: the test photos are not checked (%s)", run.paths.root, FIT_GATE_HINT)
+        return None
+    spec = GateSpec.load(run.paths.root)
+    measured = measure_records(run.model, spec.feature_blocks, [image.record for image in test])
+    decision = decide(spec, measured, [(image.height, image.width) for image in test])
+    graded = decision["gradable"]
+    refused = [{"file": image.record.path, "reason": reason_text(code)}
+               for image, code in zip(test, decision["reason"]) if code]
+    report = {"test": refusal_counts(decision["reason"]), "validation": spec.validation,
+              "limits": dataclasses.asdict(spec.limits), "feature_blocks": list(spec.feature_blocks),
+              "method": spec.method, "blind_spots": list(spec.blind_spots), "refused_test_photos": refused}
+    if len(set(positive[graded])) == 2:  # figures need both classes among the graded photos
+        report["graded_test_at_threshold"] = scores_at(positive[graded], scores[graded], threshold)
+    return report
+
+
 def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dict[str, Any]:
     if batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {batch_size}")
@@ -68,6 +93,7 @@ def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dic
     test_positive = np.array([r.label for r in records]) == CATARACT
     write_predictions(run.paths.root / "test_predictions.csv", [r.path for r in records], [r.label for r in records], test_scores)
 
+    gradability = gate_report(run, scanned, test_positive, test_scores, threshold)
     leaked = leaked_photos(run.paths, scanned)
     calibration, calibration_error = reliability(test_positive, test_scores)
     report: dict[str, Any] = {
@@ -84,6 +110,7 @@ def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dic
         "test_confidence_intervals_95": bootstrap_intervals(test_positive, test_scores, threshold),
         "test_calibration": {"bins": calibration, "expected_calibration_error": calibration_error},
         "leaked_test_photos": leaked,
+        GRADABILITY_KEY: gradability,
     }
     verdict = read_verdict(run.paths)
     if verdict is not None:
@@ -110,7 +137,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     verdict = Verdict.from_record(report[VERDICT_KEY]).text if VERDICT_KEY in report else f"none ({UNJUDGED})"
     lines = [
         f"training's verdict: {verdict}",
-        f"threshold {report['threshold']:.3f} (chosen on validation by Youden's J; "
+        f"threshold {report['threshold']:.3f} ({report['threshold_rule'].split(':')[0]}, chosen on validation; "
         f"validation accuracy {validation['accuracy']:.3f}, AUC {validation['roc_auc']:.3f})",
         f"test photos: {test['count']} ({report['test_counts']['cataract']} cataract, {report['test_counts']['normal']} normal)",
         f"accuracy {with_interval('accuracy', test['accuracy'])}  ROC AUC {with_interval('roc_auc', test['roc_auc'])}  (95% bootstrap)",
@@ -125,5 +152,24 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         clean = report.get("test_without_leaked_at_threshold")
         if clean:
             lines.append(f"without them: {clean['count']} photos, accuracy {clean['accuracy']:.3f}, ROC AUC {clean['roc_auc']:.3f}")
+    lines += gradability_lines(report.get(GRADABILITY_KEY), test)
     lines.append("written: " + ", ".join(report["files"].values()))
+    return lines
+
+
+def gradability_lines(gradability: dict[str, Any] | None, everything: dict[str, Any]) -> list[str]:
+    """The gate's refusals on the test photos, and the figures on the graded ones beside all."""
+    if gradability is None:
+        return [f"gradability: not checked, the run has no gate ({FIT_GATE_HINT})"]
+    test = gradability["test"]
+    reasons = ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in test["by_reason"].items() if count)
+    lines = [f"gradability: refused {test['refused']} of {test['photos']} test photos ({100 * test['refusal_rate']:.1f}%"
+             f"{': ' + reasons if reasons else ''}); validation {100 * gradability['validation']['refusal_rate']:.1f}%"]
+    graded = gradability.get("graded_test_at_threshold")
+    if graded is None:
+        lines.append("graded photos: too few of both classes for figures")
+    else:
+        lines += [f"{name}: accuracy {m['accuracy']:.3f}  ROC AUC {m['roc_auc']:.3f}  sensitivity {m['recall']:.3f}  "
+                  f"specificity {m['specificity']:.3f}  ({m['count']} photos)"
+                  for name, m in (("graded photos", graded), ("all photos", everything))]
     return lines

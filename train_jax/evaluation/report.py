@@ -1,8 +1,10 @@
 """The evaluation report: PNG plots and one self-contained HTML page beside metrics.json.
 
-Training's verdict at the top (learned, or did not learn), then ROC and precision-recall
-curves, the confusion matrix, a reliability diagram, a threshold table, bootstrap
-confidence intervals, and the misclassified photos with their scores.
+Training's verdict at the top (learned, or did not learn), then the operating point chosen
+on validation (what it achieved there, and a warning where its target is out of reach),
+ROC and precision-recall curves, the confusion matrix, a reliability diagram, a threshold
+table, bootstrap confidence intervals, the gradability gate's refusals, the learning
+curves, and the misclassified photos with their scores.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import numpy as np
 from cataract_contract import CLASS_NAMES, load_rgb
 from train_jax.data.scan import ImageRecord
 from train_jax.evaluation.metrics import binary_metrics, precision_recall_curve
-from train_jax.training.threshold import roc_curve
+from train_jax.training.curves import plot_learning_curves
+from train_jax.training.run_folder import RunPaths, read_threshold
+from train_jax.training.threshold import SENSITIVITY, SPECIFICITY, Achieved, roc_curve, with_achieved
 from train_jax.training.verdict import UNJUDGED, VERDICT_KEY, VERDICT_RULE, Verdict
 
+GRADABILITY_KEY = "gradability"  # metrics.json: the gate's refusals (evaluate.gate_report), None without a gate
 TABLE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MISCLASSIFIED_SHOWN = 48
 
@@ -118,6 +123,55 @@ def verdict_banner(record: dict[str, Any] | None) -> str:
     return f"<p class='verdict' style='{style}'>{headline}<br><small>{e(VERDICT_RULE)}</small></p>"
 
 
+def operating_point_section(chosen: dict[str, Any]) -> str:
+    """The operating point chosen on validation (a RUN/threshold.json record with its
+    figures): the rule, the threshold, the sensitivity and specificity achieved there with
+    their 95% intervals and lower bounds, and the warning, boxed, when the target is out of reach."""
+    e = html.escape
+    achieved = chosen["achieved"]
+    rows, bounds = "", []
+    for measure in (SENSITIVITY, SPECIFICITY):
+        low, high = achieved[f"{measure}_95"]
+        right, photos = Achieved.from_record(achieved).counts(measure)
+        rows += (f"<tr><td>{measure}</td><td>{achieved[measure]:.3f} ({right} of {photos})</td>"
+                 f"<td>{low:.3f} - {high:.3f}</td><td>at least {low:.3f}</td></tr>")
+        bounds.append(f"{measure} at least {low:.3f}")
+    warning = f"<p class='warning'><b>Target not reached</b>: {e(chosen['warning'])}.</p>" if chosen["warning"] else ""
+    return f"""<h2>Operating point: {e(chosen['operating_point'])}</h2>{warning}
+<p>Threshold <b>{chosen['decision_threshold']:.3f}</b>, chosen on the {chosen['validation_photos']} validation photos:
+{e(chosen['rule'])}. <code>cataract operating-point RUN --operating-point RULE</code> chooses it again without training.</p>
+<table><tr><th>on validation</th><th>achieved</th><th>{e(achieved['interval'])}</th><th>lower bound</th></tr>
+{rows}</table><p>Lower bounds: with 95% confidence, photos like the validation photos get {' and '.join(bounds)}.</p>"""
+
+
+def gradability_section(gate: dict[str, Any] | None, everything: dict[str, Any]) -> str:
+    """The gradability gate: how many validation and test photos it refused and why, the
+    figures on the graded photos beside all, its limits, method and known blind spots."""
+    e = html.escape
+    if gate is None:
+        return "<h2>Gradability</h2><p>Not checked: the run has no gradability gate (<code>cataract operating-point RUN --fit-gate</code> fits one).</p>"
+    rows = ""
+    for name, counts in (("validation", gate["validation"]), ("test", gate["test"])):
+        reasons = ", ".join(f"{reason.replace('_', ' ')} {count}" for reason, count in counts["by_reason"].items() if count)
+        rows += (f"<tr><td>{name}</td><td>{counts['refused']} of {counts['photos']}</td>"
+                 f"<td>{100 * counts['refusal_rate']:.1f}%</td><td>{e(reasons or 'none')}</td></tr>")
+    graded = gate.get("graded_test_at_threshold")
+    figures = "<p>Too few graded test photos of both classes for figures.</p>" if graded is None else (
+        "<table><tr><th>test photos</th><th>count</th><th>accuracy</th><th>ROC AUC</th><th>sensitivity</th><th>specificity</th></tr>"
+        + "".join(f"<tr><td>{name}</td><td>{m['count']}</td><td>{m['accuracy']:.3f}</td><td>{m['roc_auc']:.3f}</td>"
+                  f"<td>{m['recall']:.3f}</td><td>{m['specificity']:.3f}</td></tr>"
+                  for name, m in (("graded", graded), ("all", everything))) + "</table>")
+    limits = "".join(f"<tr><td>{e(name)}</td><td>{value:.4g}</td></tr>" for name, value in gate["limits"].items())
+    refused = "".join(f"<figure>{_thumbnail(photo['file'])}<figcaption>{e(Path(photo['file']).name)}<br>{e(photo['reason'])}"
+                      "</figcaption></figure>" for photo in gate["refused_test_photos"][:MISCLASSIFIED_SHOWN])
+    blind_spots = "".join(f"<li>{e(spot)}</li>" for spot in gate["blind_spots"])
+    return f"""<h2>Gradability</h2><p>The served model refuses a photo it cannot judge ("Ungradable", with the reason)
+instead of labelling it. Every photo here is a clean eye photo, so every refusal is a false one.</p>
+<table><tr><th>photos</th><th>refused</th><th>rate</th><th>reasons</th></tr>{rows}</table>{figures}
+<p>{e(gate['method'])}</p><table><tr><th>limit</th><th>value</th></tr>{limits}</table>
+<p>Known blind spots:</p><ul>{blind_spots}</ul>{refused}"""
+
+
 def write_report(run_dir: Path, report: dict[str, Any], records: list[ImageRecord], positive: np.ndarray, scores: np.ndarray,
                  validation_positive: np.ndarray, validation_scores: np.ndarray, threshold: float) -> dict[str, str]:
     test = report["test_at_threshold"]
@@ -127,7 +181,9 @@ def write_report(run_dir: Path, report: dict[str, Any], records: list[ImageRecor
         "confusion": plot_confusion(run_dir / "confusion_matrix.png", test["confusion"], threshold),
         "reliability": plot_reliability(run_dir / "reliability.png", report["test_calibration"]["bins"],
                                         report["test_calibration"]["expected_calibration_error"]),
+        "learning_curves": plot_learning_curves(RunPaths(run_dir).epoch_metrics, run_dir / "learning_curves.png"),
     }
+    chosen = with_achieved(read_threshold(RunPaths(run_dir)), validation_positive, validation_scores)
     e = html.escape
     rows = []
     for t in sorted({*TABLE_THRESHOLDS, round(threshold, 4)}):
@@ -154,7 +210,8 @@ def write_report(run_dir: Path, report: dict[str, Any], records: list[ImageRecor
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Evaluation: {e(report['run'])}</title>
 <style>body{{font-family:sans-serif;margin:24px;max-width:1200px}}table{{border-collapse:collapse;margin:8px 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px}}figure{{display:inline-block;margin:4px;vertical-align:top}}
-figcaption{{font-size:11px;max-width:140px}}.verdict{{padding:12px 16px;font-size:18px;border-radius:4px}}</style></head><body>
+figcaption{{font-size:11px;max-width:140px}}.verdict{{padding:12px 16px;font-size:18px;border-radius:4px}}
+.warning{{background:#fff3e0;color:#e65100;border:2px solid #fb8c00;padding:12px 16px;border-radius:4px}}</style></head><body>
 {verdict_banner(report.get(VERDICT_KEY))}
 <h1>Evaluation</h1><p>run <code>{e(report['run'])}</code> (best epoch {report['best_epoch']}), test photos <code>{e(report['test_data'])}</code>:
 {test['count']} ({report['test_counts']['cataract']} cataract, {report['test_counts']['normal']} normal).
@@ -165,12 +222,15 @@ model (its cataract logit shifted by -logit({threshold:.3f})), so the served P(c
 score is {threshold:.3f}: every door (client, dashboard, Triton's classification extension) answers the class of
 highest served probability, and the <b>confidence</b> it gives is that probability, always at least 50%. The score
 stays available as the answers' <code>model_score</code>.</p>
+{operating_point_section(chosen)}
 <h2>At the chosen threshold, with 95% bootstrap intervals</h2>
 <table><tr><th>metric</th><th>test</th><th>95% interval</th></tr>{interval_rows}
 <tr><td>precision</td><td>{test['precision']:.3f}</td><td></td></tr><tr><td>F1</td><td>{test['f1']:.3f}</td><td></td></tr></table>
 {_img(files['confusion'])}{_img(files['roc'])}{_img(files['precision_recall'])}{_img(files['reliability'])}
 <h2>Thresholds</h2><table><tr><th>threshold</th><th>sensitivity</th><th>specificity</th><th>precision</th><th>accuracy</th><th>F1</th></tr>
 {''.join(rows)}</table>
+{gradability_section(report.get(GRADABILITY_KEY), test)}
+<h2>Learning curves</h2>{_img(files['learning_curves'])}
 <h2>Misclassified test photos ({len(wrong)}; most confident first)</h2>{misclassified}
 </body></html>"""
     html_path = run_dir / "report.html"

@@ -1,7 +1,7 @@
 """The gradability gate of one run, as fitted when training ended: RUN/gradability.json
 (the limits, the method, what validation measured) and RUN/gradability.npz (the feature
-statistics, and each training photo's measures, so the limits can be refitted at another
-quantile without training again).
+statistics, and each training and validation photo's measures, so the limits can be
+refitted at another quantile, and validated again, without training again).
 
 The gate's measures and the order of its checks are the contract's (cataract_contract,
 "gradability"); the not-an-eye check's features are defined here:
@@ -29,9 +29,13 @@ from train_jax.files import write_atomically
 
 SPEC_FILE = "gradability.json"
 ARRAYS_FILE = "gradability.npz"
+# What a run trained before the gate needs (cataract_cli's operating-point command).
+FIT_GATE_HINT = "fit one with `cataract operating-point RUN --fit-gate`"
 ARRAY_FIELDS = ("feature_shift", "feature_scale", "class_means", "precision")
 # Each training photo's cross-fitted measures, kept for refitting the limits.
 TRAINING_MEASURES = ("training_brightness", "training_sharpness", "training_feature_distance")
+# Each validation photo's measures, kept to validate refitted limits again.
+VALIDATION_MEASURES = ("validation_brightness", "validation_sharpness", "validation_feature_distance")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -46,6 +50,7 @@ class GateSpec:
     blind_spots: tuple[str, ...] = ()  # what the gate is known not to catch (model card)
     validation: dict[str, Any] = dataclasses.field(default_factory=dict)  # refusals on validation photos
     training_measures: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # TRAINING_MEASURES
+    validation_measures: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # VALIDATION_MEASURES
 
     @property
     def feature_count(self) -> int:
@@ -57,7 +62,8 @@ class GateSpec:
     def save(self, run_root: str | Path) -> None:
         root = Path(run_root)
         arrays = {name: np.asarray(getattr(self, name), np.float32) for name in ARRAY_FIELDS}
-        arrays.update({name: np.asarray(values, np.float32) for name, values in self.training_measures.items()})
+        for measures in (self.training_measures, self.validation_measures):
+            arrays.update({name: np.asarray(values, np.float32) for name, values in measures.items()})
         with (root / ARRAYS_FILE).open("wb") as stream:  # npz wants a file; written before the JSON that names it
             np.savez(stream, **arrays)
         described = {"limits": dataclasses.asdict(self.limits), "feature_blocks": list(self.feature_blocks),
@@ -73,12 +79,13 @@ class GateSpec:
     def load(cls, run_root: str | Path) -> GateSpec:
         root = Path(run_root)
         if not cls.exists(root):
-            raise UserError(f"{root / SPEC_FILE} is missing: the run has no gradability gate "
-                            f"(fit one with `cataract operating-point {root} --fit-gate`)")
+            raise UserError(f"{root / SPEC_FILE} is missing: the run has no gradability gate ({FIT_GATE_HINT})")
         described = json.loads((root / SPEC_FILE).read_text())
         with np.load(root / ARRAYS_FILE) as arrays:
             values = {name: np.asarray(arrays[name], np.float32) for name in ARRAY_FIELDS}
-            measures = {name: np.asarray(arrays[name]) for name in TRAINING_MEASURES if name in arrays}
+            training, validation = ({name: np.asarray(arrays[name]) for name in names if name in arrays}
+                                    for names in (TRAINING_MEASURES, VALIDATION_MEASURES))
         return cls(limits=GateLimits(**described["limits"]), feature_blocks=tuple(described["feature_blocks"]),
                    method=described.get("method", ""), blind_spots=tuple(described.get("blind_spots", ())),
-                   validation=described.get("validation", {}), training_measures=measures, **values)
+                   validation=described.get("validation", {}), training_measures=training,
+                   validation_measures=validation, **values)

@@ -18,6 +18,7 @@ from train_jax.files import write_atomically
 from train_jax.model.architecture import POOLINGS, check_image_size
 from train_jax.recipes import RECIPES
 from train_jax.settings import check_settings, setting
+from train_jax.training.threshold import DEFAULT_OPERATING_POINT, OPERATING_POINT_HELP, YOUDEN, OperatingPoint
 
 # The learning rates are given for the earlier project's batch of 16.
 REFERENCE_BATCH = 16
@@ -25,9 +26,9 @@ REFERENCE_BATCH = 16
 BATCH_PER_ACCELERATOR = 128
 MAX_AUTO_WORKERS = 16
 
-# What runs recorded before these settings existed trained with: a constant Adam rate and
-# no clipping. Such a run resumes as it trained (and its optimizer state restores).
-SETTINGS_BEFORE_RECORDED = {"warmup_epochs": 0.0, "decay": "constant", "clip_norm": 0.0}
+# What runs recorded before these settings existed trained with: a constant Adam rate, no
+# clipping, Youden's J. Such a run resumes as it trained (and its optimizer state restores).
+SETTINGS_BEFORE_RECORDED = {"warmup_epochs": 0.0, "decay": "constant", "clip_norm": 0.0, "operating_point": YOUDEN}
 
 WEIGHT_CHOICES_HELP = (
     "imagenet | none | auto | PATH to a Keras .h5 or torchvision .pth file (auto: ImageNet if available, "
@@ -71,6 +72,9 @@ class TrainConfig:
     dropout: float = setting(0.5, "dropout before the dense layer", minimum=0.0, below=1.0)
     patience: int = setting(3, "early stopping patience in epochs, each phase against its own best", minimum=1)
     validation_fraction: float = setting(0.2, "share of train/ held out for validation", minimum=1e-6, below=1.0)
+    # A screening aid must not miss cases: by default the threshold finds 90% of the
+    # validation cataracts (`cataract operating-point RUN` chooses again without training).
+    operating_point: str = setting(DEFAULT_OPERATING_POINT, OPERATING_POINT_HELP, metavar="RULE")
     seed: int = setting(0, "seed for split, shuffling, augmentation and init")
     augmented_views: int | None = setting(
         None, "run the frozen blocks once for this many augmented views per photo and reuse them (fast on CPU); "
@@ -97,6 +101,7 @@ class TrainConfig:
             object.__setattr__(self, "head_epochs", self.epochs)
             object.__setattr__(self, "finetune_epochs", self.epochs)
             object.__setattr__(self, "epochs", None)
+        object.__setattr__(self, "operating_point", OperatingPoint.parse(self.operating_point).text)
         if self.head_epochs + self.finetune_epochs == 0:
             raise UserError("--head-epochs and --finetune-epochs must not both be 0")
 

@@ -7,6 +7,9 @@
     RUN/checkpoints/<epoch>/  Orbax checkpoints: the latest and the best (lowest val loss)
     RUN/val_predictions.csv   the best model's scores on the validation photos
     RUN/threshold.json        the decision threshold, chosen on those scores when training finished
+    RUN/gradability.json      the gradability gate's limits, method, blind spots and validation refusals
+    RUN/gradability.npz       its feature statistics, and each training and validation photo's measures
+                              (train_jax/gradability/spec.py; refitted by `cataract operating-point`)
     RUN/metrics.json          training's verdict (did the run learn?), then `cataract evaluate`'s figures
     RUN/*.png                 written by `cataract evaluate`
 """

@@ -6,8 +6,8 @@
                   batches), validation, early stopping (a pure update), checkpoints,
                   TensorBoard curves, and a warning when the model collapses
     finalize      the best weights' validation predictions, the decision threshold chosen
-                  on them, and the verdict (did the run learn?), written to the run folder
-                  for evaluate and export
+                  on them, the gradability gate (train_jax/gradability) and the verdict
+                  (did the run learn?), written to the run folder for evaluate and export
 
 Phase "head": the convolutional base is frozen and only the head learns. Phase
 "finetune": the last `unfreeze_blocks` blocks learn too, at a lower rate. Each phase stops
@@ -60,6 +60,7 @@ from train_jax.data.pipeline import batch_count, epoch_batches
 from train_jax.data.scan import ScannedImage
 from train_jax.data.split import split_train_validation
 from train_jax.errors import UserError
+from train_jax.gradability.fit import fit_and_save_gate
 from train_jax.model import pretrained
 from train_jax.model.architecture import POOLINGS
 from train_jax.model.vgg16 import VGG16, ModelConfig, trainable_filter
@@ -82,7 +83,7 @@ from train_jax.training.run_folder import (
     write_predictions,
 )
 from train_jax.training.steps import EpochMetrics, make_train_step, zero_metrics
-from train_jax.training.threshold import THRESHOLD_RULE, choose_threshold, roc_auc
+from train_jax.training.threshold import OperatingPoint, log_threshold, roc_auc, threshold_record
 from train_jax.training.verdict import CollapseWatch, judge, write_verdict
 
 log = logging.getLogger(__name__)
@@ -759,10 +760,11 @@ def finalize(fitted: FittedRun) -> RunPaths:
     if not is_writer():
         return run.paths
     write_predictions(run.paths.validation_predictions, [image.record.path for image in run.validation], list(labels), scores)
-    threshold = choose_threshold(labels == CATARACT, scores)
-    write_json(run.paths.threshold, {"decision_threshold": threshold, "rule": THRESHOLD_RULE, "best_epoch": best,
-                                     "validation_photos": len(labels)})
-    log.info("decision threshold %.3f (%s)", threshold, THRESHOLD_RULE.split(":")[0])
+    chosen = threshold_record(OperatingPoint.parse(run.config.operating_point), labels == CATARACT, scores, best)
+    write_json(run.paths.threshold, chosen)
+    log_threshold(chosen)
+    # The gradability gate, fitted on the training photos with the weights just restored.
+    fit_and_save_gate(run.model, run.train, run.validation, run.paths.root, workers=run.config.workers)
     # The log's last line: the validation AUC with its 95% interval, and whether that beats chance.
     verdict = judge(labels == CATARACT, scores)
     write_verdict(run.paths, verdict)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from train_jax.evaluation.metrics import binary_metrics, roc_auc
-from train_jax.training.threshold import choose_threshold, roc_curve
+from train_jax.training.threshold import OperatingPoint, choose_threshold, roc_curve
 
 
 def test_metrics_by_hand():
@@ -38,6 +38,6 @@ def test_roc_curve_runs_from_origin_to_corner():
 def test_threshold_maximises_youden_on_the_given_scores():
     positive = np.array([1, 1, 1, 0, 0, 0], bool)
     scores = np.array([0.95, 0.7, 0.62, 0.6, 0.3, 0.1])
-    threshold = choose_threshold(positive, scores)
+    threshold = choose_threshold(positive, scores, OperatingPoint.parse("youden"))
     assert threshold == pytest.approx(0.62)
     assert binary_metrics(positive, scores, threshold).accuracy == 1.0

@@ -28,7 +28,7 @@ from train_jax.recipes import recipe_settings
 from train_jax.settings import from_arguments
 from train_jax.training.config import TrainConfig, resolve_compute_dtype
 from train_jax.training.run_folder import read_predictions
-from train_jax.training.threshold import choose_threshold
+from train_jax.training.threshold import OperatingPoint, choose_threshold
 from train_jax.training.trainer import (
     EarlyStopping, Epoch, Phase, Progress, learning_rate_schedule, make_optimizer, train, warmup_steps,
 )
@@ -95,9 +95,10 @@ def test_run_folder_holds_config_metrics_checkpoints_and_predictions(synthetic_p
     assert report["test_counts"] == {
         name: len(list((synthetic_photos / "test" / name).iterdir())) for name in ("cataract", "normal")
     }
-    assert "Youden" in report["threshold_rule"]
+    assert report["threshold_rule"].startswith("sensitivity=0.90:")  # the default operating point
     _, labels, scores = read_predictions(run / "val_predictions.csv")
-    assert report["threshold"] == choose_threshold(np.array(labels) == CATARACT, np.array(scores))
+    assert report["threshold"] == choose_threshold(np.array(labels) == CATARACT, np.array(scores),
+                                                   OperatingPoint.parse("sensitivity=0.90"))
 
 
 def test_early_stopping_is_a_pure_update():
@@ -362,14 +363,15 @@ def test_the_threshold_is_chosen_once_when_training_finishes_and_read_by_evaluat
     from cataract_contract import CLASSIFIER
     from train_jax.export.export import export
     from train_jax.export.repository import parse_config
-    from train_jax.training.threshold import choose_threshold
+    from train_jax.training.threshold import OperatingPoint, choose_threshold
 
     chosen = json.loads((tiny_run / "threshold.json").read_text())
     with open(tiny_run / "val_predictions.csv") as file:
         rows = list(csv.DictReader(file))
     labels = np.array([row["label"] == "cataract" for row in rows])
-    assert chosen["decision_threshold"] == choose_threshold(labels, validation_scores(tiny_run))
-    assert "Youden" in chosen["rule"]
+    assert chosen["decision_threshold"] == choose_threshold(labels, validation_scores(tiny_run),
+                                                            OperatingPoint.parse("sensitivity=0.90"))
+    assert chosen["rule"].startswith("sensitivity=0.90:")
 
     # Evaluate and export take the stored threshold; they never choose their own.
     run = tmp_path / "run"

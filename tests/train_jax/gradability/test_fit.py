@@ -1,0 +1,96 @@
+"""Fitting the gate: limits from training photos only, refitting at another quantile, and
+the stored gate read back whole."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from train_jax.gradability.fit import cross_fitted_distances, fit_gate, refit_limits, standardised_statistics
+from train_jax.gradability.measures import PhotoMeasures, distance_to_means
+from train_jax.gradability.spec import GateSpec
+
+
+def eye_like(count: int, seed: int) -> tuple[PhotoMeasures, np.ndarray]:
+    """Measures of `count` photos of two classes with pairs of near copies (same group)."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % 2
+    features = rng.normal(size=(count, 12)) + 2.0 * labels[:, None]
+    return PhotoMeasures(rng.uniform(60, 180, count), rng.normal(-0.8, 0.2, count), features.astype(np.float32)), labels
+
+
+def negatives(count: int = 20) -> PhotoMeasures:
+    rng = np.random.default_rng(9)
+    return PhotoMeasures(rng.uniform(0, 5, count), rng.normal(1.5, 0.1, count), rng.normal(8, 3, (count, 12)).astype(np.float32))
+
+
+def fitted(validation: PhotoMeasures | None = None, quantile: float = 0.02) -> GateSpec:
+    train, labels = eye_like(120, seed=0)
+    held_out, _ = eye_like(40, seed=1)
+    return fit_gate(train, labels, np.arange(120) // 2, held_out if validation is None else validation, (5,), quantile)
+
+
+def test_no_validation_or_negative_photo_moves_a_limit_or_a_statistic():
+    clean, against_negatives = fitted(), fitted(validation=negatives())
+    assert clean.limits == against_negatives.limits
+    for name in ("feature_shift", "feature_scale", "class_means", "precision"):
+        np.testing.assert_array_equal(getattr(clean, name), getattr(against_negatives, name))
+    assert against_negatives.validation["refusal_rate"] == 1.0  # what validation measures, not what it chooses
+    assert clean.validation["refusal_rate"] < 0.25
+    assert clean.validation["photos"] == 40 and sum(clean.validation["by_reason"].values()) == clean.validation["refused"]
+
+
+def test_each_limit_is_the_training_photos_quantile():
+    spec = fitted(quantile=0.05)
+    measures = spec.training_measures
+    assert spec.limits.min_brightness == pytest.approx(np.quantile(measures["training_brightness"], 0.05))
+    assert spec.limits.max_brightness == pytest.approx(np.quantile(measures["training_brightness"], 0.95))
+    assert spec.limits.min_sharpness == pytest.approx(np.quantile(measures["training_sharpness"], 0.05))
+    assert spec.limits.max_feature_distance == pytest.approx(np.quantile(measures["training_feature_distance"], 0.95))
+
+
+def test_cross_fitted_distances_are_larger_than_in_sample_ones():
+    train, labels = eye_like(120, seed=0)
+    in_sample = distance_to_means(train.features, *standardised_statistics(train.features, labels))
+    crossed = cross_fitted_distances(train.features, labels, np.arange(120) // 2)
+    assert np.median(crossed) > np.median(in_sample)
+
+
+def test_refit_limits_moves_every_limit_with_the_quantile_and_keeps_the_arrays(tmp_path):
+    spec = fitted(quantile=0.01)
+    spec.save(tmp_path)
+    refitted = {q: refit_limits(tmp_path, q) for q in (0.01, 0.05, 0.2)}
+    ordered = [refitted[q].limits for q in sorted(refitted)]
+    for looser, stricter in zip(ordered, ordered[1:]):
+        assert stricter.min_brightness >= looser.min_brightness and stricter.max_brightness <= looser.max_brightness
+        assert stricter.min_sharpness >= looser.min_sharpness
+        assert stricter.max_feature_distance <= looser.max_feature_distance
+    assert refitted[0.01].limits == spec.limits
+    rates = [refitted[q].validation["refusal_rate"] for q in sorted(refitted)]
+    assert rates == sorted(rates) and rates[-1] > rates[0]
+    stored = GateSpec.load(tmp_path)
+    assert stored.limits == refitted[0.2].limits and "0.2 quantile" in stored.method
+    for name in ("feature_shift", "feature_scale", "class_means", "precision"):
+        np.testing.assert_array_equal(getattr(stored, name), getattr(spec, name))
+    for name, values in {**spec.training_measures, **spec.validation_measures}.items():
+        np.testing.assert_allclose({**stored.training_measures, **stored.validation_measures}[name], values, rtol=1e-6)
+
+
+def test_the_stored_gate_reads_back_whole(tmp_path):
+    spec = fitted()
+    spec.save(tmp_path)
+    assert GateSpec.exists(tmp_path)
+    loaded = GateSpec.load(tmp_path)
+    for field in dataclasses.fields(GateSpec):
+        value, read = getattr(spec, field.name), getattr(loaded, field.name)
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(read, value.astype(np.float32))
+        elif isinstance(value, dict) and field.name.endswith("measures"):
+            assert value.keys() == read.keys()
+            for name in value:
+                np.testing.assert_allclose(read[name], value[name], rtol=1e-6)
+        else:
+            assert read == value, field.name
+    assert loaded.blind_spots and loaded.method

@@ -1,0 +1,90 @@
+"""The gate's JAX measures against their numpy reference and the definitions in spec.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from flax import nnx
+
+from cataract_contract import GateLimits, UngradableReason
+from train_jax.gradability.fit import standardised_statistics
+from train_jax.gradability.measures import (
+    distance_to_means,
+    feature_distance,
+    gate,
+    image_measures,
+    measure_photos,
+    reference_image_measures,
+)
+from train_jax.gradability.spec import GateSpec
+from train_jax.model.vgg16 import VGG16, ModelConfig
+
+
+def photos(count: int = 6, side: int = 40, seed: int = 0) -> np.ndarray:
+    """Noise, flat, dark, smooth and striped photos: every measure's range."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (count, side, side, 3), dtype=np.uint8)
+    images[1] = 128
+    images[2] //= 20
+    images[3] = np.linspace(0, 255, side, dtype=np.uint8)[None, :, None]
+    images[4, :, ::2] = 255
+    return images
+
+
+def test_jax_image_measures_match_the_numpy_reference():
+    images = photos()
+    brightness, sharpness = (np.asarray(value) for value in image_measures(images))
+    expected_brightness, expected_sharpness = reference_image_measures(images)
+    np.testing.assert_allclose(brightness, expected_brightness, rtol=1e-5)
+    np.testing.assert_allclose(sharpness, expected_sharpness, atol=1e-4)
+    assert sharpness[1] == pytest.approx(0.0, abs=1e-6)  # flat: log10(1 / 1)
+    assert sharpness[0] > 1.0 > sharpness[3]  # noise is far sharper than a smooth ramp
+
+
+def tiny_model(side: int = 32) -> VGG16:
+    return VGG16(ModelConfig(image_size=side, width=0.125), rngs=nnx.Rngs(0))
+
+
+def test_pooled_features_are_each_block_s_global_average_in_the_listed_order():
+    model = tiny_model()
+    images = photos(21, 32, seed=3)  # in batches that are not multiples of the compiled batch
+    measured = measure_photos(model, (5, 2), [images[:5], images[5:]])
+    channels = model.config.block_channels()
+    assert measured.features.shape == (21, channels[4] + channels[1])
+    block_output = nnx.jit(lambda model, images, block: model.activations(images, 0, block), static_argnums=2)
+    for block, columns in ((5, slice(0, channels[4])), (2, slice(channels[4], None))):
+        np.testing.assert_allclose(measured.features[:, columns],
+                                   np.asarray(block_output(model, images, block)).mean(axis=(1, 2)), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(measured.brightness, reference_image_measures(images)[0], rtol=1e-5)
+
+
+def spec_for(features: np.ndarray, labels: np.ndarray, limits: GateLimits) -> GateSpec:
+    shift, scale, means, precision = standardised_statistics(features, labels)
+    return GateSpec(limits=limits, feature_blocks=(5,), feature_shift=shift, feature_scale=scale, class_means=means,
+                    precision=precision)
+
+
+def test_feature_distance_is_the_smallest_squared_mahalanobis_distance_to_a_class_mean():
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(40, 4)).astype(np.float32)
+    labels = np.arange(40) % 2
+    spec = spec_for(features, labels, GateLimits(0.01, 0, 255, -9, 1e9))
+    probe = rng.normal(size=(5, 4)).astype(np.float32)
+    z = (probe.astype(np.float64) - spec.feature_shift) / spec.feature_scale
+    by_hand = np.array([min((row - mean) @ spec.precision @ (row - mean) for mean in spec.class_means) for row in z])
+    np.testing.assert_allclose(np.asarray(feature_distance(spec, probe)), by_hand, rtol=1e-4)
+    np.testing.assert_allclose(distance_to_means(probe, spec.feature_shift, spec.feature_scale, spec.class_means,
+                                                 spec.precision), by_hand, rtol=1e-4)
+
+
+def test_gate_gives_the_contract_s_reasons_in_its_order():
+    model = tiny_model()
+    images = photos(6, 32)[:4]
+    features = measure_photos(model, (5,), [photos(30, 32, seed=5)]).features
+    brightness, _ = reference_image_measures(images)
+    limits = GateLimits(0.01, min_brightness=float(brightness[2]) + 1, max_brightness=200, min_sharpness=-0.5,
+                        max_feature_distance=1e12)
+    decided = gate(model, spec_for(features, np.arange(30) % 2, limits), images, [(20, 40), (40, 40), (40, 40), (40, 40)])
+    assert decided["reason"].tolist() == [UngradableReason.TOO_SMALL, 0, UngradableReason.TOO_DARK, UngradableReason.BLURRED]
+    assert decided["gradable"].tolist() == [False, True, False, False]
+    assert set(decided) == {"gradable", "reason", "brightness", "sharpness", "feature_distance"}

@@ -1,0 +1,223 @@
+"""Fitting a run's gradability gate when training ends, on its training photos only.
+
+    fit_gate           the feature statistics (class-conditional means and one shared
+                       covariance, shrunk by Ledoit-Wolf, on standardised pooled features:
+                       Lee et al. 2018) and the limits: each one the training photos'
+                       `quantile`, the feature distances cross-fitted over grouped folds
+    fit_and_save_gate  measure a run's photos, fit, validate, save, log (training's hook)
+    fit_gate_for_run   the same for a finished run trained before the gate
+    refit_limits       new limits at another quantile from the stored measures, no model
+
+No negative example chooses a limit: every limit is a quantile of training photos. The
+validation photos only measure how many clean eye photos the gate refuses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.covariance import LedoitWolf
+from sklearn.model_selection import GroupKFold
+
+from cataract_contract import GateLimits, UngradableReason, gate_decision
+from train_jax.data.checks import copy_groups
+from train_jax.data.scan import ScannedImage
+from train_jax.errors import UserError
+from train_jax.gradability.measures import PhotoMeasures, distance_to_means, measure_records
+from train_jax.gradability.spec import GateSpec
+from train_jax.model.vgg16 import VGG16
+
+log = logging.getLogger(__name__)
+
+# Each of the four fitted limits refuses about this share of photos like the training ones.
+# Chosen by measurement on the photos-cpu recipe's run (VGG16 224 from random weights, 299
+# training photos): at 0.005 and 0.0075 it refused 1 of 74 validation photos, at 0.01 five
+# (a group of copies darker than the training photos' 1% quantile); the stricter of the two
+# leaves the most room for the four checks' false refusals adding up.
+DEFAULT_QUANTILE = 0.005
+# Every block's pooled output: the earlier blocks' texture statistics (random, frozen in that
+# recipe) refused all 40 noise images at that quantile, block 5 alone 30 of them.
+DEFAULT_FEATURE_BLOCKS = (1, 2, 3, 4, 5)
+CROSS_FIT_FOLDS = 5
+# A feature that barely varies over the training photos is scaled by at least this share
+# of the features' mean spread, so a dead channel cannot make every distance huge.
+MIN_SCALE_FRACTION = 0.01
+
+METHOD = (
+    "Four checks after the photo-size check, each limit a quantile of the run's training photos (no negative "
+    "example chooses one): mean luminance below the {q:g} quantile is too dark, above the {upper:g} quantile too "
+    "bright; sharpness (log variance of the Laplacian over the luminance's variance) below the {q:g} quantile is "
+    "blurred; the network's pooled features of blocks {blocks} (global averages, standardised) are not an eye photo "
+    "when their smallest squared Mahalanobis distance to a class mean, under one shared covariance shrunk by "
+    "Ledoit-Wolf (Lee et al. 2018), is above the {upper:g} quantile of the training photos' distances, each "
+    "measured with the statistics of {folds} grouped folds fitted without it (copies of one photo share a fold), "
+    "since a photo's distance to statistics fitted on itself is too small. The statistics the gate serves are "
+    "fitted on all training photos; the validation photos only measure how many clean photos it refuses."
+)
+BLIND_SPOTS = (
+    "pictures that look like external eye photos to the network pass: other kinds of eye image (fundus or "
+    "slit-lamp photos), close-ups of faces or skin were never measured, by design",
+    "mild blur and exposure within the training photos' range pass: on the photos-cpu recipe's run a quarter "
+    "of eye photos brightened 4x still passed",
+    "the features come from a network trained on a few hundred photos: what it has not learned to tell apart "
+    "from an eye photo it cannot refuse",
+    "sharp noise and pages of text are refused only by their brightness or feature distance: sharpness has no "
+    "upper limit",
+    "the limits describe the training photos only: photos from another camera or clinic may be refused more "
+    "often, and the four checks' false refusals add up",
+    "a photo's size is checked only where it is decoded: a raw tensor call without photo_size is not checked for it",
+)
+
+
+def describe(quantile: float, feature_blocks: tuple[int, ...]) -> str:
+    return METHOD.format(q=quantile, upper=1 - quantile, blocks=list(feature_blocks), folds=CROSS_FIT_FOLDS)
+
+
+def standardised_statistics(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(shift, scale, class_means, precision) of pooled features: standardised by the
+    photos' mean and spread, a mean per class present, and the inverse of the shared
+    within-class covariance shrunk by Ledoit-Wolf."""
+    features = features.astype(np.float64)
+    shift, spread = features.mean(axis=0), features.std(axis=0)
+    floor = MIN_SCALE_FRACTION * spread.mean() if spread.mean() > 0 else 1.0
+    scale = np.maximum(spread, floor)
+    z = (features - shift) / scale
+    classes = np.unique(labels)
+    class_means = np.stack([z[labels == label].mean(axis=0) for label in classes])
+    residuals = z - class_means[np.searchsorted(classes, labels)]
+    precision = LedoitWolf(assume_centered=True).fit(residuals).precision_
+    return tuple(np.asarray(value, np.float32) for value in (shift, scale, class_means, precision))
+
+
+def cross_fitted_distances(features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+                           folds: int = CROSS_FIT_FOLDS) -> np.ndarray:
+    """Each photo's feature distance under statistics fitted on the other folds (copies of
+    one photo in one fold), as a photo the gate has never seen would be measured."""
+    distances = np.zeros(len(features), np.float64)
+    splitter = GroupKFold(n_splits=min(folds, len(np.unique(groups))))
+    for fitted, held_out in splitter.split(features, labels, groups):
+        statistics = standardised_statistics(features[fitted], labels[fitted])
+        distances[held_out] = distance_to_means(features[held_out].astype(np.float32), *statistics)
+    return distances
+
+
+def limits_at(measures: dict[str, np.ndarray], quantile: float) -> GateLimits:
+    """The limits at `quantile` of the training photos' stored measures."""
+    if not 0.0 <= quantile < 0.5:
+        raise UserError(f"the gate's quantile must be at least 0 and below 0.5, got {quantile}")
+
+    def at(name: str, q: float) -> float:
+        return float(np.quantile(measures[name], q))
+
+    return GateLimits(quantile=quantile, min_brightness=at("training_brightness", quantile),
+                      max_brightness=at("training_brightness", 1 - quantile),
+                      min_sharpness=at("training_sharpness", quantile),
+                      max_feature_distance=at("training_feature_distance", 1 - quantile))
+
+
+def refusals(limits: GateLimits, measures: dict[str, np.ndarray], prefix: str) -> dict[str, Any]:
+    """How many of the photos whose measures are `prefix`_brightness etc. the limits
+    refuse: overall and per reason (the first check that fails), counts and rates."""
+    brightness = measures[f"{prefix}_brightness"]
+    _, reason = gate_decision(np.zeros((len(brightness), 2), np.int32), brightness, measures[f"{prefix}_sharpness"],
+                              measures[f"{prefix}_feature_distance"], limits)
+    return refusal_counts(reason)
+
+
+def refusal_counts(reason: np.ndarray) -> dict[str, Any]:
+    """How many photos of these `ungradable_reason` codes were refused, overall and per
+    reason (named as UngradableReason, lower case): counts and rates."""
+    count = len(reason)
+    by_reason = {code.name.lower(): int((reason == code).sum()) for code in UngradableReason if code}
+    refused = int((reason != 0).sum())
+    return {"photos": count, "refused": refused, "refusal_rate": refused / count if count else float("nan"),
+            "by_reason": by_reason,
+            "rate_by_reason": {name: value / count if count else float("nan") for name, value in by_reason.items()}}
+
+
+def fit_gate(train: PhotoMeasures, train_labels: np.ndarray, train_groups: np.ndarray, validation: PhotoMeasures,
+             feature_blocks: tuple[int, ...] = DEFAULT_FEATURE_BLOCKS, quantile: float = DEFAULT_QUANTILE) -> GateSpec:
+    """The gate of one run from its photos' measures (measure_photos): statistics and
+    limits from the training photos alone, false refusals measured on the validation
+    photos (all of them clean eye photos) into spec.validation."""
+    labels = np.asarray(train_labels)
+    shift, scale, class_means, precision = standardised_statistics(train.features, labels)
+    measures = {"training_brightness": train.brightness, "training_sharpness": train.sharpness,
+                "training_feature_distance": cross_fitted_distances(train.features, labels, np.asarray(train_groups)),
+                "validation_brightness": validation.brightness, "validation_sharpness": validation.sharpness,
+                "validation_feature_distance": distance_to_means(validation.features, shift, scale, class_means, precision)}
+    # As stored, so that refitting at this quantile gives these limits exactly.
+    measures = {name: np.asarray(values, np.float32) for name, values in measures.items()}
+    limits = limits_at(measures, quantile)
+    spec = GateSpec(limits=limits, feature_blocks=tuple(feature_blocks), feature_shift=shift, feature_scale=scale,
+                    class_means=class_means, precision=precision,
+                    method=describe(quantile, feature_blocks),
+                    blind_spots=BLIND_SPOTS, training_measures={k: v for k, v in measures.items() if k.startswith("training")},
+                    validation_measures={k: v for k, v in measures.items() if k.startswith("validation")})
+    return spec.with_limits(limits, refusals(limits, measures, "validation"))
+
+
+def refit_limits(run_root: str | Path, quantile: float) -> GateSpec:
+    """The run's gate with its limits refitted at `quantile` from the stored measures (no
+    features computed again), validated again and saved in place of the old one."""
+    spec = GateSpec.load(run_root)
+    measures = {**spec.training_measures, **spec.validation_measures}
+    if "training_feature_distance" not in measures:
+        raise UserError(f"{Path(run_root)} stores no training measures to refit the gate from: "
+                        f"fit it again with `cataract operating-point {run_root} --fit-gate`")
+    limits = limits_at(measures, quantile)
+    validation = refusals(limits, measures, "validation") if "validation_brightness" in measures else {}
+    spec = dataclasses.replace(spec.with_limits(limits, validation), method=describe(quantile, spec.feature_blocks))
+    spec.save(run_root)
+    log_gate(spec)
+    return spec
+
+
+def fit_and_save_gate(model: VGG16, train: list[ScannedImage], validation: list[ScannedImage], run_root: str | Path,
+                 workers: int = 0, feature_blocks: tuple[int, ...] = DEFAULT_FEATURE_BLOCKS,
+                 quantile: float = DEFAULT_QUANTILE) -> GateSpec:
+    """Measure the run's training and validation photos with `model`, fit the gate, save
+    it in the run folder and log its limits: what training does when it ends."""
+    measured = [measure_records(model, feature_blocks, [image.record for image in images], workers)
+                for images in (train, validation)]
+    labels = np.array([image.record.label for image in train], np.int32)
+    spec = fit_gate(measured[0], labels, copy_groups(train).ids, measured[1], feature_blocks, quantile)
+    spec.save(run_root)
+    log_gate(spec)
+    return spec
+
+
+def fit_gate_for_run(run_root: str | Path, feature_blocks: tuple[int, ...] = DEFAULT_FEATURE_BLOCKS,
+                     quantile: float = DEFAULT_QUANTILE) -> GateSpec:
+    """Fit and save the gate of a finished run (one trained before the gate existed): its
+    best checkpoint, measured on the photos its split.json names."""
+    from train_jax.data import scan as photos
+    from train_jax.training.config import read_json
+    from train_jax.training.run_folder import load_run
+    from train_jax.training.trainer import saved_split  # trainer imports this module
+
+    run = load_run(run_root)
+    splits = photos.discover(run.train_config.data)
+    if "train" not in splits:
+        raise UserError(f"{run.train_config.data}: the run's training photos are gone")
+    scanned, _ = photos.scan(splits["train"], "reading the run's photos")
+    train, validation = saved_split(read_json(run.paths.split), scanned)
+    return fit_and_save_gate(run.model, train, validation, run.paths.root, run.train_config.workers or 0,
+                        feature_blocks, quantile)
+
+
+def log_gate(spec: GateSpec) -> None:
+    limits, validation = spec.limits, spec.validation
+    log.info("gradability gate (quantile %g, feature blocks %s):", limits.quantile, list(spec.feature_blocks))
+    log.info("  too dark below mean luminance %.1f", limits.min_brightness)
+    log.info("  too bright above mean luminance %.1f", limits.max_brightness)
+    log.info("  blurred below sharpness %.3f", limits.min_sharpness)
+    log.info("  not an eye photo above feature distance %.1f", limits.max_feature_distance)
+    if validation:
+        reasons = ", ".join(f"{name} {count}" for name, count in validation["by_reason"].items() if count) or "none"
+        log.info("  refuses %d of %d validation photos (%.1f%%; %s)", validation["refused"], validation["photos"],
+                 100 * validation["refusal_rate"], reasons)
