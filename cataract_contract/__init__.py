@@ -172,19 +172,33 @@ class GateLimits:
     min_photo_side: int = MIN_PHOTO_SIDE
 
 
+def gate_checks(shorter_side: Any, brightness: Any, sharpness: Any, feature_distance: Any,
+                limits: GateLimits) -> tuple[tuple[Any, UngradableReason], ...]:
+    """The gate's checks as (failed, reason) pairs, in the order above (the first that
+    fails gives the reason), of arrays or tensors of any library; shorter_side 0 = not known."""
+    return (((shorter_side > 0) & (shorter_side < limits.min_photo_side), UngradableReason.TOO_SMALL),
+            (brightness < limits.min_brightness, UngradableReason.TOO_DARK),
+            (brightness > limits.max_brightness, UngradableReason.TOO_BRIGHT),
+            (sharpness < limits.min_sharpness, UngradableReason.BLURRED),
+            (feature_distance > limits.max_feature_distance, UngradableReason.NOT_AN_EYE_PHOTO))
+
+
+def first_failed(checks: tuple[tuple[Any, UngradableReason], ...], gradable: Any, where: Callable) -> Any:
+    """The reason of the first failed check, else `gradable` (zeros of the reasons' type):
+    `where` is numpy's, jax.numpy's or TensorFlow's."""
+    reason = gradable
+    for failed, code in reversed(checks):  # the first check is applied last, so it wins
+        reason = where(failed, int(code), reason)
+    return reason
+
+
 def gate_decision(photo_size: Any, brightness: Any, sharpness: Any, feature_distance: Any, limits: GateLimits,
                   xp: Any = np) -> tuple[Any, Any]:
-    """The gate's decision from its measures, in the order above: (gradable bool (N,),
-    ungradable_reason int32 (N,)). photo_size is (N, 2) height, width (0 = not known);
-    `xp` is numpy or jax.numpy (the served graph computes the same in TensorFlow)."""
-    shorter = xp.min(photo_size, axis=-1)
-    reason = xp.where(feature_distance > limits.max_feature_distance, int(UngradableReason.NOT_AN_EYE_PHOTO), 0)
-    for failed, code in ((sharpness < limits.min_sharpness, UngradableReason.BLURRED),
-                         (brightness > limits.max_brightness, UngradableReason.TOO_BRIGHT),
-                         (brightness < limits.min_brightness, UngradableReason.TOO_DARK),
-                         ((shorter > 0) & (shorter < limits.min_photo_side), UngradableReason.TOO_SMALL)):
-        reason = xp.where(failed, int(code), reason)  # later checks here come first in the order
-    reason = reason.astype(xp.int32)
+    """The gate's decision from its measures: (gradable bool (N,), ungradable_reason int32
+    (N,)). photo_size is (N, 2) height, width (0 = not known); `xp` is numpy or jax.numpy
+    (the served graph computes the same in TensorFlow, train_jax/export/savedmodel.py)."""
+    checks = gate_checks(xp.min(photo_size, axis=-1), brightness, sharpness, feature_distance, limits)
+    reason = first_failed(checks, xp.zeros(xp.shape(brightness), xp.int32), xp.where).astype(xp.int32)
     return reason == 0, reason
 
 
@@ -226,6 +240,10 @@ PARAMETER_POSITIVE_CLASS = "positive_class"
 PARAMETER_MODEL_VERSION = "model_version"
 PARAMETER_IMAGE_SIZE = "image_size"
 PARAMETER_CPU_PRECISION = "cpu_precision"
+# "checked" in the config of a version whose graph holds the gradability gate; absent in
+# one exported before it (its configs list neither photo_size nor the gate's outputs).
+PARAMETER_GRADABILITY = "gradability"
+GRADABILITY_CHECKED = "checked"
 
 # What the classifier's outputs mean, written into its configs for anyone who reads them.
 PROBABILITIES_MEANING = (
@@ -259,6 +277,12 @@ def _decimals(places: int) -> Any:
     return _served(lambda value: f"{value:.{places}f}", float)
 
 
+def _gated(write: Callable[[Any], str] = str, read: Callable[[str], Any] = str) -> Any:
+    """A ServedParameters field only a version exported with the gradability gate has: None,
+    and left out of the config, in a version exported before it."""
+    return dataclasses.field(default=None, metadata={"write": write, "read": read})
+
+
 def _measured(places: int) -> Any:
     return _served(lambda value: NOT_MEASURED if value is None else f"{value:.{places}f}",
                    lambda text: None if text == NOT_MEASURED else float(text))
@@ -290,15 +314,39 @@ class ServedParameters:
     training_precision: str = _served()
     cpu_bfloat16_decision_agreement: float | None = _measured(4)  # None: not measured
     heatmap: str = _served()  # HEATMAP_MEANING
+    # The gradability gate (GateLimits), in a version exported with it: gradability is then
+    # GRADABILITY_CHECKED, and each limit is written exactly (repr), as the graph holds it.
+    gradability: str | None = _gated()
+    gate_quantile: float | None = _gated(repr, float)
+    gate_min_brightness: float | None = _gated(repr, float)
+    gate_max_brightness: float | None = _gated(repr, float)
+    gate_min_sharpness: float | None = _gated(repr, float)
+    gate_max_feature_distance: float | None = _gated(repr, float)
+    gate_min_photo_side: int | None = _gated(str, int)
 
     def to_strings(self) -> dict[str, str]:
-        """The config parameters, as repository.write_configs takes them."""
-        return {field.name: field.metadata["write"](getattr(self, field.name)) for field in dataclasses.fields(self)}
+        """The config parameters, as repository.write_configs takes them (a gate field only
+        when the version has the gate)."""
+        return {field.name: field.metadata["write"](getattr(self, field.name)) for field in dataclasses.fields(self)
+                if not (field.default is None and getattr(self, field.name) is None)}
 
     @classmethod
     def from_config(cls, parameters: Mapping[str, str]) -> ServedParameters:
-        """Every served parameter of a config that export wrote, typed."""
-        return cls(**{field.name: cls.get(parameters, field.name) for field in dataclasses.fields(cls)})
+        """Every served parameter of a config that export wrote, typed (a gate field the
+        config lacks is None: a version exported before the gate)."""
+        return cls(**{field.name: cls.get(parameters, field.name, None if field.default is None else _REQUIRED)
+                      for field in dataclasses.fields(cls)})
+
+    @property
+    def gated(self) -> bool:
+        """Whether the served version checks gradability (has the outputs gradable and ungradable_reason)."""
+        return self.gradability == GRADABILITY_CHECKED
+
+    def gate_limits(self) -> GateLimits | None:
+        """The served gate's limits; None for a version exported before the gate."""
+        if not self.gated:
+            return None
+        return GateLimits(**{field.name: getattr(self, "gate_" + field.name) for field in dataclasses.fields(GateLimits)})
 
     @classmethod
     def get(cls, parameters: Mapping[str, str], key: str, default: Any = _REQUIRED) -> Any:
@@ -328,6 +376,18 @@ class ValidationFigures:
     f1: float
     roc_auc: float
     confusion: dict[str, int]  # true/false positives/negatives
+
+
+@dataclasses.dataclass(frozen=True)
+class GateCard:
+    """The gradability gate a version's graph holds, as its model card records it (from the
+    run's RUN/gradability.json)."""
+
+    limits: GateLimits
+    feature_blocks: tuple[int, ...]  # 1-based VGG16 blocks whose pooled features the distance uses
+    method: str  # how the limits were fitted, in words
+    blind_spots: tuple[str, ...]  # what the gate is known not to catch
+    validation: dict[str, Any]  # refusals measured on the validation photos
 
 
 @dataclasses.dataclass(frozen=True)
@@ -366,6 +426,10 @@ class ModelCard:
     # Fields added since: a card written before them reads with these defaults.
     learned: bool | None = None  # the run's verdict (train_jax/training/verdict.py); None: trained before runs were judged
     exported_unproven: bool = False  # exported by --allow-unproven although the run did not learn
+    gradability: GateCard | None = None  # None: exported before the gate (the graph has no gradable output)
+    operating_point: str = "youden"  # the target the threshold was chosen for (RUN/threshold.json)
+    operating_point_achieved: dict[str, Any] | None = None  # what the threshold reached on validation
+    operating_point_warning: str | None = None  # a target validation did not reach, said plainly
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
@@ -409,8 +473,15 @@ class ModelCard:
             validation_roc_auc=validation.roc_auc, validation_count=validation.count,
             cpu_precision=self.cpu_precision, training_precision=self.training_precision,
             cpu_bfloat16_decision_agreement=self.cpu_bfloat16_decision_agreement, heatmap=HEATMAP_MEANING,
+            **({} if self.gradability is None else gate_parameters(self.gradability.limits)),
         )
         return ServedParameters.from_config(written.to_strings())
+
+
+def gate_parameters(limits: GateLimits) -> dict[str, Any]:
+    """The ServedParameters fields of a gated version."""
+    return {"gradability": GRADABILITY_CHECKED,
+            **{"gate_" + field.name: getattr(limits, field.name) for field in dataclasses.fields(GateLimits)}}
 
 
 def _from_fields(kind: type, fields: Any, prefix: str) -> Any:
@@ -432,12 +503,12 @@ def _from_fields(kind: type, fields: Any, prefix: str) -> Any:
 
 def _field_value(kind: Any, value: Any, name: str) -> Any:
     """A card field's JSON value, checked for its kind (a list read as a tuple)."""
-    if dataclasses.is_dataclass(kind):
-        return _from_fields(kind, value, name + ".")
     options = typing.get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
     if value is None and type(None) in options:
         return None
     base = typing.get_origin(options[0]) or options[0]
+    if dataclasses.is_dataclass(base):
+        return _from_fields(base, value, name + ".")
     accepted = {float: (int, float), tuple: (list,)}.get(base, (base,))
     if isinstance(value, bool) != (base is bool) or not isinstance(value, accepted):  # JSON's true is no number
         kind_name = kind.__name__ if type(kind) is type else kind

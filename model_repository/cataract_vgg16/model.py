@@ -7,6 +7,11 @@ call, then split back per request. The precision is the export's choice (paramet
 with float32 on the validation photos. An operator may override it for this server with
 $CATARACT_CPU_PRECISION (float32 or bfloat16); the model logs when it does.
 
+The outputs are those the config lists, which are those the version's SavedModel has: a
+version exported before the gradability gate has probabilities and heatmap only, one with
+it also gradable and ungradable_reason, and takes the optional input photo_size (absent:
+zeros, the photo's size not known and not checked).
+
 `cataract export` copies this file into each version folder, beside
 the savedmodel_runner and cataract_contract packages, which the stub finds on its sys.path.
 """
@@ -20,13 +25,14 @@ import triton_python_backend_utils as pb_utils
 from cataract_contract import (
     CPU_PRECISION_OVERRIDE,
     INPUT_IMAGE,
+    INPUT_PHOTO_SIZE,
     PARAMETER_CPU_PRECISION,
     PRECISIONS,
     SAVEDMODEL_DIR,
     ServedParameters,
     config_parameters,
 )
-from savedmodel_runner import OUTPUTS, SavedModelClassifier
+from savedmodel_runner import SavedModelClassifier
 
 
 def served_precision(config) -> str:
@@ -50,14 +56,20 @@ class TritonPythonModel:
         self.output_dtypes = {
             output["name"]: pb_utils.triton_string_to_numpy(output["data_type"]) for output in config["output"]
         }
+        missing = set(self.output_dtypes) - set(self.classifier.outputs)
+        if missing:  # configs written for another version than this one
+            raise ValueError(f"the config lists outputs {sorted(missing)} that {path} lacks (it has "
+                             f"{', '.join(self.classifier.outputs)}): rewrite the configs with `cataract rollback`")
+        self.outputs = tuple(name for name in self.classifier.outputs if name in self.output_dtypes)
         pb_utils.Logger.log_info(f"cataract_vgg16 version {args['model_version']} loaded from {path}, precision {precision}")
 
     def execute(self, requests):
         images = [pb_utils.get_input_tensor_by_name(request, INPUT_IMAGE).as_numpy() for request in requests]
         counts = [len(batch) for batch in images]
         try:
-            result = self.classifier(np.concatenate(images))
-            outputs = {name: result[name].astype(self.output_dtypes[name]) for name in OUTPUTS}
+            photo_size = np.concatenate([self._photo_size(request, count) for request, count in zip(requests, counts)])
+            result = self.classifier(np.concatenate(images), photo_size)
+            outputs = {name: result[name].astype(self.output_dtypes[name]) for name in self.outputs}
         except Exception as exc:  # a failed call answers its requests, the model stays up
             # Clients get a short message; the details (paths, TF internals) stay in the server's log.
             pb_utils.Logger.log_error(f"classifier failed: {type(exc).__name__}: {exc}")
@@ -65,8 +77,14 @@ class TritonPythonModel:
             return [pb_utils.InferenceResponse(output_tensors=[], error=error) for _ in requests]
         responses, start = [], 0
         for request, count in zip(requests, counts):
-            wanted = request.requested_output_names() or OUTPUTS
-            tensors = [pb_utils.Tensor(name, outputs[name][start : start + count]) for name in OUTPUTS if name in wanted]
+            wanted = request.requested_output_names() or self.outputs
+            tensors = [pb_utils.Tensor(name, outputs[name][start : start + count]) for name in self.outputs if name in wanted]
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             start += count
         return responses
+
+    @staticmethod
+    def _photo_size(request, count):
+        """The request's photo_size (count, 2), or zeros where it left the optional input out."""
+        tensor = pb_utils.get_input_tensor_by_name(request, INPUT_PHOTO_SIZE)
+        return np.zeros((count, 2), np.int32) if tensor is None else tensor.as_numpy().astype(np.int32)

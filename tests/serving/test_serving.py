@@ -184,7 +184,7 @@ def test_every_config_parses_into_triton_model_config(tiny_repository):
         assert config.name == contract.CLASSIFIER
         assert list(config.input[0].dims) == [SIZE, SIZE, 3] and config.input[0].data_type == 2  # TYPE_UINT8
         assert config.input[0].format == 1  # FORMAT_NHWC
-        assert [o.name for o in config.output] == ["probabilities", "heatmap"]
+        assert [o.name for o in config.output] == ["probabilities", "heatmap", "gradable", "ungradable_reason"]
         assert config.output[0].label_filename == "labels.txt"
         assert config.HasField("dynamic_batching") and len(config.model_warmup) >= 1
         assert served_parameters(config) == contract.ModelCard.read(tiny_repository / contract.CLASSIFIER / "1").to_parameters()
@@ -197,7 +197,8 @@ def test_every_config_parses_into_triton_model_config(tiny_repository):
         assert accelerator.name == "tensorrt" and accelerator.parameters["precision_mode"] == "FP16"
         assert {warmup.batch_size for warmup in gpu.model_warmup} == {1, gpu.max_batch_size}
     profile = gpu_onnx.optimization.execution_accelerators.gpu_execution_accelerator[0].parameters
-    assert profile["trt_profile_max_shapes"] == f"image:{gpu_onnx.max_batch_size}x{SIZE}x{SIZE}x3"
+    batch = gpu_onnx.max_batch_size
+    assert profile["trt_profile_max_shapes"] == f"image:{batch}x{SIZE}x{SIZE}x3,photo_size:{batch}x2"
     assert list(preprocess.output[0].dims) == [SIZE, SIZE, 3] and preprocess.input[0].allow_ragged_batch
     # Bounded queues: under overload a request is refused at once (tests/test_slow_server.py shows it).
     for config, bound in ((classifier, repo.CPU_MAX_QUEUE), (preprocess, repo.CPU_MAX_QUEUE), (gpu, repo.GPU_MAX_QUEUE)):

@@ -1,7 +1,8 @@
 """`cataract export`: a trained run -> a new version in a Triton model repository.
 
-Writes <repository>/cataract_vgg16/<N>/model.savedmodel (standard TF ops only), checks
-that it computes what the Flax model computes, chooses the CPU serving precision by
+Writes <repository>/cataract_vgg16/<N>/model.savedmodel (standard TF ops only), with the
+run's gradability gate (RUN/gradability.*, fitted when training ended) in its graph, checks
+that it computes what the Flax model and the JAX gate compute, chooses the CPU serving precision by
 measuring bfloat16 against float32 on the validation photos, and (re)writes every
 config with the decision threshold (the one training chose, RUN/threshold.json) and the
 model card of this version. The threshold also goes into the model itself: it serves
@@ -19,8 +20,9 @@ switch is the rename of each flavour's config naming it, one file for the server
 that flavour. A polling server, or one (re)started at any moment, even after a crash or a
 full disk mid-export, thus serves one version with its own threshold and image size:
 the old one until its config is renamed, the new one after. The preprocess model and the
-ensemble depend on the image size only, and are rewritten only when it changes: being
-other models, they reload on their own (model_repository/README.md, "Versions").
+ensemble depend on the image size (the ensemble also on whether the served version has the
+gradability gate), and are rewritten only when that changes: being other models, they
+reload on their own (model_repository/README.md, "Versions").
 
 Versions are only ever added above the newest; the repository is locked for the whole
 export, so two exports at once take turns (and distinct versions) instead of sharing a folder.
@@ -37,21 +39,29 @@ import platform
 import shutil
 from pathlib import Path
 
+import jax
 import numpy as np
+from flax import nnx
 
 from cataract_contract import (
     CATARACT,
     CLASS_NAMES,
     CLASSIFIER,
     DECISION_RULE,
+    GRADABILITY_OUTPUTS,
+    MIN_PHOTO_SIDE,
+    OUTPUT_GRADABLE,
     OUTPUT_HEATMAP,
     OUTPUT_PROBABILITIES,
+    OUTPUT_UNGRADABLE_REASON,
     PARAMETER_IMAGE_SIZE,
     PARAMETER_MODEL_VERSION,
     POSITIVE_CLASS,
     PRECISION_CHOICES,
     SAVEDMODEL_DIR,
     SERVED_THRESHOLD,
+    GateCard,
+    UngradableReason,
     ModelCard,
     ServedParameters,
     ValidationFigures,
@@ -68,6 +78,8 @@ from train_jax.export import onnx_twin, savedmodel, tf_backend
 from train_jax.export import repository as repo
 from train_jax.export.onnx_twin import ONNX_FILE
 from train_jax.export.onnx_twin import OPSET as ONNX_OPSET
+from train_jax.gradability import measures
+from train_jax.gradability.spec import GateSpec
 from train_jax.training.predict import reference_outputs
 from train_jax.training.run_folder import load_run, read_predictions, read_threshold
 from train_jax.training.verdict import UNJUDGED, Verdict, read_verdict
@@ -79,6 +91,10 @@ BFLOAT16_MIN_AGREEMENT = 0.99
 # Forbidden in the graph: ops that tie a SavedModel to one TF build or platform.
 FORBIDDEN_OPS = {"XlaCallModule", "PyFunc", "EagerPyFunc"}
 CONVOLUTIONS = sum(count for _, count in VGG16_BLOCKS)
+# A gate decision the SavedModel and JAX may differ on: a photo whose measure lies this close
+# (relative) to its limit, where float32 summation order alone can tip it either way.
+GATE_MARGIN = 1e-4
+PHOTO_SIDE = 480  # the decoded size the gate's probes claim, but for the one too small
 LOCK_FILE = ".export.lock"  # in the repository's root; Triton only looks at folders
 
 
@@ -109,9 +125,10 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
     run = load_run(run_dir)
     verdict = read_verdict(run.paths)
     check_verdict(run.paths.root, verdict, allow_unproven)
+    gate = GateSpec.load(run.paths.root)  # a run trained before the gate: UserError, how to fit one
     repository = Path(repository)
     with repository_lock(repository):
-        return _export_locked(run, verdict, repository, version, cpu_precision)
+        return _export_locked(run, verdict, gate, repository, version, cpu_precision)
 
 
 def check_verdict(run_dir: Path, verdict: Verdict | None, allow_unproven: bool) -> None:
@@ -156,7 +173,8 @@ def next_version(model_dir: Path, version: int | None) -> int:
     return version
 
 
-def _export_locked(run, verdict: Verdict | None, repository: Path, version: int | None, cpu_precision: str) -> ExportResult:
+def _export_locked(run, verdict: Verdict | None, gate: GateSpec, repository: Path, version: int | None,
+                   cpu_precision: str) -> ExportResult:
     model_dir = repository / CLASSIFIER
     version = next_version(model_dir, version)
 
@@ -164,6 +182,8 @@ def _export_locked(run, verdict: Verdict | None, repository: Path, version: int 
     validation_positive = np.array(validation_labels) == CATARACT
     chosen = read_threshold(run.paths)
     threshold = chosen["decision_threshold"]
+    if chosen.get("warning"):
+        log.warning("operating point %s: %s", chosen.get("operating_point"), chosen["warning"])
     validation_metrics = binary_metrics(validation_positive, np.array(validation_scores), threshold)
     size = run.model_config.image_size
     validation_images = np.stack([model_input(path, size) for path in validation_files])
@@ -173,17 +193,18 @@ def _export_locked(run, verdict: Verdict | None, repository: Path, version: int 
     try:
         saved_path = staging / SAVEDMODEL_DIR
         log.info("writing the TensorFlow SavedModel (%dx%d input)", size, size)
-        savedmodel.save(run.model, saved_path, threshold)  # the operating point travels in the graph
+        savedmodel.save(run.model, saved_path, threshold, gate)  # the operating point and the gate travel in the graph
         forbidden = savedmodel.graph_op_types(saved_path) & FORBIDDEN_OPS
         if forbidden:
             raise UserError(f"the SavedModel contains {sorted(forbidden)}: it would not load in Triton's TensorFlow")
 
-        parity_images = np.concatenate([validation_images, random_images])
-        served, probability_gap = check_against_flax(run, saved_path, parity_images, threshold)
+        parity_images, parity_sizes = gate_probes(np.concatenate([validation_images, random_images]))
+        served, probability_gap = check_against_flax(run, saved_path, parity_images, parity_sizes, threshold)
+        check_gate(run.model, gate, parity_images, parity_sizes, served)
         convolutions = check_what_tf_trt_sees(saved_path, random_images[:2])
-        onnx_gap = write_onnx_twin(saved_path, staging / ONNX_FILE, parity_images, served)
+        onnx_gap = write_onnx_twin(saved_path, staging / ONNX_FILE, parity_images, parity_sizes, served)
         precision, agreement, bf16_gap = choose_cpu_precision(
-            cpu_precision, saved_path, validation_images, served[OUTPUT_PROBABILITIES][: len(validation_images)])
+            cpu_precision, saved_path, validation_images, {name: values[: len(validation_images)] for name, values in served.items()})
 
         card = ModelCard(
             model=CLASSIFIER,
@@ -215,6 +236,11 @@ def _export_locked(run, verdict: Verdict | None, repository: Path, version: int 
             exported_on=platform.node(),
             learned=None if verdict is None else verdict.learned,
             exported_unproven=verdict is not None and not verdict.learned,  # only past check_verdict by allow_unproven
+            gradability=GateCard(limits=gate.limits, feature_blocks=tuple(gate.feature_blocks), method=gate.method,
+                                 blind_spots=tuple(gate.blind_spots), validation=gate.validation),
+            operating_point=chosen.get("operating_point", "youden"),
+            operating_point_achieved=chosen.get("achieved"),
+            operating_point_warning=chosen.get("warning"),
         )
         card.write(staging)
         repo.copy_python_model(repo.CLASSIFIER_SOURCE, staging, with_runner=True)
@@ -294,7 +320,24 @@ def output_gaps(outputs: dict[str, np.ndarray], probabilities: np.ndarray, heatm
     return probability_gap, heatmap_gap
 
 
-def check_against_flax(run, saved_path: Path, images: np.ndarray, threshold: float) -> tuple[dict[str, np.ndarray], float]:
+def gate_probes(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The parity photos with photos the gate must refuse after them (black, blurred, noise,
+    and the first photo at a decoded size too small), and each one's photo_size: 0, 0 (not
+    known) for the parity photos, as a raw call sends it, a plausible size for the probes."""
+    from PIL import Image, ImageFilter
+
+    size = images.shape[1]
+    blurred = np.asarray(Image.fromarray(images[0]).filter(ImageFilter.GaussianBlur(size / 16)))
+    noise = np.random.default_rng(1).integers(0, 256, images.shape[1:], dtype=np.uint8)
+    probes = np.stack([np.zeros_like(images[0]), blurred, noise, images[0]])
+    sizes = np.zeros((len(images) + len(probes), 2), np.int32)
+    sizes[len(images):] = PHOTO_SIDE
+    sizes[-1] = (MIN_PHOTO_SIDE - 1, PHOTO_SIDE)
+    return np.concatenate([images, probes]), sizes
+
+
+def check_against_flax(run, saved_path: Path, images: np.ndarray, photo_size: np.ndarray,
+                       threshold: float) -> tuple[dict[str, np.ndarray], float]:
     """The SavedModel's answers, held to the Flax model's in float32 at the highest matmul
     precision, whatever precision the run trained in; like with like: the Flax
     probabilities shifted to the operating point of `threshold`, as the graph shifts them."""
@@ -302,7 +345,7 @@ def check_against_flax(run, saved_path: Path, images: np.ndarray, threshold: flo
              "on %d photos", run.model_config.compute_dtype, len(images))
     flax_probabilities, expected_heatmaps = reference_outputs(run.model, images)
     expected_probabilities = at_operating_point(flax_probabilities, threshold)
-    served = SavedModelClassifier(saved_path).run_batches(images)
+    served = SavedModelClassifier(saved_path).run_batches(images, photo_size=photo_size)
     probability_gap, heatmap_gap = output_gaps(served, expected_probabilities, expected_heatmaps)
     if probability_gap > PARITY_TOLERANCE or heatmap_gap > PARITY_TOLERANCE:
         raise UserError(
@@ -310,6 +353,33 @@ def check_against_flax(run, saved_path: Path, images: np.ndarray, threshold: flo
             f"heatmaps by {heatmap_gap:.2e} relative): not exported"
         )
     return served, probability_gap
+
+
+def check_gate(model, gate: GateSpec, images: np.ndarray, photo_size: np.ndarray, served: dict[str, np.ndarray]) -> None:
+    """The SavedModel's gate decides as the JAX gate (train_jax/gradability/measures.py)
+    does, in float32, on every photo: the same gradable and reason, but where a measure
+    lies within GATE_MARGIN of its limit (float32 rounding may tip those either way)."""
+    reference = dataclasses.replace(model.config, compute_dtype="float32")
+    float32_model = type(model)(reference, rngs=nnx.Rngs(0))
+    nnx.update(float32_model, nnx.state(model, nnx.Param))
+    with jax.default_matmul_precision("highest"):
+        expected = measures.gate(float32_model, gate, images, photo_size)
+    reasons = served[OUTPUT_UNGRADABLE_REASON].reshape(-1)
+    differing = (reasons != expected["reason"]) | (served[OUTPUT_GRADABLE].reshape(-1) != expected["gradable"])
+    limits = gate.limits
+    borderline = np.zeros(len(images), bool)
+    for measured, limit in ((expected["brightness"], limits.min_brightness), (expected["brightness"], limits.max_brightness),
+                            (expected["sharpness"], limits.min_sharpness),
+                            (expected["feature_distance"], limits.max_feature_distance)):
+        borderline |= np.abs(np.asarray(measured, np.float64) - limit) <= GATE_MARGIN * max(abs(limit), 1.0)
+    if np.any(differing & ~borderline):
+        rows = np.flatnonzero(differing & ~borderline)
+        raise UserError(f"the SavedModel's gradability gate differs from the JAX gate on {len(rows)} of {len(images)} photos "
+                        f"(reasons {reasons[rows].tolist()}, expected {expected['reason'][rows].tolist()}): not exported")
+    refused = np.bincount(reasons, minlength=len(UngradableReason))
+    log.info("gradability gate: the SavedModel decides as the JAX gate on %d photos (%d at a limit); refused %s",
+             len(images), int(np.sum(differing)),
+             ", ".join(f"{UngradableReason(code).name.lower()} {count}" for code, count in enumerate(refused) if code and count))
 
 
 def check_what_tf_trt_sees(saved_path: Path, images: np.ndarray) -> int:
@@ -322,31 +392,45 @@ def check_what_tf_trt_sees(saved_path: Path, images: np.ndarray) -> int:
     return visible
 
 
-def write_onnx_twin(saved_path: Path, onnx_path: Path, images: np.ndarray, served: dict[str, np.ndarray]) -> float:
-    """Convert the SavedModel to ONNX and hold the twin to the SavedModel's answers."""
+def write_onnx_twin(saved_path: Path, onnx_path: Path, images: np.ndarray, photo_size: np.ndarray,
+                    served: dict[str, np.ndarray]) -> float:
+    """Convert the SavedModel to ONNX and hold the twin to the SavedModel's answers: its
+    gate's decisions exactly."""
     log.info("converting the SavedModel to its ONNX twin (opset %d) and checking it with onnxruntime", ONNX_OPSET)
     onnx_twin.convert(saved_path, onnx_path)
-    probability_gap, heatmap_gap = output_gaps(onnx_twin.run(onnx_path, images), served[OUTPUT_PROBABILITIES],
-                                               served[OUTPUT_HEATMAP])
+    answered = onnx_twin.run(onnx_path, images, photo_size=photo_size)
+    if set(answered) != set(served):
+        raise UserError(f"the ONNX twin has the outputs {sorted(answered)}, the SavedModel {sorted(served)}: not exported")
+    probability_gap, heatmap_gap = output_gaps(answered, served[OUTPUT_PROBABILITIES], served[OUTPUT_HEATMAP])
     if probability_gap > PARITY_TOLERANCE or heatmap_gap > PARITY_TOLERANCE:
         raise UserError(f"the ONNX twin differs from the SavedModel (probabilities by {probability_gap:.2e}, heatmaps by "
                         f"{heatmap_gap:.2e} relative): not exported")
+    for name in GRADABILITY_OUTPUTS:
+        if name in served and not np.array_equal(answered[name], served[name]):
+            raise UserError(f"the ONNX twin's {name} differs from the SavedModel's on "
+                            f"{int(np.sum(answered[name] != served[name]))} of {len(images)} photos: not exported")
     return probability_gap
 
 
 def choose_cpu_precision(requested: str, saved_path: Path, validation_images: np.ndarray,
-                         float32_probabilities: np.ndarray) -> tuple[str, float | None, float | None]:
+                         float32_outputs: dict[str, np.ndarray]) -> tuple[str, float | None, float | None]:
     """The embedded server's precision, the bfloat16 decisions' agreement with float32 on
-    the validation photos (decided at 50%: the probabilities are served at the operating
-    point), and the largest probability gap (both None when not measured)."""
+    the validation photos (a decision: the label, decided at 50% since the probabilities
+    are served at the operating point, and the gate's reason), and the largest probability
+    gap (both None when not measured)."""
     native_bfloat16 = cpu_supports_bfloat16()
     if not (native_bfloat16 or requested == "bfloat16"):
         log.info("this CPU lacks AVX512_BF16/AMX: serving in float32")
         return "float32", None, None
-    low = SavedModelClassifier(saved_path, "bfloat16").run_batches(validation_images)[OUTPUT_PROBABILITIES]
-    agreeing = int(np.sum((low[:, CATARACT] >= SERVED_THRESHOLD) == (float32_probabilities[:, CATARACT] >= SERVED_THRESHOLD)))
+    low = SavedModelClassifier(saved_path, "bfloat16").run_batches(validation_images)
+    float32_probabilities = float32_outputs[OUTPUT_PROBABILITIES]
+    labels_agree = (low[OUTPUT_PROBABILITIES][:, CATARACT] >= SERVED_THRESHOLD) == (float32_probabilities[:, CATARACT] >= SERVED_THRESHOLD)
+    gates_agree = (low[OUTPUT_UNGRADABLE_REASON] == float32_outputs[OUTPUT_UNGRADABLE_REASON]).reshape(-1)
+    agreeing = int(np.sum(labels_agree & gates_agree))
     agreement = agreeing / len(validation_images)
-    gap = float(np.abs(low - float32_probabilities).max())
+    gap = float(np.abs(low[OUTPUT_PROBABILITIES] - float32_probabilities).max())
+    log.info("bfloat16 on CPU: labels agree with float32 on %d, the gate's decisions on %d of %d validation photos",
+             int(np.sum(labels_agree)), int(np.sum(gates_agree)), len(validation_images))
     if requested == "auto":
         precision, reason = ("bfloat16" if agreement >= BFLOAT16_MIN_AGREEMENT else "float32"), f"auto needs {BFLOAT16_MIN_AGREEMENT:.0%}"
     else:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cataract_contract import INPUT_IMAGE, SAVEDMODEL_SIGNATURE
+from cataract_contract import INPUT_IMAGE, INPUT_PHOTO_SIZE, SAVEDMODEL_SIGNATURE
 
 # The ops TF-TRT converts that carry VGG16's arithmetic, as the CPU build names them after
 # its own (oneDNN) rewrites: Conv2D, _MklNativeConv2DWithBias, _FusedConv2D, ...
@@ -39,7 +39,8 @@ def tf_trt_rewriter():
 
 def run_as_the_backend(path: Path, images: np.ndarray) -> tuple[dict[str, np.ndarray], collections.Counter]:
     """Load `path` as the TensorFlow backend does with TF-TRT on, run `images` through the
-    serving signature by its tensor names, and count the op types of the executed graph."""
+    serving signature by its tensor names (with photo_size 0, 0, not known, where the model
+    takes it), and count the op types of the executed graph."""
     import tensorflow as tf
 
     session_config = tf.compat.v1.ConfigProto()
@@ -48,9 +49,12 @@ def run_as_the_backend(path: Path, images: np.ndarray) -> tuple[dict[str, np.nda
         meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(path))
         signature = meta_graph.signature_def[SAVEDMODEL_SIGNATURE]
         metadata = tf.compat.v1.RunMetadata()
+        feeds = {signature.inputs[INPUT_IMAGE].name: images}
+        if INPUT_PHOTO_SIZE in signature.inputs:
+            feeds[signature.inputs[INPUT_PHOTO_SIZE].name] = np.zeros((len(images), 2), np.int32)
         outputs = session.run(
             {key: tensor.name for key, tensor in signature.outputs.items()},
-            {signature.inputs[INPUT_IMAGE].name: images},
+            feeds,
             options=tf.compat.v1.RunOptions(output_partition_graphs=True),
             run_metadata=metadata,
         )

@@ -25,6 +25,8 @@ from tests.helpers import free_ports, run_cli, start_door, start_server, stop_do
 from dashboards.screening import ScreeningSession
 from train_jax.export import repository as repo
 from train_jax.export.export import export
+from train_jax.gradability.measures import gate
+from train_jax.gradability.spec import GateSpec
 from train_jax.training.predict import reference_outputs
 from train_jax.training.run_folder import load_run
 
@@ -53,9 +55,15 @@ def far(tiny_run, synthetic_photos, tmp_path_factory):
     repository = tmp_path_factory.mktemp("far_repository") / "model_repository"
     export(run, repository, cpu_precision="float32", allow_unproven=True)
     server = start_server(repository)
-    expected = ["Cataract" if score >= threshold else "Normal" for score in scores]
+    # The gate decides first: a photo it refuses is "Ungradable" at every door, whatever its score.
+    sizes = np.array([contract.decode_image(path.read_bytes()).size[::-1] for path in photos])
+    gradable = gate(load_run(run).model, GateSpec.load(run), images, sizes)["gradable"]
+    # What the probabilities alone say (Triton's classification extension reads only them).
+    labels = ["Cataract" if score >= threshold else "Normal" for score in scores]
+    expected = [label if graded else contract.UNGRADABLE for graded, label in zip(gradable, labels)]
+    assert sum(gradable) >= len(photos) // 2, "the tiny gate refuses most test photos: nothing left to test"
     yield {"server": server, "repository": repository, "photos": photos, "images": images, "scores": scores,
-           "threshold": threshold, "expected": expected}
+           "threshold": threshold, "expected": expected, "labels": labels, "gradable": list(gradable)}
     server.stop()
 
 
@@ -67,9 +75,12 @@ def assert_answers(far, predictions, door: str) -> None:
     labels = [prediction.label for prediction in predictions]
     assert labels == far["expected"], f"{door}: {labels} != {far['expected']}"
     for prediction, score in zip(predictions, far["scores"]):
+        assert prediction.model_score == pytest.approx(score, abs=2e-4), door  # given for audit, graded or not
+        if not prediction.gradable:
+            assert prediction.confidence is None and not prediction.is_cataract, door
+            continue
         assert prediction.confidence >= 50, f"{door}: confidence {prediction.confidence}"
         assert prediction.confidence == pytest.approx(100 * max(prediction.probabilities.values()), abs=1e-6)
-        assert prediction.model_score == pytest.approx(score, abs=2e-4), door
         assert prediction.threshold == pytest.approx(far["threshold"], abs=1e-6)
 
 
@@ -111,7 +122,8 @@ def test_rest_gateway_agrees(far):
     finally:
         stop_door(gateway)
     assert [answer["prediction"] for answer in answers] == far["expected"]
-    assert all(50 <= answer["confidence"] <= 100 for answer in answers)
+    assert [answer["gradable"] for answer in answers] == far["gradable"]
+    assert all(50 <= answer["confidence"] <= 100 for answer in answers if answer["gradable"])
 
 
 def test_cli_agrees(far):
@@ -120,7 +132,7 @@ def test_cli_agrees(far):
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [answer["prediction"] for answer in answers] == far["expected"]
     for answer, score in zip(answers, far["scores"]):
-        assert 50 <= answer["confidence"] <= 100
+        assert answer["confidence"] is None if not answer["gradable"] else 50 <= answer["confidence"] <= 100
         assert answer["model_score"] == pytest.approx(score, abs=2e-4)
 
 
@@ -139,22 +151,23 @@ def test_triton_classification_extension_agrees(far, api):
             top += [entry[0].decode().split(":") for entry in result.as_numpy(contract.OUTPUT_PROBABILITIES)]
     finally:
         client.close()
-    assert [label.capitalize() for _, _, label in top] == far["expected"]
+    assert [label.capitalize() for _, _, label in top] == far["labels"]  # blind to the gate (README)
     assert all(float(score) >= 0.5 for score, _, _ in top)
 
 
 def test_raw_kserve_v2_json_call_agrees(far):
-    labels = []
+    labels, gradable = [], []
     for batch in batches(far["images"]):
         body = {"inputs": [{"name": contract.INPUT_IMAGE, "shape": list(batch.shape), "datatype": "UINT8",
                             "data": batch.ravel().tolist()}]}
         request = urllib.request.Request(f"http://{far['server'].http_url}/v2/models/{contract.CLASSIFIER}/infer",
                                          data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as response:
-            output = next(o for o in json.loads(response.read())["outputs"] if o["name"] == contract.OUTPUT_PROBABILITIES)
-        probabilities = np.array(output["data"]).reshape(output["shape"])
+            outputs = {output["name"]: output for output in json.loads(response.read())["outputs"]}
+        probabilities = np.array(outputs[contract.OUTPUT_PROBABILITIES]["data"]).reshape(-1, len(contract.CLASS_NAMES))
         labels += [contract.CLASS_NAMES[i].capitalize() for i in probabilities.argmax(axis=1)]
-    assert labels == far["expected"]
+        gradable += [bool(value) for value in outputs[contract.OUTPUT_GRADABLE]["data"]]
+    assert labels == far["labels"] and gradable == far["gradable"]
 
 
 def test_config_and_card_keep_the_validation_threshold(far):

@@ -1,0 +1,97 @@
+"""The gradability gate computed independently of the exported graph, for export's tests:
+each measure in numpy (float64) straight from the contract's and spec.py's definitions,
+and a GateSpec fitted from a model's own features, for runs trained before training fitted
+one itself."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+import cataract_contract as contract
+from train_jax.gradability.spec import GateSpec
+
+FEATURE_BLOCKS = (4, 5)
+SHRINKAGE = 0.5
+
+
+def pooled_features(model, images: np.ndarray, feature_blocks: tuple[int, ...]) -> np.ndarray:
+    """The global average of each block's pooled output, concatenated (N, D), float32."""
+    with jax.default_matmul_precision("highest"):
+        return np.concatenate([np.asarray(model.activations(images, 0, block)).mean(axis=(1, 2))
+                               for block in feature_blocks], axis=1).astype(np.float32)
+
+
+def image_measures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Brightness and sharpness (N,) as the contract defines them."""
+    luminance = images.astype(np.float64) @ np.array(contract.LUMA)
+    kernel = np.array(contract.LAPLACIAN_KERNEL)
+    height, width = luminance.shape[1] - 2, luminance.shape[2] - 2
+    laplacian = sum(kernel[row, column] * luminance[:, row : row + height, column : column + width]
+                    for row in range(3) for column in range(3))
+    sharpness = np.log10((laplacian.var(axis=(1, 2)) + 1) / (luminance.var(axis=(1, 2)) + 1))
+    return luminance.mean(axis=(1, 2)), sharpness
+
+
+def feature_distance(spec: GateSpec, features: np.ndarray) -> np.ndarray:
+    z = (features.astype(np.float64) - spec.feature_shift) / spec.feature_scale
+    offsets = z[:, None, :] - spec.class_means[None].astype(np.float64)
+    return np.einsum("ncd,de,nce->nc", offsets, spec.precision.astype(np.float64), offsets).min(axis=1)
+
+
+def measures(model, spec: GateSpec, images: np.ndarray) -> dict[str, np.ndarray]:
+    brightness, sharpness = image_measures(images)
+    return {"brightness": brightness, "sharpness": sharpness,
+            "feature_distance": feature_distance(spec, pooled_features(model, images, spec.feature_blocks))}
+
+
+def decide(model, spec: GateSpec, images: np.ndarray, photo_size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(gradable, reason) (N,) by the contract's gate_decision on these measures."""
+    measured = measures(model, spec, images)
+    return contract.gate_decision(np.asarray(photo_size), measured["brightness"].astype(np.float32),
+                                  measured["sharpness"].astype(np.float32),
+                                  measured["feature_distance"].astype(np.float32), spec.limits)
+
+
+def fit_gate(model, images: np.ndarray, labels: np.ndarray, quantile: float = 0.02,
+             feature_blocks: tuple[int, ...] = FEATURE_BLOCKS) -> GateSpec:
+    """A GateSpec fitted on `images` (class-conditional means, a shrunk shared covariance,
+    each limit the photos' `quantile`), as a stand-in for training's own fit."""
+    features = pooled_features(model, images, feature_blocks).astype(np.float64)
+    shift, scale = features.mean(axis=0), features.std(axis=0) + 1e-3
+    z = (features - shift) / scale
+    classes = np.unique(labels)
+    means = np.stack([z[labels == label].mean(axis=0) for label in classes])
+    centred = z - means[np.searchsorted(classes, labels)]
+    covariance = np.cov(centred, rowvar=False)
+    shrunk = (1 - SHRINKAGE) * covariance + SHRINKAGE * np.trace(covariance) / len(covariance) * np.eye(len(covariance))
+    spec = GateSpec(limits=contract.GateLimits(quantile, 0, 0, 0, 0), feature_blocks=feature_blocks,
+                    feature_shift=shift.astype(np.float32), feature_scale=scale.astype(np.float32),
+                    class_means=means.astype(np.float32), precision=np.linalg.inv(shrunk).astype(np.float32),
+                    method="test stand-in: quantiles of the fitting photos", blind_spots=("a test gate",),
+                    validation={"refused": 0.0})
+    measured = measures(model, spec, images)
+    limits = contract.GateLimits(
+        quantile=quantile, min_brightness=float(np.quantile(measured["brightness"], quantile)),
+        max_brightness=float(np.quantile(measured["brightness"], 1 - quantile)),
+        min_sharpness=float(np.quantile(measured["sharpness"], quantile)),
+        max_feature_distance=float(np.quantile(measured["feature_distance"], 1 - quantile)))
+    return dataclasses.replace(spec, limits=limits)
+
+
+def probes(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Photos the gate must refuse, beside ones it should pass, with their photo sizes:
+    the images themselves, black, blurred (a box blur), noise, and the first again at a
+    tiny decoded size."""
+    from PIL import Image, ImageFilter
+
+    size = images.shape[1]
+    blurred = np.stack([np.asarray(Image.fromarray(image).filter(ImageFilter.BoxBlur(size / 8))) for image in images[:2]])
+    noise = np.random.default_rng(1).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
+    batch = np.concatenate([images, np.zeros_like(images[:1]), blurred, noise, images[:1]])
+    photo_size = np.full((len(batch), 2), 480, np.int32)
+    photo_size[:len(images)] = 0  # not known: not checked
+    photo_size[-1] = (contract.MIN_PHOTO_SIDE - 1, 300)
+    return batch, photo_size
