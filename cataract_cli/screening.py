@@ -22,8 +22,11 @@ def add_commands(commands) -> None:
         description=(
             "Send photos (files, or folders searched recursively) to the served model and print one "
             "answer per photo: a table, or with --json one JSON object per line "
-            '{"file", "prediction", "confidence", "probabilities", ...}. A photo that fails is reported '
-            "and the others still answered; the exit code is 0 only if every photo was answered."
+            '{"file", "prediction", "confidence", "probabilities", ..., "gradable", "reason"}. A photo the model '
+            'cannot judge (not an eye photo like its training photos, too dark, too bright, blurred, too small) is '
+            'answered "Ungradable" with its reason and no confidence: retake it. A photo that fails is reported '
+            "and the others still answered; the exit code is 0 only if every photo was answered (an ungradable "
+            "photo is an answer)."
         ),
     )
     add_command(
@@ -31,7 +34,9 @@ def add_commands(commands) -> None:
         help="the Panel screening dashboard in the browser",
         description=(
             "Serve the Panel dashboard: upload photos or pick samples, press Predict, see label, confidence, "
-            "probability against the decision threshold and the heatmap; a results table with CSV download; "
+            "probability against the decision threshold and the heatmap (an amber \"Ungradable, retake\" card with the "
+            "reason for a photo the model cannot judge, counted apart, with the session's refusal rate); a results "
+            "table with CSV download; "
             "a live server panel. It talks to Triton through the client library. Binds to 127.0.0.1 unless "
             "--address says otherwise."
         ),
@@ -41,7 +46,9 @@ def add_commands(commands) -> None:
         help="the earlier project's REST API (POST /predict/) in front of Triton",
         description=(
             'Serve POST /predict/ (multipart field "file") answering {"prediction": "Cataract"|"Normal", '
-            '"confidence": percent} as the earlier FastAPI app did, and GET /health; each photo goes to Triton '
+            '"confidence": percent} as the earlier FastAPI app did, with "gradable" (and "reason" for a photo '
+            'answered {"prediction": "Ungradable", "confidence": null}, still HTTP 200), GET /health and GET '
+            "/metrics (Prometheus: photos screened and refused, by reason); each photo goes to Triton "
             "through the asyncio client. The login is checked and the upload's size bounded before the body is read. "
             "400 for a photo that cannot be used or a form that is not one file field, 413 for a file over 20 MiB, "
             "503 when Triton is unreachable or busy or the gateway has --max-concurrent requests in hand; GET /health "
@@ -74,10 +81,19 @@ def run_predict(triton: TritonSettings, settings: PredictSettings) -> int:
         elif settings.json:
             print(json.dumps(result.as_json()))
         else:
-            print(f"{result.source:50s} {result.label:10s} {result.confidence:9.1f}% {result.probabilities['cataract']:11.3f}")
+            print(answer_row(result))
     if failures:
         print(f"cataract predict: {failures} of {len(sources)} photos failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+def answer_row(result) -> str:
+    """One answer of the human-readable table: an ungradable photo gets its reason, never a
+    label; a version without the gate says its answer was not checked."""
+    if result.gradable is False:
+        return f"{result.source:50s} ungradable: {result.reason}, retake the photo"
+    row = f"{result.source:50s} {result.label:10s} {result.confidence:9.1f}% {result.probabilities['cataract']:11.3f}"
+    return row if result.gradable else f"{row}  gradability {result.reason}"
 
 
 def run_dashboard(triton: TritonSettings, settings: DashboardSettings, login: LoginSettings) -> int:

@@ -24,8 +24,18 @@ import param
 from panel.auth import BasicAuthProvider, BasicLoginHandler
 from tornado.escape import url_escape
 
-from cataract_contract import MAX_IMAGE_BYTES, SIZE_LIMIT_TEXT, too_large_message
-from dashboards.rendering import THUMBNAIL_SIDE, heatmap_overlay, html_text, markdown_text, probability_bar
+from cataract_contract import MAX_IMAGE_BYTES, NOT_CHECKED, SIZE_LIMIT_TEXT, too_large_message
+from dashboards.rendering import (
+    THUMBNAIL_SIDE,
+    UNGRADABLE_BACKGROUND,
+    UNGRADABLE_COLOUR,
+    UNGRADABLE_TITLE,
+    heatmap_overlay,
+    html_text,
+    markdown_text,
+    probability_bar,
+    session_summary,
+)
 from dashboards.screening import MAX_PHOTOS_PER_SESSION, Screened, ScreeningSession, ServerMonitor, sample_photos
 from doors.access import SESSION_HOURS, AccessError, Logins
 
@@ -167,7 +177,9 @@ class Messages(pn.viewable.Viewer):
 
 
 class ResultCards(pn.viewable.Viewer):
-    """One card per screened photo: label, confidence, probability bar, optional heatmap."""
+    """One card per screened photo: label, confidence, probability bar, optional heatmap;
+    for a photo the model refused to grade, an amber card with the reason, to retake, and
+    neither label, probability nor heatmap."""
 
     session = param.ClassSelector(class_=ScreeningSession)
     show_heatmap = param.Boolean(default=False)
@@ -175,19 +187,37 @@ class ResultCards(pn.viewable.Viewer):
     @staticmethod
     def card(item: Screened, show_heatmap: bool):
         prediction, photo = item.prediction, item.photo
-        picture = (heatmap_overlay(photo.thumbnail, prediction.heatmap)
-                   if show_heatmap and prediction.heatmap is not None else photo.thumbnail)
-        colour = "#c62828" if prediction.is_cataract else "#2e7d32"
+        footer = pn.pane.HTML(f'<span style="font-size:12px">SHA-256 <code class="photo-hash">{photo.short_hash}</code> '
+                              f"&middot; model v{html_text(prediction.model_version)} &middot; "
+                              f"{prediction.latency_ms:.0f} ms</span>")
+        if prediction.gradable is False:
+            body = [
+                pn.pane.PNG(photo.thumbnail, width=THUMBNAIL_SIDE),
+                pn.pane.HTML(f'<span class="ungradable-label" style="font-size:20px;font-weight:600;'
+                             f'color:{UNGRADABLE_COLOUR}">{UNGRADABLE_TITLE}</span><br>'
+                             f'<span class="ungradable-reason">{html_text(prediction.reason)}</span>'),
+            ]
+            style, classes = {"background": UNGRADABLE_BACKGROUND, "border": f"2px solid {UNGRADABLE_COLOUR}"}, ["ungradable"]
+        else:
+            picture = (heatmap_overlay(photo.thumbnail, prediction.heatmap)
+                       if show_heatmap and prediction.heatmap is not None else photo.thumbnail)
+            colour = "#c62828" if prediction.is_cataract else "#2e7d32"
+            unchecked = ("" if prediction.gradable else
+                         f'<br><span class="gradability-unchecked" style="font-size:12px">gradability '
+                         f"{html_text(prediction.reason)}</span>")
+            body = [
+                pn.pane.PNG(picture, width=THUMBNAIL_SIDE),
+                pn.pane.HTML(f'<span class="prediction-label" style="font-size:20px;font-weight:600;color:{colour}">'
+                             f'{html_text(prediction.label)}</span> <span class="prediction-confidence" '
+                             f'style="font-size:18px">{prediction.confidence:.1f}%</span>{unchecked}'),
+                pn.pane.HTML(probability_bar(prediction.cataract_probability), width=THUMBNAIL_SIDE),
+            ]
+            style, classes = {}, []
         return pn.Card(
-            pn.pane.PNG(picture, width=THUMBNAIL_SIDE),
-            pn.pane.HTML(f'<span class="prediction-label" style="font-size:20px;font-weight:600;color:{colour}">'
-                         f'{html_text(prediction.label)}</span> <span class="prediction-confidence" style="font-size:18px">'
-                         f'{prediction.confidence:.1f}%</span>'),
-            pn.pane.HTML(probability_bar(prediction.cataract_probability), width=THUMBNAIL_SIDE),
-            pn.pane.HTML(f'<span style="font-size:12px">SHA-256 <code class="photo-hash">{photo.short_hash}</code> &middot; '
-                         f"model v{html_text(prediction.model_version)} &middot; {prediction.latency_ms:.0f} ms</span>"),
+            *body, footer,
             title=html_text(photo.name),  # the card puts its title into HTML as it is
-            collapsible=False, width=THUMBNAIL_SIDE + 30, css_classes=["result-card"],  # the picture and the card's padding
+            collapsible=False, width=THUMBNAIL_SIDE + 30,  # the picture and the card's padding
+            styles=style, css_classes=["result-card", *classes],
         )
 
     @param.depends("session.results", "show_heatmap")
@@ -195,6 +225,22 @@ class ResultCards(pn.viewable.Viewer):
         if not self.session.results:
             return pn.pane.Markdown("No photos screened yet.")
         return pn.FlexBox(*(self.card(item, self.show_heatmap) for item in self.session.results[:CARDS_SHOWN]))
+
+
+class SessionSummary(pn.viewable.Viewer):
+    """The session's answers counted apart by gradability, and its refusal rate."""
+
+    session = param.ClassSelector(class_=ScreeningSession)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.summary = pn.pane.HTML(session_summary(self.session.counts()), css_classes=["session-summary"],
+                                    sizing_mode="stretch_width")
+        self.session.param.watch(lambda _event: setattr(self.summary, "object", session_summary(self.session.counts())),
+                                 "results")
+
+    def __panel__(self):
+        return self.summary
 
 
 class ResultsTable(pn.viewable.Viewer):
@@ -251,7 +297,8 @@ class ServerPanel(pn.viewable.Viewer):
         ]
         if info is not None:  # names and numbers the server sends: escaped like any other text
             lines.append(f"<b>Model</b> {html_text(info.name)} v{html_text(info.version)} ({html_text(info.backend)}), "
-                         f"decision threshold {info.threshold:.3f} on the model's score (served at 50%)")
+                         f"decision threshold {info.threshold:.3f} on the model's score (served at 50%); "
+                         f"gradability {'checked' if info.gradability_outputs else NOT_CHECKED}")
         lines.append(f"<b>Inferences</b> {m.total_inferences}")
         if delta is not None:
             queue = f"{delta.average_queue_ms:.1f} ms" if delta.average_queue_ms is not None else "n/a"
@@ -291,7 +338,7 @@ def create_app(triton_url: str, protocol: str = "grpc", samples_folder: str | Pa
     ]
     main = [
         Messages(session=session, on_predict=predict),
-        pn.pane.Markdown("## Results"), cards,
+        pn.pane.Markdown("## Results"), SessionSummary(session=session), cards,
         ResultsTable(session=session),
         pn.pane.Markdown("## Server"), ServerPanel(monitor=monitor, session=session),
     ]

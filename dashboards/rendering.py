@@ -10,15 +10,22 @@ from __future__ import annotations
 import html
 import io
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from cataract_contract import SERVED_THRESHOLD
+from cataract_contract import NOT_CHECKED, SERVED_THRESHOLD
+
+if TYPE_CHECKING:  # screening.py imports this module
+    from dashboards.screening import SessionCounts
 
 THUMBNAIL_SIDE = 240
 CATARACT_COLOUR = np.array([230, 30, 30], np.float32)
 NORMAL_COLOUR = np.array([30, 90, 240], np.float32)
+# A refused photo's card: amber, the colour of "not a result, act on it", neither label's.
+UNGRADABLE_COLOUR, UNGRADABLE_BACKGROUND = "#b26a00", "#fff8e1"
+UNGRADABLE_TITLE = "Ungradable \N{EM DASH} retake"
 ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
 
@@ -85,3 +92,15 @@ def probability_bar(probability: float) -> str:
         f"</div>"
         f'<div style="font-size:12px;color:#555;">P(cataract) {percent:.1f}% &middot; decides at {mark:.0f}%</div>'
     )
+
+
+def session_summary(counts: SessionCounts) -> str:
+    """The session's answers counted by gradability, with its refusal rate."""
+    if not counts.screened:
+        return "<b>This session</b> no photos screened yet"
+    parts = [f"{counts.graded} graded", f'<span class="ungradable-count" style="color:{UNGRADABLE_COLOUR}">'
+             f"{counts.ungradable} ungradable</span>"]
+    if counts.unchecked:
+        parts.append(f"{counts.unchecked} {NOT_CHECKED}")
+    return (f"<b>This session</b> {counts.screened} photo(s) screened: {', '.join(parts)}; "
+            f'refusal rate <span class="refusal-rate">{100 * counts.refusal_rate:.1f}%</span>')

@@ -7,7 +7,9 @@ Both reach Triton only through the project's asyncio client.
 
 Every upload is its own Photo, with an id of its own (two patients' photos may share a
 file name) and a content hash shown beside its name, so an answer can be traced to the
-exact file. Only a photo waiting for Predict holds its file; an answered one keeps its
+exact file. A photo the served model refuses to grade is an answer too: it is kept, shown
+apart (UNGRADABLE, its reason, to retake) and counted apart (`SessionCounts`: the session's
+refusal rate). Only a photo waiting for Predict holds its file; an answered one keeps its
 thumbnail and its hash, and a session holds at most MAX_PHOTOS_PER_SESSION photos, so a
 browser left open all day does not hold every file it ever screened. Decoding runs in an
 executor, never on the server's event loop. Each answer is written to the access log
@@ -40,8 +42,10 @@ RECENT_LATENCIES = 20
 # Decoding uploads, for every session of this server: all cores but one, which stays
 # with the event loop that answers every browser.
 DECODER = ThreadPoolExecutor(max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="photo-decoder")
+# gradable: true, false, or empty for a version exported before the gate (reason NOT_CHECKED).
 TABLE_COLUMNS = ("time", "file", "sha256", "prediction", "confidence_percent", "p_cataract", "model_score", "threshold",
-                 "model_version", "latency_ms")
+                 "model_version", "latency_ms", "gradable", "reason")
+GRADABLE_CELLS = {True: "true", False: "false", None: ""}
 HASH_SHOWN = 12  # hex digits of the SHA-256 shown beside a file name
 # Photos waiting and answered in one browser session: a day's screening at one desk, a
 # few MiB of thumbnails, and at most this many whole files (20 MiB each) waiting.
@@ -85,6 +89,25 @@ class Screened:
     photo: Photo
     prediction: Prediction
     at: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionCounts:
+    """The session's answers by gradability: `ungradable` are the photos refused (to
+    retake), `unchecked` those answered by a version exported before the gate."""
+
+    graded: int
+    ungradable: int
+    unchecked: int
+
+    @property
+    def screened(self) -> int:
+        return self.graded + self.ungradable + self.unchecked
+
+    @property
+    def refusal_rate(self) -> float | None:
+        """The share of answered photos refused; None before any answer."""
+        return self.ungradable / self.screened if self.screened else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,6 +246,9 @@ class ScreeningSession(param.Parameterized):
         messages[:0] = [Message("error", f"{problem}. The photos wait: press Retry") for problem in problems]
         if screened:
             messages.append(Message("success", f"screened {len(screened)} photo(s)"))
+        refused = sum(item.prediction.gradable is False for item in screened)
+        if refused:
+            messages.append(Message("warning", f"{refused} photo(s) ungradable: retake them"))
         self.retry_offered = bool(problems)
         sent = {photo.id for photo in photos} - waiting
         self.pending = [photo for photo in self.pending if photo.id not in sent]  # keeps what came meanwhile
@@ -232,14 +258,22 @@ class ScreeningSession(param.Parameterized):
     def recent_latencies_ms(self) -> list[float]:
         return [item.prediction.latency_ms for item in self.results[:RECENT_LATENCIES]]
 
+    def counts(self) -> SessionCounts:
+        decisions = [item.prediction.gradable for item in self.results]
+        return SessionCounts(graded=decisions.count(True), ungradable=decisions.count(False),
+                             unchecked=decisions.count(None))
+
     def table_rows(self) -> list[dict[str, Any]]:
-        """One row per screened photo (TABLE_COLUMNS), newest first."""
+        """One row per screened photo (TABLE_COLUMNS), newest first; an ungradable photo
+        has no confidence, its probabilities kept for audit."""
         return [
             dict(zip(TABLE_COLUMNS, (
                 item.at.strftime("%H:%M:%S"), item.photo.name, item.photo.short_hash, item.prediction.label,
-                round(item.prediction.confidence, 2), round(item.prediction.cataract_probability, 4),
+                None if item.prediction.confidence is None else round(item.prediction.confidence, 2),
+                round(item.prediction.cataract_probability, 4),
                 round(item.prediction.model_score, 4), round(item.prediction.threshold, 4),
                 item.prediction.model_version, round(item.prediction.latency_ms, 1),
+                GRADABLE_CELLS[item.prediction.gradable], item.prediction.reason or "",
             )))
             for item in self.results
         ]

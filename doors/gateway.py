@@ -1,13 +1,20 @@
 """`cataract gateway`: the earlier project's REST contract in front of Triton.
 
-    POST /predict/   multipart `file` -> {"prediction": "Cataract"|"Normal", "confidence": 97.98}
+    POST /predict/   multipart `file` -> {"prediction": "Cataract"|"Normal", "confidence": 97.98,
+                     "gradable": true, "reason": null, "reason_code": 0}, or for a photo the
+                     model cannot judge {"prediction": "Ungradable", "confidence": null,
+                     "gradable": false, "reason": "too dark to see the lens", "reason_code": 2}
     GET  /health     200 while the gateway runs, with Triton's state: {"status": "ok",
                      "triton": "ready"|"not ready"|"unreachable"} (no login needed)
+    GET  /metrics    Prometheus text: photos answered, refused by reason, and not checked
 
 Front ends and scripts written for the earlier FastAPI app keep working unchanged. Each
 photo goes to Triton through the project's asyncio client (the `cataract` ensemble decodes
 it on the server, with the same code as training); the answer is the served model's, with
-`confidence` the probability of the label given, in percent. Errors keep the earlier
+`confidence` the probability of the label given, in percent. An ungradable photo is an
+answer (HTTP 200), not an error: the served model's gradability decision, as every door
+shows it (client `Prediction.gradability_json`); a version exported before the gate
+answers "gradable": null with the reason NOT_CHECKED. Errors keep the earlier
 contract's shape ({"detail": "..."}): 400 for a photo that cannot be used (with the photo's
 reason) or a form that is not one file field `file`, 413 for a file over the size limit,
 503 when Triton is unreachable, busy or not ready, or the gateway has its
@@ -21,7 +28,9 @@ With --credentials, every photo must come with a login (HTTP Basic) of one of th
 users, the same users as the dashboard's. The login is checked before any of the body is
 read, and the body is then streamed with a hard byte limit whatever its headers say, so an
 anonymous or oversized request costs neither memory nor disk. /docs, /redoc and
-/openapi.json are served only when the gateway binds loopback.
+/openapi.json are served only when the gateway binds loopback. /metrics needs the same
+login as /predict/ (Prometheus' `basic_auth` scrape setting): without --credentials the
+gateway binds loopback only, and so is /metrics open exactly where /predict/ is.
 
 Run: cataract gateway --triton-url 127.0.0.1:8001 [--port 8080] [--credentials FILE]
 """
@@ -39,11 +48,12 @@ import secrets
 
 # Module-level imports: FastAPI resolves the endpoints' annotations from module globals.
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 from starlette.exceptions import HTTPException
 
-from cataract_contract import MAX_IMAGE_BYTES, too_large_message
+from cataract_contract import MAX_IMAGE_BYTES, UngradableReason, too_large_message
 from client.errors import (
     CataractClientError,
     InvalidImageError,
@@ -51,7 +61,7 @@ from client.errors import (
     RequestTimeoutError,
     ServerBusyError,
 )
-from client.triton_client import DOOR_TUNING, AsyncCataractClient, ClientTuning
+from client.triton_client import DOOR_TUNING, AsyncCataractClient, ClientTuning, Prediction
 from doors.access import REFUSAL_SECONDS, Logins, log_screened
 from serving.embedded import is_loopback
 
@@ -201,6 +211,45 @@ async def read_photo(request: Request) -> bytes:
     return form.photo()
 
 
+def answer_json(answer: Prediction) -> dict:
+    """The earlier contract's answer, with the gradability decision."""
+    confidence = None if answer.confidence is None else round(answer.confidence, 2)
+    return {"prediction": answer.label, "confidence": confidence, **answer.gradability_json()}
+
+
+def reason_label(code: int) -> str:
+    """A refusal's reason as a Prometheus label value: the contract's name, e.g. too_dark."""
+    return UngradableReason(code).name.lower()
+
+
+class ScreeningMetrics:
+    """The gateway's counters on GET /metrics, in a registry of the app's own; beside
+    Triton's metrics, they say how often the gate refuses photos, and why."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.screened = Counter("cataract_screened_photos", "Photos answered (graded, ungradable or not checked)",
+                                registry=self.registry)
+        self.ungradable = Counter("cataract_ungradable_photos", "Photos the served model refused to grade, by reason",
+                                  ["reason"], registry=self.registry)
+        self.unchecked = Counter("cataract_unchecked_photos",
+                                 "Photos answered by a model version exported before the gradability gate",
+                                 registry=self.registry)
+        for reason in UngradableReason:
+            if reason != UngradableReason.GRADABLE:
+                self.ungradable.labels(reason_label(reason))  # every reason shown, from 0
+
+    def count(self, answer: Prediction) -> None:
+        self.screened.inc()
+        if answer.gradable is None:
+            self.unchecked.inc()
+        elif not answer.gradable:
+            self.ungradable.labels(reason_label(answer.reason_code)).inc()
+
+    def exposition(self) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
 class RequestIds:
     """ASGI middleware: every request gets an id (`request.state.request_id`), and every
     answer names it in its X-Request-ID header."""
@@ -229,6 +278,7 @@ def create_app(triton_url: str, protocol: str = "grpc", credentials: Logins | No
     loopback: they answer without a login)."""
     screener = AsyncCataractClient(triton_url, protocol, transport="bytes", **tuning.as_kwargs())
     in_hand = asyncio.Semaphore(max_concurrent)
+    metrics = ScreeningMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -274,7 +324,14 @@ def create_app(triton_url: str, protocol: str = "grpc", credentials: Logins | No
                 raise HTTPException(status_for(exc), client_message(exc)) from None
         log_screened(user, hashlib.sha256(data).hexdigest(), answer.label, answer.cataract_probability,
                      answer.model_version, datetime.datetime.now(datetime.timezone.utc), request_id)
-        return {"prediction": answer.label, "confidence": round(answer.confidence, 2)}
+        metrics.count(answer)
+        return answer_json(answer)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        """The counters, behind the login /predict/ asks for."""
+        await asyncio.to_thread(logged_in, request)
+        return metrics.exposition()
 
     last_triton_state = ["ready"]
 

@@ -90,3 +90,25 @@ def start_polled_server(run: Path, folder: Path, poll_seconds: float):
     # A tiny run does not learn by the verdict's rule; these tests are about serving it.
     export(run, repository, cpu_precision="float32", allow_unproven=True)
     return start_server(repository, model_control="poll", poll_seconds=poll_seconds), repository
+
+
+def fake_screener(answers):
+    """A stand-in for client.triton_client.CataractClient whose predict_many returns
+    `answers(sources)`: for CLI tests that pin formatting and exit codes only (the real
+    client against a real Triton is tested in tests/client and tests/test_gradability_doors.py)."""
+
+    class Screener:
+        def __init__(self, *args, **options):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            return None
+
+        def predict_many(self, sources):
+            return answers(sources)
+
+    return Screener
+

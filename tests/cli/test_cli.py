@@ -13,7 +13,7 @@ import pytest
 from cataract_cli.main import build_parser, main
 from cataract_cli.options import DashboardSettings, PredictSettings, RollbackSettings, TritonSettings
 from cataract_cli.training import TRAIN_SETTINGS
-from tests.helpers import run_cli
+from tests.helpers import fake_screener, run_cli
 from train_jax.recipes import RECIPES, recipe_settings
 from train_jax.settings import from_arguments, option_strings, to_arguments
 from train_jax.training.config import TrainConfig
@@ -34,9 +34,9 @@ COMMANDS = [path for path, _ in subcommands(build_parser())]
 def test_the_commands_are_the_product_s_steps_and_the_benchmarks():
     assert {path for path in COMMANDS if len(path) == 1} == {
         ("audit",), ("synth",), ("train",), ("evaluate",), ("export",), ("rollback",), ("serve",), ("predict",),
-        ("dashboard",), ("gateway",), ("users",), ("bench",)}
+        ("dashboard",), ("gateway",), ("users",), ("bench",), ("operating-point",)}
     assert {path[1] for path in COMMANDS if len(path) == 2 and path[0] == "bench"} == {
-        "train", "input", "infer", "serve", "soak", "audit", "overload", "recipe"}
+        "train", "input", "infer", "serve", "soak", "audit", "overload", "recipe", "gradability"}
     assert {path[1] for path in COMMANDS if len(path) == 2 and path[0] == "users"} == {"add", "remove", "list", "convert"}
 
 
@@ -138,20 +138,9 @@ def test_predict_reports_a_photo_it_cannot_use_by_the_reason_and_exits_1(tmp_pat
     photo = tmp_path / "a.jpg"
     photo.write_bytes(b"not a photo")
 
-    class Screener:  # answers as the client does for a file that is no image
-        def __init__(self, *args, **options):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc_info):
-            return None
-
-        def predict_many(self, sources):
-            return [InvalidImageError(str(source), "not an image") for source in sources]
-
-    monkeypatch.setattr(triton_client, "CataractClient", Screener)
+    # answers as the client does for a file that is no image
+    not_images = fake_screener(lambda sources: [InvalidImageError(str(source), "not an image") for source in sources])
+    monkeypatch.setattr(triton_client, "CataractClient", not_images)
     assert main(["predict", str(photo), "--json"]) == 1
     output = capsys.readouterr()
     assert json.loads(output.out) == {"file": str(photo), "error": "not an image"}

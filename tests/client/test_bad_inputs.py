@@ -19,7 +19,7 @@ from tritonclient.utils import InferenceServerException
 
 from tests.bad_inputs import eye_like, encoded, write_corpus, write_special_paths
 from client.errors import InvalidImageError
-from cataract_contract import ImageError, decode_image, load_rgb, model_input, too_large_message
+from cataract_contract import UNGRADABLE, ImageError, UngradableReason, decode_image, load_rgb, model_input, too_large_message
 from client.triton_client import CataractClient, Prediction
 from tests.helpers import run_cli
 from dashboards.screening import ScreeningSession
@@ -124,10 +124,13 @@ def test_cli_reports_each_bad_file_and_answers_the_rest(triton, corpus):
     answers = {json.loads(line)["file"].split("/")[-1]: json.loads(line) for line in result.stdout.splitlines()}
     assert set(answers) == set(expected)
     for name, problem in expected.items():
-        if problem is None:
-            assert answers[name]["prediction"] in ("Cataract", "Normal"), answers[name]
+        if problem is None:  # answered: labelled, or refused by the served gate (an answer too, not an error)
+            assert answers[name]["prediction"] in ("Cataract", "Normal", UNGRADABLE), answers[name]
+            assert answers[name]["gradable"] is (answers[name]["prediction"] != UNGRADABLE), answers[name]
         else:
             assert problem in answers[name]["error"], answers[name]
+    # Decoded fine, and far below the photo size the gate accepts.
+    assert answers["one_pixel.png"]["reason_code"] == UngradableReason.TOO_SMALL
     bad = sum(problem is not None for problem in expected.values())
     assert f"{bad} of {len(expected)} photos failed" in result.stderr
 

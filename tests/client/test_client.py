@@ -152,7 +152,14 @@ def test_cli_prints_a_table_and_json_and_exit_codes(triton, synthetic_photos, tm
     assert rows[0].split() == ["file", "prediction", "confidence", "P(cataract)"]
     photos = sorted(folder.iterdir())
     assert [row.split()[0] for row in rows[1:]] == [str(path) for path in photos]
+    with CataractClient(triton.grpc_url) as screener:
+        decisions = {path: screener.predict(path) for path in photos}
+    graded = [path for path in photos if decisions[path].gradable]
+    assert graded, "the tiny model's gate refused every photo of its own kind"
     for row, path in zip(rows[1:], photos):
+        if not decisions[path].gradable:  # the served gate's refusal: its reason, never a label
+            assert row.endswith(f" ungradable: {decisions[path].reason}, retake the photo"), row
+            continue
         _, label, confidence, p_cataract = row.split()
         served = dict(zip(("cataract", "normal"), raw_probabilities(triton, path)))
         assert float(p_cataract) == pytest.approx(served["cataract"], abs=5e-4)  # printed to 3 decimals
@@ -160,7 +167,7 @@ def test_cli_prints_a_table_and_json_and_exit_codes(triton, synthetic_photos, tm
 
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
-    photo = sorted(folder.iterdir())[0]
+    photo = graded[0]
     result = run_cli("predict", str(photo), str(bad), "--url", triton.http_url, "--protocol", "http", "--json", "--transport", "bytes")
     assert result.returncode == 1
     answers = [json.loads(line) for line in result.stdout.strip().splitlines()]

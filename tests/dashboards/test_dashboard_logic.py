@@ -12,7 +12,7 @@ import logging
 import numpy as np
 import pytest
 
-from cataract_contract import MAX_IMAGE_BYTES, ImageError, too_large_message
+from cataract_contract import MAX_IMAGE_BYTES, UNGRADABLE, ImageError, too_large_message
 from tests.helpers import free_ports
 from client.triton_client import CataractClient
 from dashboards import app
@@ -20,6 +20,7 @@ from dashboards.rendering import heatmap_overlay, html_text, markdown_text, prob
 from dashboards.screening import (
     MAX_PHOTOS_PER_SESSION,
     SESSION_FULL,
+    Message,
     ScreeningSession,
     ServerMonitor,
     StatisticsSnapshot,
@@ -88,16 +89,17 @@ def test_predict_flow_against_triton(triton, synthetic_photos):
     asyncio.run(session.add_samples(photos(synthetic_photos, 3)))
     asyncio.run(session.predict())
     assert session.pending == [] and len(session.results) == 3
-    assert session.messages[-1].text == "screened 3 photo(s)"
+    assert Message("success", "screened 3 photo(s)") in session.messages  # refused photos are answers too
     newest = session.results[0]
-    assert newest.prediction.label in ("Cataract", "Normal")
+    assert newest.prediction.label in ("Cataract", "Normal", UNGRADABLE)
+    assert newest.prediction.gradable is (newest.prediction.label != UNGRADABLE)
     assert newest.prediction.heatmap is not None
     assert session.model_info.name == "cataract_vgg16"
 
     rows = list(csv.DictReader(io.StringIO(session.results_csv())))
     assert len(rows) == 3
     assert set(rows[0]) == {"time", "file", "sha256", "prediction", "confidence_percent", "p_cataract", "model_score",
-                            "threshold", "model_version", "latency_ms"}
+                            "threshold", "model_version", "latency_ms", "gradable", "reason"}
     assert {row["file"] for row in rows} == {p.name for p in photos(synthetic_photos, 3)}
     assert {row["sha256"] for row in rows} == {hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in photos(synthetic_photos, 3)}
     assert len(session.recent_latencies_ms()) == 3
