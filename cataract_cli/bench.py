@@ -9,6 +9,7 @@ from typing import Callable
 
 from benchmarks.configs import (
     AuditBenchConfig,
+    GradabilityBenchConfig,
     InferenceBenchConfig,
     InputBenchConfig,
     OverloadBenchConfig,
@@ -58,6 +59,20 @@ def add_commands(commands) -> None:
             "and score it on photos no choice saw: the synthetic set's test/, or a fixed grouped fold of --data. "
             "Prints each seed's validation and held-out AUC, then the held-out AUC's mean, spread and minimum. "
             "Exit code 1 if any seed's held-out AUC is below --min-auc."
+        ),
+    )
+    add_command(
+        kinds, "gradability",
+        configured("benchmarks.gradability", "run_gradability_benchmark", passed=operator.itemgetter("all_met")),
+        [GradabilityBenchConfig, JsonOutput],
+        help="does the run's gradability gate refuse non-eye, dark, blurred and tiny pictures, and pass clean eyes",
+        description=(
+            "Draw negative sets (noise and textures, documents, eye photos darkened, brightened, blurred or shrunk; "
+            "and kinds used in no choice of the gate, reported apart as unseen: scenes, fundus-like images, "
+            "objects, screenshots, dim and motion-blurred eye photos), decode and resize each as a served photo, "
+            "and judge them with RUN's gate. Prints per kind the photos, the share refused and the reasons, the "
+            "false-refusal rate on the run's validation photos and issue 20's goals; --cost also times the "
+            "exported classifier without and with the gate. Exit code 1 if a goal is missed."
         ),
     )
     add_command(

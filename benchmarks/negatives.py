@@ -1,0 +1,470 @@
+"""Pictures the gradability gate must refuse, drawn here: no download, no fixed public image
+collection, the same pictures for the same seed.
+
+Two groups, kept apart on purpose:
+    seen    the kinds the gate's method was designed with (train_jax/gradability); they
+            may inform a design choice, never a fitted limit:
+              noise      random noise and textures: stripes, checkerboards, plasma
+              documents  pages of text, ruled lines and tables
+              dark       eye photos at 3% brightness (ImageEnhance.Brightness(0.03))
+              bright     eye photos at 300-400% brightness, washed out
+              blurred    eye photos under GaussianBlur(max(width, height) / 40)
+              shrunk     eye photos shrunk until their shorter side is under MIN_PHOTO_SIDE
+    unseen  kinds chosen for this benchmark alone, used in no choice of the gate, so their
+            refusal rate says how it meets pictures nobody planned for:
+              scenes          outdoor and indoor scenes: sky, ground, houses, trees, sun, rooms
+              fundus-like     the back of the eye: an orange-red disc, a bright optic disc and
+                              dark branching vessels on black (another kind of eye image)
+              objects         shaded balls, boxes and four-legged animal shapes on backgrounds
+              screenshots/UI  flat panels, title bars, buttons, input boxes and text
+              dim             eye photos at 5-15% brightness
+              motion-blurred  eye photos streaked along a line of max(width, height) / 25
+Drawn pictures are 300-800 pixels a side, like photos; the eye-derived kinds are made from
+the eye photos given (the benchmark gives the run's validation photos), one per photo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import string
+import zlib
+from typing import Callable
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
+
+from cataract_contract import MIN_PHOTO_SIDE
+
+SIDES = (300, 800)  # pixels: a drawn picture's width and height are drawn from this range
+DARK_BRIGHTNESS = 0.03
+BRIGHT_BRIGHTNESS = (3.0, 4.0)
+BLUR_DIVISOR = 40  # GaussianBlur radius = max(width, height) / BLUR_DIVISOR
+DIM_BRIGHTNESS = (0.05, 0.15)
+MOTION_DIVISOR = 25  # streak length = max(width, height) / MOTION_DIVISOR
+SHRUNK_SIDES = (8, MIN_PHOTO_SIDE)  # the shorter side after shrinking: at least 8, under the limit
+
+Draw = Callable[[np.random.Generator], Image.Image]
+Derive = Callable[[Image.Image, np.random.Generator], Image.Image]
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """One kind of picture to refuse: drawn from nothing (`draw`) or made from an eye photo
+    (`derive`). `goal` names the goal of issue 20 it counts towards, if any."""
+
+    name: str
+    seen: bool
+    description: str
+    goal: str | None
+    image_format: str  # how it is encoded before the benchmark decodes it, like a file
+    draw: Draw | None = None
+    derive: Derive | None = None
+
+    @property
+    def eye_derived(self) -> bool:
+        return self.derive is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class Negative:
+    kind: str
+    index: int
+    image: Image.Image
+
+    def encoded(self, image_format: str) -> bytes:
+        buffer = io.BytesIO()
+        self.image.save(buffer, image_format, **({"quality": 92} if image_format == "JPEG" else {}))
+        return buffer.getvalue()
+
+
+def kind_rng(seed: int, kind: str) -> np.random.Generator:
+    """Each kind its own stream, so adding a kind or changing a count moves no other kind."""
+    return np.random.default_rng([seed, zlib.crc32(kind.encode())])
+
+
+def make_negatives(kind: Kind, seed: int, count: int, eye_photos: list[Image.Image]) -> list[Negative]:
+    """`count` drawn pictures of `kind`, or one per eye photo for an eye-derived kind."""
+    rng = kind_rng(seed, kind.name)
+    if kind.derive is not None:
+        return [Negative(kind.name, index, kind.derive(photo.convert("RGB"), rng)) for index, photo in enumerate(eye_photos)]
+    assert kind.draw is not None
+    return [Negative(kind.name, index, kind.draw(rng)) for index in range(count)]
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def picture_size(rng: np.random.Generator) -> tuple[int, int]:
+    width, height = rng.integers(SIDES[0], SIDES[1] + 1, size=2)
+    return int(width), int(height)
+
+
+def colour(rng: np.random.Generator, low: int = 0, high: int = 256) -> tuple[int, int, int]:
+    red, green, blue = (int(value) for value in rng.integers(low, high, size=3))
+    return red, green, blue
+
+
+def to_image(pixels: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+
+
+def vertical_gradient(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[int, int, int]) -> np.ndarray:
+    width, height = size
+    share = np.linspace(0.0, 1.0, height)[:, None, None]
+    row = (1 - share) * np.array(top, float) + share * np.array(bottom, float)
+    return np.broadcast_to(row, (height, width, 3)).copy()
+
+
+def plasma(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """Fractal noise in 0..1, (height, width): random grids of doubling resolution, each
+    enlarged smoothly and weighted by half the one before."""
+    width, height = size
+    total = np.zeros((height, width))
+    for octave in range(1, 7):
+        cells = 2**octave
+        grid = Image.fromarray((rng.random((cells, cells)) * 255).astype(np.uint8), "L")
+        total += np.asarray(grid.resize((width, height), Image.Resampling.BICUBIC), float) / 255 / 2**octave
+    return (total - total.min()) / max(float(np.ptp(total)), 1e-9)
+
+
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def words(rng: np.random.Generator, count: int) -> str:
+    letters = np.array(list(string.ascii_lowercase))
+    return " ".join("".join(rng.choice(letters, size=int(rng.integers(2, 10)))) for _ in range(count))
+
+
+def grain(pixels: np.ndarray, rng: np.random.Generator, strength: float = 6.0) -> np.ndarray:
+    """A camera's sensor noise over a drawing, so drawn kinds are not perfectly flat."""
+    return pixels + rng.normal(0.0, strength, pixels.shape)
+
+
+# -- seen: drawn ------------------------------------------------------------------------------
+
+def draw_noise(rng: np.random.Generator) -> Image.Image:
+    size = picture_size(rng)
+    width, height = size
+    pattern = rng.choice(["uniform", "gaussian", "stripes", "checkerboard", "plasma"])
+    if pattern == "uniform":
+        return to_image(rng.integers(0, 256, (height, width, 3)))
+    if pattern == "gaussian":
+        return to_image(rng.normal(rng.uniform(60, 200), rng.uniform(20, 70), (height, width, 3)))
+    y, x = np.mgrid[0:height, 0:width]
+    first, second = np.array(colour(rng), float), np.array(colour(rng), float)
+    if pattern == "stripes":
+        angle, period = rng.uniform(0, math.pi), rng.uniform(6, 80)
+        share = 0.5 + 0.5 * np.sin(2 * math.pi * (x * math.cos(angle) + y * math.sin(angle)) / period)
+    elif pattern == "checkerboard":
+        cell = int(rng.integers(8, 100))
+        share = ((x // cell + y // cell) % 2).astype(float)
+    else:
+        share = plasma(rng, size)
+    return to_image(grain(first + share[..., None] * (second - first), rng, 3.0))
+
+
+def draw_document(rng: np.random.Generator) -> Image.Image:
+    """A page: a heading, paragraphs of lines of words, sometimes a ruled table."""
+    width, height = picture_size(rng)
+    paper = colour(rng, 225, 256)
+    page = Image.new("RGB", (width, height), paper)
+    draw = ImageDraw.Draw(page)
+    ink = colour(rng, 0, 70)
+    margin, size = int(rng.integers(15, 50)), int(rng.integers(9, 18))
+    y = margin
+    draw.text((margin, y), words(rng, 3).title(), fill=ink, font=font(size * 2))
+    y += size * 3
+    while y < height - margin - size:
+        if rng.random() < 0.2:  # a table
+            rows, columns = int(rng.integers(2, 7)), int(rng.integers(2, 6))
+            row_height, column_width = size * 2, (width - 2 * margin) // columns
+            for row in range(rows):
+                for column in range(columns):
+                    left, top = margin + column * column_width, y + row * row_height
+                    draw.rectangle([left, top, left + column_width, top + row_height], outline=ink)
+                    draw.text((left + 4, top + size // 3), words(rng, 1), fill=ink, font=font(size))
+            y += rows * row_height + size
+        else:  # a paragraph, a line rule now and then
+            for _ in range(int(rng.integers(2, 8))):
+                draw.text((margin, y), words(rng, int((width - 2 * margin) / (size * 4)) + 1), fill=ink, font=font(size))
+                y += int(size * 1.5)
+            if rng.random() < 0.3:
+                draw.line([margin, y, width - margin, y], fill=ink, width=1)
+            y += size
+    return page
+
+
+# -- seen: made from eye photos ---------------------------------------------------------------
+
+def darken(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    return ImageEnhance.Brightness(photo).enhance(DARK_BRIGHTNESS)
+
+
+def brighten(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    return ImageEnhance.Brightness(photo).enhance(rng.uniform(*BRIGHT_BRIGHTNESS))
+
+
+def blur(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    return photo.filter(ImageFilter.GaussianBlur(max(photo.size) / BLUR_DIVISOR))
+
+
+def shrink(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    shorter = int(rng.integers(*SHRUNK_SIDES))
+    scale = shorter / min(photo.size)
+    width, height = (max(1, round(side * scale)) for side in photo.size)
+    return photo.resize((width, height), Image.Resampling.LANCZOS)
+
+
+# -- unseen: drawn ----------------------------------------------------------------------------
+
+def draw_scene(rng: np.random.Generator) -> Image.Image:
+    return draw_outdoor(rng) if rng.random() < 0.65 else draw_indoor(rng)
+
+
+def draw_outdoor(rng: np.random.Generator) -> Image.Image:
+    size = picture_size(rng)
+    width, height = size
+    sky_top, sky_bottom = (colour(rng, 20, 120), colour(rng, 150, 256))
+    horizon = int(height * rng.uniform(0.45, 0.75))
+    pixels = vertical_gradient(size, sky_top, sky_bottom)
+    ground = np.array(colour(rng, 30, 140), float)
+    hills = horizon + (np.sin(np.arange(width) / rng.uniform(40, 160) + rng.uniform(0, 6)) * rng.uniform(5, 40)).astype(int)
+    rows = np.arange(height)[:, None]
+    below = rows >= hills[None, :]
+    shade = 0.6 + 0.4 * (rows - horizon).clip(0) / max(height - horizon, 1)
+    pixels[below] = (ground * shade[..., None].repeat(width, 1))[below]
+    scene = to_image(grain(pixels, rng, 4.0))
+    draw = ImageDraw.Draw(scene)
+    sun = (int(rng.integers(0, width)), int(rng.integers(0, horizon // 2 + 1)), int(rng.integers(15, 50)))
+    draw.ellipse([sun[0] - sun[2], sun[1] - sun[2], sun[0] + sun[2], sun[1] + sun[2]], fill=colour(rng, 220, 256))
+    for _ in range(int(rng.integers(0, 5))):  # clouds
+        x, y, w = int(rng.integers(0, width)), int(rng.integers(0, horizon // 2 + 1)), int(rng.integers(40, 150))
+        draw.ellipse([x, y, x + w, y + w // 3], fill=colour(rng, 225, 256))
+    for _ in range(int(rng.integers(1, 6))):  # houses and trees standing on the ground
+        x, base = int(rng.integers(0, width)), int(rng.integers(horizon, height))
+        scale = 0.5 + (base - horizon) / max(height - horizon, 1)
+        if rng.random() < 0.5:
+            w, h = int(80 * scale), int(60 * scale)
+            draw.rectangle([x, base - h, x + w, base], fill=colour(rng, 80, 230))
+            draw.polygon([(x - w // 8, base - h), (x + w + w // 8, base - h), (x + w // 2, base - h - h // 2)],
+                         fill=colour(rng, 60, 160))
+            draw.rectangle([x + w // 5, base - h // 2, x + w // 5 + w // 6, base - h // 4], fill=colour(rng, 150, 256))
+            draw.rectangle([x + w // 2, base - h // 2, x + w // 2 + w // 6, base], fill=colour(rng, 40, 110))
+        else:
+            trunk, crown = int(12 * scale), int(45 * scale)
+            draw.rectangle([x, base - 3 * trunk, x + trunk, base], fill=colour(rng, 60, 110))
+            draw.ellipse([x + trunk // 2 - crown, base - 3 * trunk - 2 * crown, x + trunk // 2 + crown, base - 3 * trunk],
+                         fill=(int(rng.integers(20, 80)), int(rng.integers(90, 170)), int(rng.integers(20, 80))))
+    return scene
+
+
+def draw_indoor(rng: np.random.Generator) -> Image.Image:
+    size = picture_size(rng)
+    width, height = size
+    floor_line = int(height * rng.uniform(0.55, 0.8))
+    wall, floor = colour(rng, 140, 240), colour(rng, 60, 170)
+    pixels = vertical_gradient(size, wall, tuple(int(0.8 * value) for value in wall))
+    pixels[floor_line:] = vertical_gradient((width, height - floor_line), floor, tuple(int(0.6 * v) for v in floor))
+    room = to_image(grain(pixels, rng, 4.0))
+    draw = ImageDraw.Draw(room)
+    x, y = int(rng.integers(0, width // 2)), int(rng.integers(10, floor_line // 3))
+    w, h = int(rng.integers(80, width // 2)), int(rng.integers(60, floor_line // 2))
+    draw.rectangle([x, y, x + w, y + h], fill=colour(rng, 120, 256), outline=colour(rng, 60, 200), width=6)  # a window
+    draw.line([x + w // 2, y, x + w // 2, y + h], fill=colour(rng, 60, 200), width=4)
+    left, top = int(rng.integers(0, width // 2)), floor_line - int(rng.integers(40, 120))
+    right = left + int(rng.integers(100, width // 2))
+    draw.rectangle([left, top, right, top + 12], fill=colour(rng, 60, 150))  # a table and its legs
+    for leg in (left + 6, right - 16):
+        draw.rectangle([leg, top + 12, leg + 10, floor_line + 20], fill=colour(rng, 50, 120))
+    return room
+
+
+def draw_fundus(rng: np.random.Generator) -> Image.Image:
+    """The retina as a fundus camera shows it: a disc darker towards its rim, the optic
+    disc, the macula, and vessels branching out of the optic disc."""
+    size = picture_size(rng)
+    width, height = size
+    radius = min(width, height) * rng.uniform(0.40, 0.48)
+    centre = np.array([width / 2, height / 2]) + rng.uniform(-0.04, 0.04, 2) * min(width, height)
+    y, x = np.mgrid[0:height, 0:width]
+    distance = np.hypot(x - centre[0], y - centre[1]) / radius
+    base = np.array([rng.uniform(170, 230), rng.uniform(60, 110), rng.uniform(20, 50)])
+    pixels = base * (1 - 0.45 * distance**2)[..., None] * (0.9 + 0.2 * plasma(rng, size))[..., None]
+    side = rng.choice([-1, 1])
+    optic = centre + np.array([side * radius * rng.uniform(0.3, 0.5), radius * rng.uniform(-0.1, 0.1)])
+    optic_radius = radius * rng.uniform(0.10, 0.16)
+    glow = np.exp(-(np.hypot(x - optic[0], y - optic[1]) / optic_radius) ** 4)
+    pixels += glow[..., None] * (np.array([255, 230, 170]) - pixels) * 0.9
+    macula = centre - np.array([side * radius * 0.15, 0])
+    pixels *= (1 - 0.35 * np.exp(-(np.hypot(x - macula[0], y - macula[1]) / (radius * 0.12)) ** 2))[..., None]
+    retina = to_image(grain(pixels, rng, 3.0))
+    draw = ImageDraw.Draw(retina)
+    vessel = (int(rng.integers(90, 140)), int(rng.integers(15, 40)), int(rng.integers(10, 30)))
+
+    def branch(start: np.ndarray, angle: float, length: float, thickness: float, depth: int) -> None:
+        if depth == 0 or thickness < 1:
+            return
+        points = [start]
+        for _ in range(6):
+            angle += rng.normal(0, 0.15)
+            points.append(points[-1] + length / 6 * np.array([math.cos(angle), math.sin(angle)]))
+        draw.line([tuple(point) for point in points], fill=vessel, width=max(1, round(thickness)), joint="curve")
+        for turn in (-1, 1):
+            branch(points[-1], angle + turn * rng.uniform(0.3, 0.8), length * 0.7, thickness * 0.7, depth - 1)
+
+    toward_centre = math.atan2(centre[1] - optic[1], centre[0] - optic[0])
+    for arcade in (-1, 1):  # the upper and lower vascular arcades
+        branch(optic, toward_centre + arcade * rng.uniform(0.8, 1.4), radius * 0.5, radius * 0.03, 4)
+    outside = Image.fromarray(((distance > 1) * 255).astype(np.uint8), "L")
+    retina.paste((0, 0, 0), mask=outside)  # black around the disc
+    return retina
+
+
+def draw_objects(rng: np.random.Generator) -> Image.Image:
+    size = picture_size(rng)
+    width, height = size
+    scene = to_image(grain(vertical_gradient(size, colour(rng, 90, 256), colour(rng, 40, 200)), rng, 4.0))
+    for _ in range(int(rng.integers(1, 4))):
+        shape = rng.choice(["ball", "box", "animal"])
+        extent = int(rng.integers(min(width, height) // 6, min(width, height) // 2))
+        x, y = int(rng.integers(0, width - extent // 2)), int(rng.integers(extent // 2, height))
+        draw_shadow(scene, x, y, extent)
+        {"ball": draw_ball, "box": draw_box, "animal": draw_animal}[shape](scene, rng, x, y, extent)
+    return scene
+
+
+def draw_shadow(scene: Image.Image, x: int, y: int, extent: int) -> None:
+    shadow = Image.new("L", scene.size, 0)
+    ImageDraw.Draw(shadow).ellipse([x - extent // 10, y - extent // 12, x + extent, y + extent // 12], fill=90)
+    scene.paste((0, 0, 0), mask=shadow.filter(ImageFilter.GaussianBlur(extent / 20)))
+
+
+def draw_ball(scene: Image.Image, rng: np.random.Generator, x: int, y: int, extent: int) -> None:
+    """A sphere lit from the upper left: a radial gradient from a highlight."""
+    radius = extent // 2
+    yy, xx = np.mgrid[-radius:radius, -radius:radius]
+    inside = np.hypot(xx, yy) <= radius
+    light = np.clip(1 - np.hypot(xx + radius / 3, yy + radius / 3) / (1.6 * radius), 0.15, 1)
+    ball = to_image(np.array(colour(rng, 60, 256), float) * light[..., None] * 1.3)
+    scene.paste(ball, (x, y - 2 * radius), Image.fromarray((inside * 255).astype(np.uint8), "L"))
+
+
+def draw_box(scene: Image.Image, rng: np.random.Generator, x: int, y: int, extent: int) -> None:
+    """A box in oblique view: front face, a lighter top, a darker side."""
+    draw = ImageDraw.Draw(scene)
+    face = np.array(colour(rng, 60, 220), float)
+    depth = extent // 4
+    draw.rectangle([x, y - extent, x + extent, y], fill=tuple(face.astype(int)))
+    draw.polygon([(x, y - extent), (x + depth, y - extent - depth), (x + extent + depth, y - extent - depth),
+                  (x + extent, y - extent)], fill=tuple(np.clip(face * 1.3, 0, 255).astype(int)))
+    draw.polygon([(x + extent, y), (x + extent, y - extent), (x + extent + depth, y - extent - depth),
+                  (x + extent + depth, y - depth)], fill=tuple((face * 0.6).astype(int)))
+
+
+def draw_animal(scene: Image.Image, rng: np.random.Generator, x: int, y: int, extent: int) -> None:
+    """A four-legged animal's silhouette with shading: body, head, ears, legs, tail."""
+    draw = ImageDraw.Draw(scene)
+    fur = np.array(colour(rng, 40, 220), float)
+    dark, light = tuple((fur * 0.7).astype(int)), tuple(np.clip(fur * 1.15, 0, 255).astype(int))
+    body_w, body_h, leg = extent, extent // 2, extent // 3
+    top = y - leg - body_h
+    for offset in (0.1, 0.25, 0.7, 0.85):  # legs
+        left = x + int(body_w * offset)
+        draw.rectangle([left, y - leg - body_h // 4, left + extent // 12, y], fill=dark)
+    draw.ellipse([x, top, x + body_w, top + body_h], fill=tuple(fur.astype(int)))
+    draw.ellipse([x + body_w // 6, top + body_h // 8, x + body_w * 5 // 6, top + body_h // 2], fill=light)
+    facing = rng.choice([-1, 1])
+    head_x = x + body_w if facing > 0 else x
+    head = extent // 3
+    draw.ellipse([head_x - head // 2, top - head // 2, head_x + head // 2, top + head // 2], fill=tuple(fur.astype(int)))
+    for ear in (-1, 1):
+        ex = head_x + ear * head // 4
+        draw.polygon([(ex - head // 6, top - head // 3), (ex + head // 6, top - head // 3), (ex, top - head // 2 - head // 3)],
+                     fill=dark)
+    draw.ellipse([head_x + facing * head // 6 - 3, top - 3, head_x + facing * head // 6 + 3, top + 3], fill=(10, 10, 10))
+    tail_x = x if facing > 0 else x + body_w
+    draw.line([tail_x, top + body_h // 3, tail_x - facing * extent // 4, top - extent // 8], fill=dark, width=max(2, extent // 25))
+
+
+def draw_screenshot(rng: np.random.Generator) -> Image.Image:
+    """An application window: a title bar, a side panel of entries, buttons, input boxes
+    and lines of text on flat colours."""
+    width, height = picture_size(rng)
+    theme_dark = rng.random() < 0.4
+    background = colour(rng, 20, 60) if theme_dark else colour(rng, 230, 256)
+    text = colour(rng, 200, 256) if theme_dark else colour(rng, 0, 80)
+    accent = colour(rng, 0, 256)
+    screen = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(screen)
+    bar = int(rng.integers(24, 48))
+    draw.rectangle([0, 0, width, bar], fill=accent)
+    draw.text((10, bar // 4), words(rng, 2).title(), fill=(255, 255, 255), font=font(bar // 2))
+    panel = int(width * rng.uniform(0.15, 0.3))
+    draw.rectangle([0, bar, panel, height], fill=colour(rng, 40, 90) if theme_dark else colour(rng, 200, 235))
+    for row in range(int((height - bar) / 30)):
+        draw.text((12, bar + 10 + row * 30), words(rng, 1), fill=text, font=font(13))
+    y, size = bar + 20, int(rng.integers(11, 16))
+    while y < height - 60:
+        element = rng.choice(["text", "button", "input"])
+        if element == "button":
+            w = int(rng.integers(70, 160))
+            draw.rounded_rectangle([panel + 20, y, panel + 20 + w, y + 30], radius=6, fill=colour(rng, 0, 256))
+            draw.text((panel + 30, y + 8), words(rng, 1), fill=(255, 255, 255), font=font(size))
+            y += 45
+        elif element == "input":
+            draw.rectangle([panel + 20, y, width - 20, y + 28], outline=text, fill=background)
+            draw.text((panel + 28, y + 7), words(rng, 2), fill=text, font=font(size))
+            y += 40
+        else:
+            draw.text((panel + 20, y), words(rng, int(rng.integers(3, 10))), fill=text, font=font(size))
+            y += size + 10
+    return screen
+
+
+# -- unseen: made from eye photos -------------------------------------------------------------
+
+def dim(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    return ImageEnhance.Brightness(photo).enhance(rng.uniform(*DIM_BRIGHTNESS))
+
+
+def streak(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Motion blur: each pixel the mean of a line of pixels along a random direction."""
+    length = max(2, round(max(photo.size) / MOTION_DIVISOR))
+    angle = float(rng.uniform(0, 180))
+    turned = np.asarray(photo.rotate(angle, Image.Resampling.BILINEAR, expand=True), float)
+    sums = np.cumsum(np.pad(turned, ((0, 0), (length, 0), (0, 0)), mode="edge"), axis=1)
+    streaked = to_image((sums[:, length:] - sums[:, :-length]) / length)
+    back = streaked.rotate(-angle, Image.Resampling.BILINEAR, expand=True)
+    left, top = (back.width - photo.width) // 2, (back.height - photo.height) // 2
+    return back.crop((left, top, left + photo.width, top + photo.height))
+
+
+# The goals of issue 20 a kind counts towards.
+NOT_EYE, DARK, BLURRED = "not_eye", "dark", "blurred"
+
+KINDS = (
+    Kind("noise", True, "random noise and textures: stripes, checkerboards, plasma", NOT_EYE, "PNG", draw=draw_noise),
+    Kind("documents", True, "pages of text, ruled lines and tables", NOT_EYE, "PNG", draw=draw_document),
+    Kind("dark", True, f"eye photos at {DARK_BRIGHTNESS:.0%} brightness", DARK, "JPEG", derive=darken),
+    Kind("bright", True, f"eye photos at {BRIGHT_BRIGHTNESS[0]:.0%}-{BRIGHT_BRIGHTNESS[1]:.0%} brightness", None,
+         "JPEG", derive=brighten),
+    Kind("blurred", True, f"eye photos under GaussianBlur(max side / {BLUR_DIVISOR})", BLURRED, "JPEG", derive=blur),
+    Kind("shrunk", True, f"eye photos shrunk to a shorter side of {SHRUNK_SIDES[0]}-{SHRUNK_SIDES[1] - 1} px", None,
+         "PNG", derive=shrink),
+    Kind("scenes", False, "outdoor and indoor scenes: sky, ground, houses, trees, sun, rooms", NOT_EYE, "JPEG",
+         draw=draw_scene),
+    Kind("fundus-like", False, "the back of the eye: orange-red disc, optic disc, vessels on black", NOT_EYE, "JPEG",
+         draw=draw_fundus),
+    Kind("objects", False, "shaded balls, boxes and animal shapes on backgrounds", NOT_EYE, "JPEG", draw=draw_objects),
+    Kind("screenshots/UI", False, "flat panels, title bars, buttons, input boxes and text", NOT_EYE, "PNG",
+         draw=draw_screenshot),
+    Kind("dim", False, f"eye photos at {DIM_BRIGHTNESS[0]:.0%}-{DIM_BRIGHTNESS[1]:.0%} brightness", None, "JPEG",
+         derive=dim),
+    Kind("motion-blurred", False, f"eye photos streaked along max side / {MOTION_DIVISOR}", None, "JPEG",
+         derive=streak),
+)
+KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
+SEEN_KINDS = tuple(kind.name for kind in KINDS if kind.seen)
+UNSEEN_KINDS = tuple(kind.name for kind in KINDS if not kind.seen)
