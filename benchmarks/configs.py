@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cataract_contract import PRECISION_CHOICES
+from cataract_contract import PRECISION_CHOICES, PRECISIONS
 from train_jax.errors import UserError
 from train_jax.model.architecture import check_image_size
 from train_jax.settings import check_settings, setting
@@ -119,6 +119,24 @@ class OverloadBenchConfig:
     seconds: float = seconds_setting(120.0)
     busy_pause: float = setting(0.1, "seconds a refused sender waits before its next request, like a client "
                                      "backing off", minimum=0)
+
+    def __post_init__(self):
+        check_settings(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class GradabilityBenchConfig:
+    run: str = setting(help="run folder written by `cataract train`, with its gradability gate")
+    per_kind: int = setting(50, "pictures drawn per drawn kind (the eye-derived kinds take one per validation "
+                                "photo)", minimum=1)
+    seed: int = setting(0, "random seed of the drawn pictures")
+    cost: bool = setting(False, "also time the exported classifier without and with the gate (in-process, "
+                                "interleaved): the gate's serving cost")
+    rounds: int = setting(20, "rounds of the serving cost: each times both SavedModels", minimum=1)
+    calls_per_round: int = setting(3, "calls of each SavedModel per round of the serving cost", minimum=1)
+    cost_batch: int = setting(8, "photos per call of the serving cost", minimum=1)
+    cost_precision: str = setting("float32", "precision of the serving cost's SavedModels (the server runs the one "
+                                             "export chose)", choices=PRECISIONS)
 
     def __post_init__(self):
         check_settings(self)

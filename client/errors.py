@@ -70,7 +70,8 @@ class RequestTimeoutError(CataractClientError):
 
 class ServerBusyError(CataractClientError):
     """The server refused the request under overload: its queue was full, or the request
-    waited in it its longest. Nothing was computed; sending it again later is safe."""
+    waited in it its longest (the model's queue timeout, or the client's own timeout when
+    shorter). Nothing was computed; sending it again later is safe."""
 
     retryable = True
 
@@ -80,7 +81,8 @@ _UNAVAILABLE_MARKERS = (
     "Cannot connect", "Connect call failed", "Server disconnected", "Socket closed", "Broken pipe",
 )
 # Triton's refusals under a model's queue policy: the queue is full (max_queue_size), or a
-# request waited its longest (default_timeout_microseconds, timeout_action REJECT). They
+# request waited its longest (default_timeout_microseconds, or the request's own `timeout`
+# when shorter: allow_timeout_override; timeout_action REJECT). They
 # travel as gRPC UNAVAILABLE / HTTP 503, like a server that is down, so they are recognised first.
 _BUSY_MARKERS = ("Exceeds maximum queue size", "Request timeout expired")
 

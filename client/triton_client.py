@@ -12,11 +12,19 @@ inference) is written once, as a generator that yields the tritonclient calls it
 model's config for tensor names, image size, classes, decision threshold and version,
 so nothing about the model is hard-coded here.
 
+Every answer carries the served model's gradability decision (`Prediction.gradable`): a
+photo the model cannot judge (not an eye photo like its training photos, too dark or
+bright, blurred, too small) is answered UNGRADABLE with its reason, never a label. The
+server decides, so every door agrees; the client only sends the decoded photo's size
+(`photo_size`) with its pixels. A version exported before the gate answers gradable None,
+reason NOT_CHECKED: graded as before, and said so.
+
 Two ways to send a photo (`transport`):
 - "tensor" (default): the client decodes and resizes with cataract_contract and sends
-  uint8 pixels to the classifier; many photos travel in one batched request.
+  uint8 pixels to the classifier, with each photo's decoded height and width; many
+  photos travel in one batched request.
 - "bytes": the client sends the encoded file to the `cataract` ensemble, which decodes
-  it on the server with the same code; one photo per request.
+  it on the server with the same code (and sends the size on itself); one photo per request.
 """
 
 from __future__ import annotations
@@ -38,24 +46,32 @@ from cataract_contract import (
     CLASSIFIER,
     DECISION_RULE,
     ENSEMBLE,
+    GRADABILITY_OUTPUTS,
     INPUT_IMAGE_BYTES,
+    INPUT_PHOTO_SIZE,
+    NOT_CHECKED,
+    OUTPUT_GRADABLE,
     OUTPUT_HEATMAP,
     OUTPUT_PROBABILITIES,
+    OUTPUT_UNGRADABLE_REASON,
     PARAMETER_CLASSES,
     PARAMETER_DECISION_RULE,
     PARAMETER_DECISION_THRESHOLD,
     PARAMETER_MODEL_VERSION,
     PARAMETER_POSITIVE_CLASS,
     SERVED_THRESHOLD,
+    UNGRADABLE,
     ImageError,
     ImageSource,
     ServedParameters,
+    UngradableReason,
     config_parameters,
     image_files,
     load_rgb,
-    model_input,
     model_scores,
     read_image_bytes,
+    reason_text,
+    resize_for_model,
 )
 from client.errors import (
     CataractClientError,
@@ -104,6 +120,10 @@ class ModelInfo:
     input_name: str
     probability_output: str
     heatmap_output: str
+    # The gradability gate's outputs and the photo-size input: empty for a version
+    # exported before the gate, whose answers are then not checked.
+    gradability_outputs: tuple[str, ...]
+    photo_size_input: str
     classes: tuple[str, ...]
     positive_class: str
     threshold: float  # the decision threshold of the model's own score, chosen on validation
@@ -118,11 +138,16 @@ class Prediction:
     threshold chosen on validation), so `label` is the class of highest served
     probability and `confidence` is that probability in percent, always >= 50. The
     model's own P(cataract), for ROC analysis, is `model_score`: the photo is called
-    cataract exactly when `model_score >= threshold`."""
+    cataract exactly when `model_score >= threshold`.
+
+    A photo the served model refuses to judge (`gradable` False) has the label
+    UNGRADABLE, no confidence, and its `reason`; its probabilities and `model_score` are
+    still given, for audit, never as a label. `gradable` None: the served version was
+    exported before the gate, and the photo was not checked (`reason` NOT_CHECKED)."""
 
     source: str
-    label: str  # "Cataract" or "Normal"
-    confidence: float
+    label: str  # "Cataract", "Normal" or "Ungradable"
+    confidence: float | None  # None for an ungradable photo
     probabilities: dict[str, float]  # as served, at the operating point, by the served config's class names
     cataract_probability: float  # the positive class's, as served: the label is cataract when >= 0.5
     model_score: float
@@ -130,21 +155,36 @@ class Prediction:
     model_version: str
     latency_ms: float
     heatmap: np.ndarray | None = None
+    gradable: bool | None = None  # None: not checked (a version exported before the gate)
+    reason_code: int | None = None  # the served `ungradable_reason` (UngradableReason); None when not checked
+
+    @property
+    def reason(self) -> str | None:
+        """Why the photo was refused; None for a graded one; NOT_CHECKED without a gate."""
+        if self.gradable is None:
+            return NOT_CHECKED
+        return None if self.gradable else reason_text(self.reason_code)
 
     @property
     def is_cataract(self) -> bool:
-        return self.label == "Cataract"
+        return self.gradable is not False and self.label == "Cataract"
+
+    def gradability_json(self) -> dict[str, Any]:
+        """The decision as every door's JSON gives it."""
+        return {"gradable": self.gradable, "reason": self.reason, "reason_code": self.reason_code}
 
     def as_json(self) -> dict[str, Any]:
-        """The earlier project's answer shape, plus the probabilities and the version."""
+        """The earlier project's answer shape, plus the probabilities, the version and the
+        gradability decision."""
         return {
             "file": self.source,
             "prediction": self.label,
-            "confidence": round(self.confidence, 2),
+            "confidence": None if self.confidence is None else round(self.confidence, 2),
             "probabilities": {name: round(value, 6) for name, value in self.probabilities.items()},
             "model_score": round(self.model_score, 6),
             "threshold": round(self.threshold, 6),
             "model_version": self.model_version,
+            **self.gradability_json(),
         }
 
 
@@ -182,6 +222,7 @@ class _Job:
 
     positions: list[int]
     payload: np.ndarray
+    photo_sizes: np.ndarray | None = None  # int32 (N, 2): each photo's decoded height, width (tensor transport)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,7 +290,9 @@ class _ClientCore:
         config = config.get("config", config)  # gRPC wraps the config, HTTP does not
         parameters = config_parameters(config)
         outputs = {output["name"]: output for output in config["output"]}
-        if len(config["input"]) != 1 or OUTPUT_PROBABILITIES not in outputs:
+        inputs = {tensor["name"]: tensor for tensor in config["input"]}
+        images = [tensor for name, tensor in inputs.items() if name != INPUT_PHOTO_SIZE]
+        if len(images) != 1 or OUTPUT_PROBABILITIES not in outputs:
             raise ModelNotReadyError(f"model '{self.model}' at {self.url} is not a cataract classifier (inputs {config['input']})")
 
         def served(key: str, default: Any) -> Any:
@@ -261,15 +304,18 @@ class _ClientCore:
                 f"model '{self.model}' at {self.url} was exported before the decision threshold went into the model "
                 "(its config has no decision_rule): its labels would disagree between doors; re-export it with `cataract export`"
             )
-        dims = [int(d) for d in config["input"][0]["dims"]]
+        dims = [int(d) for d in images[0]["dims"]]
         classes = served(PARAMETER_CLASSES, CLASS_NAMES)
         return ModelInfo(
             name=config["name"],
             version=served(PARAMETER_MODEL_VERSION, "") or (max(versions, key=int) if versions else ""),
             image_size=dims[0],
-            input_name=config["input"][0]["name"],
+            input_name=images[0]["name"],
             probability_output=OUTPUT_PROBABILITIES,
             heatmap_output=OUTPUT_HEATMAP if OUTPUT_HEATMAP in outputs else "",
+            # Requested only where the config lists them all: a half-gated config is not a gate.
+            gradability_outputs=GRADABILITY_OUTPUTS if set(GRADABILITY_OUTPUTS) <= set(outputs) else (),
+            photo_size_input=INPUT_PHOTO_SIZE if INPUT_PHOTO_SIZE in inputs else "",
             classes=classes,
             positive_class=served(PARAMETER_POSITIVE_CLASS, classes[0]),
             threshold=served(PARAMETER_DECISION_THRESHOLD, 0.5),
@@ -279,17 +325,19 @@ class _ClientCore:
         )
 
     def _tensor_jobs(self, sources: Sequence[ImageSource], info: ModelInfo, errors: dict[int, Exception]) -> list[_Job]:
-        """Decode and resize locally; group good photos into batches within max_batch_size."""
+        """Decode and resize locally, keeping each photo's decoded size (the server's gate
+        judges a photo too small by it); group good photos into batches within max_batch_size."""
         size = max(1, min(self.batch_size, info.max_batch_size or 1))
-        good: list[tuple[int, np.ndarray]] = []
+        good: list[tuple[int, np.ndarray, tuple[int, int]]] = []
         for position, source in enumerate(sources):
             try:
-                good.append((position, model_input(source, info.image_size)))
+                image = load_rgb(source)
+                good.append((position, resize_for_model(image, info.image_size), (image.height, image.width)))
             except ImageError as exc:
                 errors[position] = InvalidImageError(source_name(source), str(exc))
         return [
-            _Job([p for p, _ in good[i : i + size]], np.stack([a for _, a in good[i : i + size]]))
-            for i in range(0, len(good), size)
+            _Job([p for p, _, _ in batch], np.stack([a for _, a, _ in batch]), np.array([s for _, _, s in batch], np.int32))
+            for batch in (good[i : i + size] for i in range(0, len(good), size))
         ]
 
     def _bytes_jobs(self, sources: Sequence[ImageSource], errors: dict[int, Exception]) -> list[_Job]:
@@ -308,10 +356,32 @@ class _ClientCore:
         model, input_name = (self.model, info.input_name) if self.transport == "tensor" else (self.ensemble, INPUT_IMAGE_BYTES)
         tensor = api.InferInput(input_name, list(job.payload.shape), "UINT8")
         tensor.set_data_from_numpy(job.payload)
-        outputs = [api.InferRequestedOutput(info.probability_output)]
-        if heatmap and info.heatmap_output:
-            outputs.append(api.InferRequestedOutput(info.heatmap_output))
-        return model, [tensor], outputs
+        inputs = [tensor]
+        if job.photo_sizes is not None and info.photo_size_input:
+            sizes = api.InferInput(info.photo_size_input, list(job.photo_sizes.shape), "INT32")
+            sizes.set_data_from_numpy(job.photo_sizes)
+            inputs.append(sizes)
+        names = [info.probability_output, *info.gradability_outputs, *([info.heatmap_output] if heatmap and info.heatmap_output else [])]
+        return model, inputs, [api.InferRequestedOutput(name) for name in names]
+
+    @staticmethod
+    def _gradability(result, info: ModelInfo, count: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The served decision per photo: (gradable bool (N,), reason int (N,)), or
+        (None, None) for a version exported before the gate."""
+        if not info.gradability_outputs:
+            return None, None
+        gradable, reasons = (result.as_numpy(name) for name in (OUTPUT_GRADABLE, OUTPUT_UNGRADABLE_REASON))
+        if gradable is None or reasons is None or gradable.size != count or reasons.size != count:
+            raise CataractClientError(
+                f"the server answered {OUTPUT_GRADABLE} {None if gradable is None else gradable.shape} and "
+                f"{OUTPUT_UNGRADABLE_REASON} {None if reasons is None else reasons.shape}, expected one of each per photo ({count})"
+            )
+        gradable, reasons = gradable.reshape(count).astype(bool), reasons.reshape(count).astype(int)
+        known = np.isin(reasons, list(UngradableReason)) & (gradable == (reasons == UngradableReason.GRADABLE))
+        if not known.all():  # a code this contract does not name: no door could say why
+            raise CataractClientError(f"the server answered an unknown gradability decision: {OUTPUT_GRADABLE} "
+                                      f"{gradable[~known].tolist()}, {OUTPUT_UNGRADABLE_REASON} {reasons[~known].tolist()}")
+        return gradable, reasons
 
     def _predictions(self, result, job: _Job, sources, info: ModelInfo, heatmap: bool, latency_ms: float) -> list[Prediction]:
         probabilities = result.as_numpy(info.probability_output)
@@ -329,15 +399,17 @@ class _ClientCore:
             version = str(response.get("model_version") if self.protocol == "http" else response.model_version) or version
         positive = info.classes.index(info.positive_class)
         own_scores = model_scores(probabilities, info.threshold, positive)
+        gradable, reasons = self._gradability(result, info, len(job.positions))
         predictions = []
         for row, position in enumerate(job.positions):
             served = {name: float(probabilities[row, i]) for i, name in enumerate(info.classes)}
             label = info.positive_class if served[info.positive_class] >= SERVED_THRESHOLD else info.classes[1 - positive]
+            refused = gradable is not None and not gradable[row]
             predictions.append(
                 Prediction(
                     source=source_name(sources[position]),
-                    label=label.capitalize(),
-                    confidence=100.0 * served[label],
+                    label=UNGRADABLE if refused else label.capitalize(),
+                    confidence=None if refused else 100.0 * served[label],
                     probabilities=served,
                     cataract_probability=served[info.positive_class],
                     model_score=float(own_scores[row]),
@@ -345,6 +417,8 @@ class _ClientCore:
                     model_version=version,
                     latency_ms=latency_ms,
                     heatmap=None if heatmaps is None else heatmaps[row],
+                    gradable=None if gradable is None else bool(gradable[row]),
+                    reason_code=None if reasons is None else int(reasons[row]),
                 )
             )
         return predictions
@@ -374,7 +448,12 @@ class _ClientCore:
     def _job_conversation(self, job: _Job, sources: Sequence[ImageSource], info: ModelInfo, heatmap: bool) -> Conversation:
         """One inference request: its Predictions, or its one error for every photo in it."""
         model, inputs, outputs = self._request(job, info, heatmap)
-        kwargs = {"outputs": outputs, **({"client_timeout": self.timeout} if self.protocol == "grpc" else {})}
+        # The client's deadline goes to the server too (`timeout`, in microseconds): a model
+        # whose queue policy allows it refuses the request as busy once it has waited that long
+        # (the ensemble gives it to both steps), so nothing is computed for a client that
+        # stopped waiting. gRPC also carries it as the call's deadline.
+        kwargs = {"outputs": outputs, "timeout": round(self.timeout * 1e6),
+                  **({"client_timeout": self.timeout} if self.protocol == "grpc" else {})}
         started = time.perf_counter()
         try:
             result = yield _Call(model, "infer", (model, inputs), kwargs)

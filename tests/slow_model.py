@@ -61,7 +61,7 @@ def slow_image(seconds: float, brightness: int = 100) -> np.ndarray:
 
 
 def write_slow_repository(folder: Path, instances: int = 3, queue_size: int | None = None,
-                          queue_timeout_seconds: float = repo.QUEUE_TIMEOUT_SECONDS,
+                          queue_timeout_seconds: float = repo.CPU_QUEUE_TIMEOUT_SECONDS,
                           parameters: dict[str, str] | None = None) -> Path:
     """`queue_size` None: no dynamic batching, each request runs alone on a free instance
     (requests wait for one without limit). A number: the product's dynamic batching with

@@ -147,7 +147,7 @@ def test_bad_inputs_get_errors_and_the_server_keeps_serving(triton, tiny_reposit
         "wrong dtype": (contract.CLASSIFIER, "image", np.zeros((1, SIZE, SIZE, 3), np.float32), "FP32"),
         "wrong shape": (contract.CLASSIFIER, "image", np.zeros((1, SIZE + 1, SIZE, 3), np.uint8), "unexpected shape"),
         "wrong rank": (contract.CLASSIFIER, "image", np.zeros((1, SIZE, SIZE), np.uint8), "unexpected shape"),
-        "batch too large": (contract.CLASSIFIER, "image", np.zeros((repo.CPU_MAX_BATCH + 1, SIZE, SIZE, 3), np.uint8), "batch"),
+        "batch too large": (contract.CLASSIFIER, "image", np.zeros((repo.cpu_max_batch(SIZE) + 1, SIZE, SIZE, 3), np.uint8), "batch"),
         "text bytes": (contract.ENSEMBLE, "image_bytes", np.frombuffer(b"this is not a photo", np.uint8)[None], "not an image"),
         "truncated jpeg": (contract.ENSEMBLE, "image_bytes", np.frombuffer(good_jpeg[: len(good_jpeg) // 2], np.uint8)[None], "truncated"),
     }
@@ -201,10 +201,13 @@ def test_every_config_parses_into_triton_model_config(tiny_repository):
     assert profile["trt_profile_max_shapes"] == f"image:{batch}x{SIZE}x{SIZE}x3,photo_size:{batch}x2"
     assert list(preprocess.output[0].dims) == [SIZE, SIZE, 3] and preprocess.input[0].allow_ragged_batch
     # Bounded queues: under overload a request is refused at once (tests/test_slow_server.py shows it).
-    for config, bound in ((classifier, repo.CPU_MAX_QUEUE), (preprocess, repo.CPU_MAX_QUEUE), (gpu, repo.GPU_MAX_QUEUE)):
+    for config, bound, timeout in ((classifier, repo.CPU_MAX_QUEUE, repo.CPU_QUEUE_TIMEOUT_SECONDS),
+                                   (preprocess, repo.PREPROCESS_MAX_QUEUE, repo.PREPROCESS_QUEUE_TIMEOUT_SECONDS),
+                                   (gpu, repo.GPU_MAX_QUEUE, repo.GPU_QUEUE_TIMEOUT_SECONDS)):
         policy = config.dynamic_batching.default_queue_policy
         assert policy.max_queue_size == bound > 0 and policy.timeout_action == 0  # REJECT
-        assert policy.default_timeout_microseconds == repo.QUEUE_TIMEOUT_SECONDS * 1_000_000
+        assert policy.default_timeout_microseconds == round(timeout * 1_000_000)
+        assert policy.allow_timeout_override  # a client's shorter deadline counts
     assert ensemble.max_batch_size == 1  # a valid request at the byte door holds one photo
     steps = ensemble.ensemble_scheduling.step
     assert [s.model_name for s in steps] == [contract.PREPROCESS, contract.CLASSIFIER]

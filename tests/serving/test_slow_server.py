@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import tritonclient.http as httpclient
@@ -114,6 +115,50 @@ def test_a_full_queue_refuses_at_once_as_busy_and_nothing_is_resent(busy, protoc
     assert requests_received(busy) - before == len(answered), "a refused request was sent again"
     with CataractClient(url_of(busy, protocol), protocol) as screener:
         assert screener.health().ready and isinstance(screener.predict(slow_image(0)), Prediction)
+
+
+def successes(server) -> int:
+    """Requests the classifier has computed and answered since the server started."""
+    client = httpclient.InferenceServerClient(server.http_url)
+    try:
+        return client.get_inference_statistics(CLASSIFIER)["model_stats"][0]["inference_stats"]["success"]["count"]
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def patient(tmp_path_factory):
+    """One instance and the product's queue policy, with a queue timeout of 10 s (the
+    product's before issue 22): only a client's own deadline refuses sooner."""
+    server = start_server(write_slow_repository(tmp_path_factory.mktemp("patient"), instances=1, queue_size=4,
+                                                queue_timeout_seconds=10))
+    yield server
+    server.stop()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_a_client_deadline_refuses_a_queued_request_in_time_and_nothing_is_computed_for_it(patient, protocol):
+    """One instance, busy for 3 s with another client's photo; a photo sent meanwhile with a
+    0.5 s timeout is refused within about that (not after the 3 s, nor the queue's 10 s),
+    never resent; and the server, told the deadline (allow_timeout_override), drops it from
+    its queue instead of computing it once the instance is free."""
+    busy, url = patient, url_of(patient, protocol)
+    with CataractClient(url, protocol) as screener:
+        screener.info()
+    before_received, before_answered = requests_received(busy), successes(busy)
+    with CataractClient(url, protocol, timeout=30) as blocker, ThreadPoolExecutor(1) as pool:
+        blocking = pool.submit(blocker.predict, slow_image(3.0))
+        time.sleep(0.5)  # the blocking photo is running on the one instance
+        started = time.perf_counter()
+        with pytest.raises((RequestTimeoutError, ServerBusyError)):
+            predict_with("sync", url, protocol, slow_image(0.1), timeout=0.5, retries=3, backoff=0.05)
+        refused_after = time.perf_counter() - started
+        assert isinstance(blocking.result(), Prediction)
+    assert refused_after < 1.5, f"refused after {refused_after:.1f} s, its deadline was 0.5 s"
+    time.sleep(1.0)  # the batcher has looked at its queue again since the instance came free
+    assert requests_received(busy) - before_received == 2, "the refused request was sent again"
+    assert successes(busy) - before_answered == 1, "the server computed a request whose client had stopped waiting"
 
 
 @pytest.mark.server
