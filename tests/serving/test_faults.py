@@ -168,10 +168,10 @@ def test_served_configs_name_no_folder_of_the_training_machine(tiny_run, tmp_pat
 # private path in the message, for images whose first pixel is white.
 CLASSIFIER_FAULT = """
 _served_call = SavedModelClassifier.__call__
-def _failing_call(self, images):
+def _failing_call(self, images, *args, **options):
     if images.size and images.flat[0] == 255:
         raise RuntimeError("cannot map /srv/private/weights.bin: injected fault")
-    return _served_call(self, images)
+    return _served_call(self, images, *args, **options)
 SavedModelClassifier.__call__ = _failing_call
 """
 PREPROCESS_FAULT = """
