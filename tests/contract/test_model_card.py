@@ -84,7 +84,11 @@ CARD_TEXT = """{
 # The fields added since, as a card written before them reads (and is written back).
 CURRENT_CARD_TEXT = CARD_TEXT.removesuffix("\n}\n") + """,
   "learned": null,
-  "exported_unproven": false
+  "exported_unproven": false,
+  "gradability": null,
+  "operating_point": "youden",
+  "operating_point_achieved": null,
+  "operating_point_warning": null
 }
 """
 
