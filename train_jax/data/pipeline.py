@@ -5,6 +5,8 @@ photo in the epoch's global order), never from which process or worker decodes i
 an epoch's global batches are the same whatever the number of worker processes or of
 training processes, and a resumed run sees exactly the batches it would have seen.
 Several consecutive epochs can come from one pipeline, so its worker processes start once.
+With `augment_on_device`, the pipeline only draws each photo's augmentation and ships it
+beside the unaugmented photo; the training step applies it (data/device_augment.py).
 
 With several training processes, process p of P reads rows [p*B/P, (p+1)*B/P) of every
 global batch of B: the global batch assembled from the processes' rows is the one-process
@@ -23,7 +25,7 @@ import numpy as np
 from absl import flags
 
 from cataract_contract import decode_image, read_image_bytes, resize_for_model
-from train_jax.data.augment import AugmentConfig, augment
+from train_jax.data.augment import AugmentConfig, apply_augmentation, draw_augmentation
 from train_jax.data.decoded import DecodedPhotos
 from train_jax.data.scan import ImageRecord
 
@@ -32,6 +34,8 @@ PREFETCH_BATCHES_PER_WORKER = 4
 # Reading threads in each worker process: decoding and augmenting release Python's lock,
 # but dozens of threads in each of many workers would only fight over the cores.
 READ_THREADS_PER_WORKER = 2
+# A batch's drawn augmentation, beside "image" and "label", with augment_on_device.
+AUGMENTATION_KEYS = ("output_to_input", "brightness")
 
 
 Item = tuple[int, int, int, ImageRecord]  # (epoch, position in the epoch's order, record index, record)
@@ -42,12 +46,15 @@ class LoadBatch(grain.transforms.Map):
     """A batch's items -> {"image": uint8 (n, size, size, 3), "label": int32 (n,)}: each
     record's photo decoded and resized, or its pixels taken from `decoded`, then augmented
     with a generator seeded by (seed, epoch, position) when `augment_config` is given.
+    With `augment_on_device` the photos stay as decoded and the batch also holds each
+    one's drawn augmentation: "output_to_input" float32 (n, 2, 3), "brightness" float32 (n,).
     Whole batches per call keep grain's per-element bookkeeping off the hot path."""
 
     image_size: int
     augment_config: AugmentConfig | None = None
     seed: int = 0
     decoded: DecodedPhotos | None = None
+    augment_on_device: bool = False
 
     def map(self, items: list[Item]) -> dict[str, np.ndarray]:
         if self.decoded is not None:
@@ -55,10 +62,18 @@ class LoadBatch(grain.transforms.Map):
         else:
             images = np.stack([resize_for_model(decode_image(read_image_bytes(record.path)), self.image_size)
                                for *_, record in items])
-        if self.augment_config is not None:
-            for row, (epoch, position, _, _) in enumerate(items):
-                images[row] = augment(images[row], np.random.default_rng([self.seed, epoch, position]), self.augment_config)
-        return {"image": images, "label": np.array([record.label for *_, record in items], np.int32)}
+        batch = {"image": images, "label": np.array([record.label for *_, record in items], np.int32)}
+        if self.augment_config is None:
+            return batch
+        draws = [draw_augmentation(np.random.default_rng([self.seed, epoch, position]), self.augment_config)
+                 for epoch, position, _, _ in items]
+        if self.augment_on_device:
+            output_to_input = np.stack([draw.output_to_input(*images.shape[1:3]) for draw in draws]).astype(np.float32)
+            batch.update(zip(AUGMENTATION_KEYS, (output_to_input, np.array([draw.brightness for draw in draws], np.float32))))
+        else:
+            for row, draw in enumerate(draws):
+                images[row] = apply_augmentation(images[row], draw)
+        return batch
 
 
 def shard_positions(count: int, batch_size: int, drop_remainder: bool, shard: tuple[int, int]) -> list[int]:
@@ -88,12 +103,14 @@ def epoch_batches(
     workers: int = 0,
     shard: tuple[int, int] = (0, 1),
     decoded: DecodedPhotos | None = None,
+    augment_on_device: bool = False,
 ) -> Iterator[dict[str, np.ndarray]]:
     """The batches of `epochs`, one after the other: this shard's rows (batch_size / shards
     per batch). Training shuffles, augments and drops each epoch's last partial batch (so
     every step has one shape and no batch spans two epochs); evaluation keeps order and
     every record (then a batch can span two epochs: the photos come in epoch order).
-    With `decoded` (the records' pixels, in the records' order), nothing is decoded."""
+    With `decoded` (the records' pixels, in the records' order), nothing is decoded. With
+    `augment_on_device`, augmentation is drawn here and applied by the training step."""
     positions = shard_positions(len(records), batch_size, drop_remainder, shard)
     items = []
     for epoch in epochs:
@@ -101,7 +118,7 @@ def epoch_batches(
         items += [(epoch, position, order[position], records[order[position]]) for position in positions]
     rows = batch_size // shard[1]  # positions already hold whole batches when dropping the remainder
     batches = [items[start : start + rows] for start in range(0, len(items), rows)]
-    dataset = grain.MapDataset.source(batches).map(LoadBatch(image_size, augment_config, seed, decoded))
+    dataset = grain.MapDataset.source(batches).map(LoadBatch(image_size, augment_config, seed, decoded, augment_on_device))
     if workers == 0:
         iterable = dataset.to_iter_dataset()  # grain's default: a pool of reading threads
     else:

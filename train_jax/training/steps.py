@@ -4,7 +4,9 @@ and returns new state, so the loop around them holds no hidden mutation.
 The training step donates its state and the running metrics (their buffers are reused for
 the results, so a step never holds two copies of the parameters and optimizer state),
 and keeps loss and accuracy as sums on the devices: the loop reads them back only every
-few steps, so JAX's asynchronous dispatch keeps the devices busy.
+few steps, so JAX's asynchronous dispatch keeps the devices busy. On the photo path it
+also augments the batch's photos first, from the augmentation the host drew for each
+(data/device_augment.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import optax
 from flax import nnx
 
 from cataract_contract import CLASS_NAMES
+from train_jax.data.device_augment import augment_photos
 from train_jax.model.vgg16 import VGG16
 
 
@@ -47,11 +50,13 @@ class EpochMetrics:
 
 
 def make_train_step(graphdef, trainable, cache_block: int, inputs_are_features: bool, label_smoothing: float) -> Callable:
-    """(state, metric sums, inputs, labels, key) -> (state, metric sums); state is nnx
-    (model, optimizer). Both inputs are donated.
+    """(state, metric sums, inputs, labels, key[, augmentation]) -> (state, metric sums);
+    state is nnx (model, optimizer). State and sums are donated.
 
     Blocks before `cache_block` never train: no gradient flows into them, and with
-    `inputs_are_features` the inputs are their cached output instead of images."""
+    `inputs_are_features` the inputs are their cached output instead of images. With
+    `augmentation` (each photo's output-to-input map and brightness factor), the uint8
+    photos are augmented before the forward pass."""
 
     def loss_fn(model: VGG16, inputs, labels, rngs):
         from_block = cache_block if inputs_are_features else 0
@@ -60,7 +65,9 @@ def make_train_step(graphdef, trainable, cache_block: int, inputs_are_features: 
         return optax.softmax_cross_entropy(logits, targets).mean(), logits
 
     @functools.partial(jax.jit, donate_argnums=(0, 1))
-    def train_step(state, metrics, inputs, labels, key):
+    def train_step(state, metrics, inputs, labels, key, augmentation=None):
+        if augmentation is not None:
+            inputs = augment_photos(inputs, *augmentation)
         model, optimizer = nnx.merge(graphdef, state)
         grad_fn = nnx.value_and_grad(loss_fn, argnums=nnx.DiffState(0, trainable), has_aux=True)
         (loss, logits), grads = grad_fn(model, inputs, labels, nnx.Rngs(dropout=key))
