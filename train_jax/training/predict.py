@@ -4,29 +4,43 @@ trainer's validation, evaluation and export's parity check."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import jax
 import numpy as np
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec
 from tqdm import tqdm
 
 from cataract_contract import CATARACT
 from train_jax.data.pipeline import batch_count, epoch_batches
 from train_jax.data.scan import ImageRecord
 from train_jax.model.vgg16 import VGG16
+from train_jax.training.parallel import DataParallel
 
 
 def make_predict(graphdef, first_block: int = 0) -> Callable:
     """(parameter state, inputs) -> class probabilities; inputs are uint8 images, or
     the activations entering block `first_block`."""
+    return jax.jit(functools.partial(_probabilities, graphdef, first_block))
+
+
+def make_predict_chunks(graphdef, first_block: int = 0) -> Callable:
+    """(parameter state, inputs in chunks (chunks, batch, ...)) -> their class
+    probabilities (chunks, batch, 2), in one call: the chunks one after another
+    (lax.map), so the devices hold one chunk's activations at a time."""
 
     @jax.jit
-    def predict(state, inputs):
-        logits, _ = nnx.merge(graphdef, state).forward(inputs, from_block=first_block)
-        return jax.nn.softmax(logits)
+    def predict(state, chunks):
+        return jax.lax.map(functools.partial(_probabilities, graphdef, first_block, state), chunks)
 
     return predict
+
+
+def _probabilities(graphdef, first_block: int, state, inputs):
+    logits, _ = nnx.merge(graphdef, state).forward(inputs, from_block=first_block)
+    return jax.nn.softmax(logits)
 
 
 def pad_batch(array: np.ndarray, size: int) -> np.ndarray:
@@ -35,6 +49,16 @@ def pad_batch(array: np.ndarray, size: int) -> np.ndarray:
     if len(array) == size:
         return array
     return np.concatenate([array, np.repeat(array[-1:], size - len(array), axis=0)])
+
+
+def put_chunks(inputs: np.ndarray, parallel: DataParallel) -> jax.Array:
+    """Inputs (N, ...) on the devices as chunks of the batch size (ceil(N / batch), batch,
+    ...), each split over the devices as a batch is, the last padded as `pad_batch` pads:
+    what make_predict_chunks takes."""
+    size = parallel.batch_size
+    chunks = -(-len(inputs) // size)
+    padded = pad_batch(inputs, chunks * size).reshape(chunks, size, *inputs.shape[1:])
+    return jax.device_put(padded, NamedSharding(parallel.mesh, PartitionSpec(None, *parallel.batch.spec)))
 
 
 def predict_records(model: VGG16, records: list[ImageRecord], batch_size: int, description: str = "predicting") -> np.ndarray:

@@ -5,6 +5,7 @@
     RUN/metrics.jsonl         one JSON line per epoch (its learning_rate: that of the epoch's last step)
     RUN/tensorboard/          the same curves as TensorBoard events, and per log interval (training/curves.py)
     RUN/checkpoints/<epoch>/  Orbax checkpoints: the latest and the best (lowest val loss)
+    RUN/checksums/<epoch>.json  each checkpoint's file digests, written once its save completed
     RUN/val_predictions.csv   the best model's scores on the validation photos
     RUN/threshold.json        the decision threshold, chosen on those scores when training finished
     RUN/gradability.json      the gradability gate's limits, method, blind spots and validation refusals
@@ -21,8 +22,11 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import orbax.checkpoint as ocp
@@ -74,8 +78,14 @@ class RunPaths:
         return self.root / "metrics.json"
 
 
-def checkpoint_manager(paths: RunPaths, *, read_only: bool = False) -> ocp.CheckpointManager:
-    """Keeps the latest checkpoint (for --resume) and the best one (for export)."""
+def checkpoint_manager(paths: RunPaths, *, read_only: bool = False, clean_up: bool = False,
+                       before_commit: Callable[[], None] | None = None) -> ocp.CheckpointManager:
+    """Keeps the latest checkpoint (for --resume) and the best one (for export). Saves are
+    asynchronous: Orbax copies the arrays to host memory before `save` returns (so the
+    next step may donate their device buffers) and writes them in a background thread,
+    each in a temporary folder renamed once complete; `before_commit` runs in that thread
+    just before the rename. With `clean_up` (for the one manager that saves), temporary
+    folders a killed save left behind are removed."""
     policy = preservation_policy.AnyPreservationPolicy(
         [
             # Two latest: if the newest is damaged (killed mid-write, disk trouble), the one
@@ -86,7 +96,9 @@ def checkpoint_manager(paths: RunPaths, *, read_only: bool = False) -> ocp.Check
     )
     options = ocp.CheckpointManagerOptions(
         preservation_policy=policy,
-        enable_async_checkpointing=False,
+        enable_async_checkpointing=not read_only,
+        async_options=ocp.AsyncOptions(post_finalization_callback=before_commit) if before_commit else None,
+        cleanup_tmp_directories=clean_up,
         read_only=read_only,
         create=not read_only,
     )
@@ -103,6 +115,71 @@ def save_checkpoint(manager: ocp.CheckpointManager, step: int, model_state, opti
         ),
         metrics={"val_loss": float(val_loss)},
     )
+
+
+# How the tests stop a run while a save is in flight: "EPOCH:SECONDS" holds that epoch's
+# checkpoint, completely written, in its temporary folder for that long before Orbax
+# commits it.
+HOLD_CHECKPOINT_ENVIRONMENT = "CATARACT_HOLD_CHECKPOINT"
+
+
+class AsyncCheckpoints:
+    """The run's checkpoints, written while training goes on. `save` returns once Orbax
+    holds the state in host memory; a thread of ours then waits for Orbax's write and
+    records the checksums that mark the checkpoint complete. At most one save is in
+    flight: the next save, every restore and `close` wait for it (`wait`), so nothing
+    reads a checkpoint that is still being written."""
+
+    def __init__(self, paths: RunPaths, writer: bool):
+        self.paths, self.writer = paths, writer
+        hold = os.environ.get(HOLD_CHECKPOINT_ENVIRONMENT)
+        self.manager = checkpoint_manager(paths, clean_up=True, before_commit=self._hold if hold else None)
+        self._completion = ThreadPoolExecutor(1, thread_name_prefix="checkpoint-checksums")
+        self._in_flight: tuple[int, Future] | None = None
+        self._saving: int | None = None  # the step of the latest save
+        # The newest complete checkpoint: at first the latest, checksummed by the run that saved it.
+        self.complete = self.manager.latest_step()
+
+    def save(self, step: int, model_state, optimizer_state, progress: dict, val_loss: float) -> None:
+        started = time.perf_counter()
+        self.wait()
+        waited = time.perf_counter() - started
+        self._saving = step
+        save_checkpoint(self.manager, step, model_state, optimizer_state, progress, val_loss)
+        self._in_flight = (step, self._completion.submit(self._record, step))
+        log.debug("checkpoint of epoch %d: %.2fs waiting for the previous save, %.2fs handing this one to Orbax",
+                  step, waited, time.perf_counter() - started - waited)
+
+    def _record(self, step: int) -> None:
+        self.manager.wait_until_finished()  # written, committed, and older steps pruned
+        if self.writer:
+            record_checksums(self.paths, step)
+
+    def wait(self) -> int | None:
+        """Block until the save in flight, if any, is on disk with its checksums; the
+        newest complete checkpoint's step (None if there is none)."""
+        if self._in_flight is not None:
+            step, recording = self._in_flight
+            recording.result()  # the write's error, if any, surfaces here
+            self._in_flight, self.complete = None, step
+        return self.complete
+
+    def restore(self, step: int, args: ocp.args.CheckpointArgs):
+        """The manager's restore, once the save in flight is complete."""
+        self.wait()
+        return self.manager.restore(step, args=args)
+
+    def close(self) -> None:
+        self.wait()
+        self.manager.close()
+        self._completion.shutdown()
+
+    def _hold(self) -> None:
+        step, seconds = os.environ[HOLD_CHECKPOINT_ENVIRONMENT].split(":")
+        if int(step) == self._saving:
+            log.warning("%s: holding the checkpoint of epoch %s in flight for %s s", HOLD_CHECKPOINT_ENVIRONMENT,
+                        step, seconds)
+            time.sleep(float(seconds))
 
 
 def checkpoint_file_digests(paths: RunPaths, step: int) -> dict[str, str]:
@@ -156,7 +233,8 @@ def restore_progress(manager: ocp.CheckpointManager, step: int) -> dict:
     return manager.restore(step, args=ocp.args.Composite(progress=ocp.args.JsonRestore()))["progress"]
 
 
-def restore_states(manager: ocp.CheckpointManager, step: int, model_state, optimizer_state=None) -> tuple[Any, Any]:
+def restore_states(manager: ocp.CheckpointManager | AsyncCheckpoints, step: int, model_state,
+                   optimizer_state=None) -> tuple[Any, Any]:
     """Restore into the shapes and shardings of the given states (abstract, as
     jax.ShapeDtypeStruct leaves, or concrete arrays). With several processes this is
     collective: every process calls it, each reading what its devices hold."""
