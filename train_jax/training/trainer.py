@@ -24,9 +24,12 @@ layers from collapsing to a constant output, which a constant rate did on some s
 
 Speed on a CPU comes from never running a backward pass through frozen layers and, with
 `augmented_views > 0`, running the always-frozen blocks only once per image and view
-(FrozenFeatureCache). On GPUs, fresh augmentation every step is decoded by grain worker
-processes ahead of the devices, the step computes in bfloat16 on float32 parameters, and
-the loop reads loss and accuracy back only every `log_every` steps. Several processes
+(FrozenFeatureCache). On GPUs, photos decoded once are shipped with each photo's
+augmentation drawn by grain's workers, the step applies it on the devices
+(data/device_augment.py) with batches put there two ahead, computes in bfloat16 on float32
+parameters, and the loop reads loss and accuracy back only every `log_every` steps;
+validation is one jitted pass over photos kept on the devices, and checkpoints are written
+in the background while the next epoch trains (run_folder.AsyncCheckpoints). Several processes
 (training/distributed.py) train as one: one global mesh, each process reading its rows of
 every batch, process 0 writing the run folder.
 """
@@ -56,6 +59,7 @@ from train_jax.data import scan as photos
 from train_jax.data.augment import AugmentConfig
 from train_jax.data.checks import check_training_data
 from train_jax.data.decoded import DecodedPhotos
+from train_jax.data.device_augment import augmentation_of, prefetch_to_device
 from train_jax.data.pipeline import batch_count, epoch_batches
 from train_jax.data.scan import ScannedImage
 from train_jax.data.split import split_train_validation
@@ -69,17 +73,17 @@ from train_jax.training.curves import TrainingCurves
 from train_jax.training.feature_cache import FrozenFeatureCache
 from train_jax.training.distributed import is_writer
 from train_jax.training.parallel import DataParallel, host_value, local_values
-from train_jax.training.predict import make_predict, pad_batch
+from train_jax.training.predict import make_predict_chunks, put_chunks
+from train_jax.training import preemption
 from train_jax.training.run_folder import (
+    AsyncCheckpoints,
     RunPaths,
     append_epoch_metrics,
     checkpoint_manager,
     forget_epochs_after,
     intact_checkpoint,
-    record_checksums,
     restore_progress,
     restore_states,
-    save_checkpoint,
     write_predictions,
 )
 from train_jax.training.steps import EpochMetrics, make_train_step, zero_metrics
@@ -451,7 +455,7 @@ class Fitting:
 
     run: PreparedRun
     cache: FrozenFeatureCache | None
-    manager: ocp.CheckpointManager
+    manager: AsyncCheckpoints
     batches: TrainingBatches
     validation: ValidationPredictor
     curves: TrainingCurves
@@ -496,26 +500,30 @@ class EpochResult:
 
 
 def fit(run: PreparedRun) -> FittedRun:
-    """Every phase's epochs, from the resume point if there is one."""
-    manager = checkpoint_manager(run.paths)
-    progress = run.resume.progress if run.resume else Progress(EarlyStopping(run.config.patience))
-    if run.resume is not None and run.resume.checkpoint is not None:
-        # A resumed model is built without its pretrained weights: its frozen blocks must
-        # hold the checkpoint's before the cache is computed with them.
-        restore_weights(run, manager, run.resume.checkpoint)
-    cache = None
-    if run.cache_block > 0:
-        cache = FrozenFeatureCache.build(run.config, run.model, run.cache_block, run.local,
-                                         [image.record for image in run.train], [image.record for image in run.validation])
-    fitting = Fitting(run, cache, manager, TrainingBatches(run, cache, progress.global_epoch + 1),
-                      ValidationPredictor(run, cache), TrainingCurves.open(run.paths.root, enabled=is_writer()))
-    watch = CollapseWatch()  # one over all phases: a collapse that outlasts a phase is one collapse
-    run.model.train()
-    with fitting.curves:
-        for index, phase in enumerate(training_phases(run.config)):
-            if not progress.has_finished(index):
-                progress, watch = fit_phase(fitting, index, phase, progress, watch)
-    manager.close()
+    """Every phase's epochs, from the resume point if there is one. Checkpoints are
+    written while the next epoch trains; SIGTERM ends training once the one in flight is
+    complete (training/preemption.py)."""
+    checkpoints = AsyncCheckpoints(run.paths, writer=is_writer())
+    with preemption.exit_on_sigterm(checkpoints.wait):
+        progress = run.resume.progress if run.resume else Progress(EarlyStopping(run.config.patience))
+        if run.resume is not None and run.resume.checkpoint is not None:
+            # A resumed model is built without its pretrained weights: its frozen blocks must
+            # hold the checkpoint's before the cache is computed with them.
+            restore_weights(run, checkpoints, run.resume.checkpoint)
+        cache = None
+        if run.cache_block > 0:
+            cache = FrozenFeatureCache.build(run.config, run.model, run.cache_block, run.local,
+                                             [image.record for image in run.train],
+                                             [image.record for image in run.validation])
+        fitting = Fitting(run, cache, checkpoints, TrainingBatches(run, cache, progress.global_epoch + 1),
+                          ValidationPredictor(run, cache), TrainingCurves.open(run.paths.root, enabled=is_writer()))
+        watch = CollapseWatch()  # one over all phases: a collapse that outlasts a phase is one collapse
+        run.model.train()
+        with fitting.curves:
+            for index, phase in enumerate(training_phases(run.config)):
+                if not progress.has_finished(index):
+                    progress, watch = fit_phase(fitting, index, phase, progress, watch)
+        checkpoints.close()
     return FittedRun(run, cache, progress)
 
 
@@ -590,7 +598,8 @@ def train_epoch(fitting: Fitting, train_step: Callable, schedule: optax.Schedule
     """One epoch's steps over its batches, as `train_epoch` in Flax's MNIST example:
     (state, epoch) -> (new state, the epoch's training metrics). Loss and accuracy stay
     summed on the devices, read back every log_every steps and at the epoch's end for the
-    progress bar and the curves (at the global optimizer step)."""
+    progress bar and the curves (at the global optimizer step). Batches are put on the
+    devices two ahead of the step, so it never waits for a transfer."""
     run, parallel, steps = fitting.run, fitting.run.parallel, fitting.batches.steps
     epoch_key = jax.random.fold_in(jax.random.key(run.config.seed), epoch.number)
     bar = tqdm(total=steps, desc=epoch.description, unit="batch", leave=False, disable=not is_writer())
@@ -602,11 +611,9 @@ def train_epoch(fitting: Fitting, train_step: Callable, schedule: optax.Schedule
 
     metrics = parallel.replicate(zero_metrics())
     done = 0
-    for done, batch in enumerate(fitting.batches.epoch(epoch.number), start=1):
-        state, metrics = train_step(
-            state, metrics, parallel.shard(batch["image"]), parallel.shard(batch["label"]),
-            jax.random.fold_in(epoch_key, done - 1),
-        )
+    for done, batch in enumerate(prefetch_to_device(fitting.batches.epoch(epoch.number), parallel.shard), start=1):
+        state, metrics = train_step(state, metrics, batch["image"], batch["label"], jax.random.fold_in(epoch_key, done - 1),
+                                    augmentation_of(batch))
         bar.update()
         if done % run.config.log_every == 0 and done < steps:  # the one host sync, every log_every steps
             log_interval(done, EpochMetrics.from_sums(host_value(metrics)))
@@ -634,23 +641,25 @@ def watch_for_collapse(watch: CollapseWatch, epoch: Epoch, validation: Validatio
     return watch
 
 
-def restore_weights(run: PreparedRun, manager: ocp.CheckpointManager, epoch: int) -> None:
+def restore_weights(run: PreparedRun, manager: ocp.CheckpointManager | AsyncCheckpoints, epoch: int) -> None:
+    """The epoch's weights into the model (from AsyncCheckpoints once the save in flight is complete)."""
     model_state, _ = restore_states(manager, epoch, run.parallel.abstract(nnx.state(run.model)))
     nnx.update(run.model, model_state)
 
 
 def record_epoch(fitting: Fitting, optimizer: nnx.Optimizer, progress: Progress, result: EpochResult) -> None:
-    """The epoch's checkpoint (every process saves its part), its line of metrics.jsonl
-    and its curves, then the checksums that mark the checkpoint complete: a run killed
+    """The epoch's checkpoint (every process saves its part, in the background), its line
+    of metrics.jsonl and its curves, which SIGTERM does not separate. The checksums that
+    mark the checkpoint complete follow once its save has (AsyncCheckpoints): a run killed
     before them resumes from the epoch before, forgetting this epoch's line."""
     run = fitting.run
-    save_checkpoint(fitting.manager, progress.global_epoch, nnx.state(run.model, nnx.Param), nnx.state(optimizer),
-                    progress.to_checkpoint(), result.validation.loss)
-    if is_writer():
-        record = result.record()
-        append_epoch_metrics(run.paths, record)
-        fitting.curves.epoch(result.epoch.number, record)
-        record_checksums(run.paths, progress.global_epoch)
+    with preemption.held():
+        fitting.manager.save(progress.global_epoch, nnx.state(run.model, nnx.Param), nnx.state(optimizer),
+                             progress.to_checkpoint(), result.validation.loss)
+        if is_writer():
+            record = result.record()
+            append_epoch_metrics(run.paths, record)
+            fitting.curves.epoch(result.epoch.number, record)
 
 
 def log_epoch(result: EpochResult) -> None:
@@ -667,7 +676,8 @@ class TrainingBatches:
     """Each epoch's shuffled, augmented batches: cached activations, or photos through one
     grain pipeline for all the epochs a run may still train, so its workers start once and
     stay ahead of the devices across epochs and phases. Photos are decoded once, when their
-    pixels fit in --cache-memory-gb (DecodedPhotos), so the workers only augment."""
+    pixels fit in --cache-memory-gb (DecodedPhotos), so the workers only draw each photo's
+    augmentation, which the training step applies on the devices."""
 
     def __init__(self, run: PreparedRun, cache: FrozenFeatureCache | None, first_epoch: int):
         config = run.config
@@ -681,7 +691,7 @@ class TrainingBatches:
                 records, image_size=config.image_size, batch_size=config.batch_size, seed=config.seed,
                 epochs=range(first_epoch, last_epoch + 1), shuffle=True, augment_config=AugmentConfig(),
                 drop_remainder=True, workers=config.workers, shard=(jax.process_index(), jax.process_count()),
-                decoded=decode_once(run, records),
+                decoded=decode_once(run, records), augment_on_device=True,
             )
 
     def epoch(self, global_epoch: int) -> Iterator[dict[str, np.ndarray]]:
@@ -711,31 +721,35 @@ def decode_once(run: PreparedRun, records: list) -> DecodedPhotos | None:
 
 
 class ValidationPredictor:
-    """The model's class probabilities on the validation photos (from the cache when
-    there is one), compiled once and reused every epoch. Each process predicts every
-    validation photo on its own devices: validation is small, and every process then
-    takes the same early-stopping decision."""
+    """The model's class probabilities on the validation photos, in one jitted pass. Their
+    inputs (the cache's activations, or the photos decoded once) are put on the devices
+    once, in chunks of the batch size; each call runs the model over every chunk on the
+    devices and reads back only the probabilities. Each process predicts every validation
+    photo on its own devices: validation is small, and every process then takes the same
+    early-stopping decision."""
 
     def __init__(self, run: PreparedRun, cache: FrozenFeatureCache | None):
-        self.run, self.cache = run, cache
+        self.run = run
+        if cache is not None:
+            inputs = cache.validation
+        else:
+            inputs = np.concatenate([batch["image"] for batch in epoch_batches(
+                [image.record for image in run.validation], image_size=run.config.image_size,
+                batch_size=run.config.batch_size, workers=run.config.workers)])
+        self.count = len(inputs)
+        self._chunks = put_chunks(inputs, run.local)
+        self._first_block = run.cache_block if cache is not None else 0
         self._predict: Callable | None = None
 
     def __call__(self) -> np.ndarray:
-        run, cache, size = self.run, self.cache, self.run.config.batch_size
+        run = self.run
         run.model.eval()
         graphdef, state = nnx.split(run.model, nnx.Param)
         run.model.train()
-        state = run.local.replicate(local_values(state))
         if self._predict is None:
-            self._predict = make_predict(graphdef, run.cache_block if cache is not None else 0)
-        if cache is not None:
-            chunks = (cache.validation[i : i + size] for i in range(0, len(cache.validation), size))
-        else:
-            chunks = (batch["image"] for batch in epoch_batches(
-                [image.record for image in run.validation], image_size=run.config.image_size, batch_size=size,
-                workers=run.config.workers))
-        outputs = [np.asarray(self._predict(state, run.local.shard(pad_batch(chunk, size))))[: len(chunk)] for chunk in chunks]
-        return np.concatenate(outputs)
+            self._predict = make_predict_chunks(graphdef, self._first_block)
+        probabilities = self._predict(run.local.replicate(local_values(state)), self._chunks)
+        return np.asarray(probabilities).reshape(-1, probabilities.shape[-1])[: self.count]
 
 
 def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
