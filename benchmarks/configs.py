@@ -19,7 +19,8 @@ PHOTOS_HELP = "folder of photos to send (searched recursively; up to 64 used)"
 class TrainBenchConfig:
     image_size: int | None = setting(None, "square input side (default: 224 on GPUs, 64 on CPU)")
     batch_sizes: str | None = setting(None, "comma-separated batches of the all-layers step (default: 64,256 on "
-                                            "GPUs, 32 on CPU); the recipe's phases use the largest")
+                                            "GPUs, 32 on CPU); the recipe's phases use the largest, as does "
+                                            "--end-to-end (default: the batch `cataract train` chooses for --data)")
     compute_dtype: str = setting("auto", "compute precision (auto: bfloat16 on GPUs, float32 on CPU)",
                                  choices=PRECISION_CHOICES)
     steps: int = setting(10, "timed steps per figure", minimum=1)
@@ -27,9 +28,18 @@ class TrainBenchConfig:
     epochs: int = setting(4, "epochs per phase of the CPU recipe end to end", minimum=1)
     augmented_views: int = setting(4, "frozen-feature views of the CPU recipe end to end", minimum=1)
     skip_keras: bool = setting(False, "JAX figures only (Keras runs only on CPU, where TensorFlow is installed)")
+    width: float = setting(1.0, "channel multiplier of the VGG16 timed; 1 is VGG16", minimum=1e-3, maximum=1.0)
+    end_to_end: bool = setting(False, "instead: each recipe phase and the all-layers step fed from the photos in "
+                                      "--data through the training input pipeline (augmentation on the devices), "
+                                      "beside the same step fed photos already on the device")
+    data: str | None = setting(None, "dataset folder of --end-to-end (its train/ split is read)")
+    workers: int | None = setting(None, "grain worker processes of --end-to-end (default: as `cataract train` "
+                                        "chooses)", minimum=0)
 
     def __post_init__(self):
         check_settings(self)
+        if self.end_to_end and self.data is None:
+            raise UserError("--end-to-end reads photos: give --data DIR")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,7 +35,10 @@ def add_commands(commands) -> None:
             "Training throughput (images/s) and model FLOP utilisation of the trainer's step on this machine's "
             "devices: every layer trainable, and the earlier project's recipe phase by phase; FLOPs from XLA's "
             "cost analysis, peak from a measured matrix product (and the data sheet where known). On CPU also "
-            "Keras fit and the recipe end to end."
+            "Keras fit and the recipe end to end. With --end-to-end --data DIR instead: each recipe phase and the "
+            "all-layers step fed from the photos through the training input pipeline (augmentation on the "
+            "devices), beside the same step fed photos already on the device, their ratio, and the share of the "
+            "time the host loop waited for its next batch."
         ),
     )
     add_command(
