@@ -485,7 +485,8 @@ class EpochResult:
     train: EpochMetrics
     validation: ValidationMetrics
     learning_rate: float  # the rate of the epoch's last step
-    seconds: float
+    seconds: float  # steps (the phase's compilation in its first epoch) and validation
+    validation_seconds: float
     best: bool  # the lowest validation loss so far, over all phases
 
     def record(self) -> dict[str, Any]:
@@ -494,7 +495,7 @@ class EpochResult:
             "epoch": self.epoch.number, "phase": self.epoch.phase.name, "epoch_in_phase": self.epoch.in_phase,
             "train_loss": self.train.loss, "train_accuracy": self.train.accuracy,
             "val_loss": self.validation.loss, "val_accuracy": self.validation.accuracy, "val_auc": self.validation.auc,
-            "learning_rate": self.learning_rate, "seconds": self.seconds,
+            "learning_rate": self.learning_rate, "seconds": self.seconds, "validation_seconds": self.validation_seconds,
             "train_images_per_second": self.train.photos / self.seconds, "best": self.best,
         }
 
@@ -562,10 +563,12 @@ def fit_phase(fitting: Fitting, index: int, phase: Phase, progress: Progress,
         epoch = Epoch(phase, in_phase, progress.global_epoch + 1)
         state, train_metrics = train_epoch(fitting, train_step, schedule, state, epoch)
         nnx.update((model, optimizer), state)
+        validating = time.perf_counter()
         validation, probabilities = validate(fitting.validation, run.validation_labels)
         progress = progress.after_epoch(epoch, validation.loss)
+        ended = time.perf_counter()
         result = EpochResult(epoch, train_metrics, validation, learning_rate_at(schedule, epoch, steps, steps),
-                             time.perf_counter() - started, best=progress.best_epoch == epoch.number)
+                             ended - started, ended - validating, best=progress.best_epoch == epoch.number)
         record_epoch(fitting, optimizer, progress, result)
         log_epoch(result)
         watch = watch_for_collapse(watch, epoch, validation, probabilities)
@@ -654,10 +657,12 @@ def record_epoch(fitting: Fitting, optimizer: nnx.Optimizer, progress: Progress,
     before them resumes from the epoch before, forgetting this epoch's line."""
     run = fitting.run
     with preemption.held():
+        saving = time.perf_counter()
         fitting.manager.save(progress.global_epoch, nnx.state(run.model, nnx.Param), nnx.state(optimizer),
                              progress.to_checkpoint(), result.validation.loss)
         if is_writer():
-            record = result.record()
+            # What the save held training up: waiting for the previous one, and the copy to host memory.
+            record = {**result.record(), "checkpoint_seconds": time.perf_counter() - saving}
             append_epoch_metrics(run.paths, record)
             fitting.curves.epoch(result.epoch.number, record)
 
