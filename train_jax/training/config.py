@@ -52,6 +52,11 @@ class TrainConfig:
     # Phase 1 trains the head on the frozen base; phase 2 also unfreezes the last blocks.
     head_epochs: int = setting(10, "phase 1 epochs, base frozen", minimum=0)
     finetune_epochs: int = setting(10, "phase 2 epochs, last blocks unfrozen", minimum=0)
+    # Adam from a random start is badly conditioned on a frozen VGG's pooled features
+    # (train_jax/training/linear_probe.py); the probe starts the head phase at its solution.
+    head_init: str = setting("random", "the dense layer at the start of phase 1: random, or a linear probe (a "
+                                       "logistic regression fitted on the frozen features, as in LP-FT)",
+                             choices=("random", "probe"))
     epochs: int | None = setting(None, "shorthand: set both --head-epochs and --finetune-epochs to this", minimum=0)
     unfreeze_blocks: int = setting(1, "blocks trained in phase 2, counted from the last", minimum=0, maximum=POOLINGS)
     learning_rate: float = setting(1e-4, "peak Adam rate in phase 1, for a batch of 16 (scaled by sqrt(batch/16))",

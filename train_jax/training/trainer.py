@@ -18,7 +18,8 @@ EarlyStopping with restore_best_weights does.
 
 Each phase has its own optimizer (make_optimizer): Adam at a learning rate warmed up
 linearly from 0 and decayed by a cosine over the phase, on gradients clipped by their
-global norm. With the He-normal initialisation of the convolutions (model/vgg16.py), the
+global norm; with --head-init probe, phase 1 starts from a linear probe of the frozen
+features (training/linear_probe.py). With the He-normal initialisation of the convolutions (model/vgg16.py), the
 initialisation for training a VGG from scratch, this keeps a VGG without normalisation
 layers from collapsing to a constant output, which a constant rate did on some seeds.
 
@@ -72,6 +73,7 @@ from train_jax.training.config import TrainConfig, read_json, write_json
 from train_jax.training.curves import TrainingCurves
 from train_jax.training.feature_cache import FrozenFeatureCache
 from train_jax.training.distributed import is_writer
+from train_jax.training.linear_probe import start_head_as_probe
 from train_jax.training.parallel import DataParallel, host_value, local_values
 from train_jax.training.predict import make_predict_chunks, put_chunks
 from train_jax.training import preemption
@@ -539,6 +541,8 @@ def fit_phase(fitting: Fitting, index: int, phase: Phase, progress: Progress,
         if progress.global_epoch > 0:  # a new phase starts from the best weights so far
             restore_weights(run, fitting.manager, progress.best_epoch)
         progress = progress.start_phase(index, run.config.patience)
+    if index == 0 and progress.global_epoch == 0 and run.config.head_init == "probe":
+        start_head_as_probe(run, fitting.cache)  # once, on a new run: resumed runs restore their head
     if phase.epochs == 0:
         return dataclasses.replace(progress, phase_finished=True), watch
     trainable = trainable_filter(phase.first_trainable_block)
