@@ -12,4 +12,4 @@ command -v kubectl >/dev/null || apt_install kubernetes-client
 cd "$ROOT"
 ruff check cataract_contract savedmodel_runner train_jax serving client doors dashboards benchmarks cataract_cli tests model_repository scripts
 lint-imports  # the import layers of pyproject.toml's [tool.importlinter]
-exec python -m pytest "$@"
+exec python -m pytest --durations=25 "$@"  # the slowest tests, printed for whoever trims the suite
