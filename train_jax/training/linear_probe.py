@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # C). Chosen on the validation split of the real photos' seed 0 (0.01, 0.1 and 1 gave
 # validation AUC 0.93, 0.93, 0.94 and cross-entropy 0.36, 0.35, 0.46), never on held-out photos.
 PROBE_INVERSE_L2 = 0.1
+# The smallest spread a feature is standardised by, as a share of the features' mean spread.
+MIN_SCALE_FRACTION = 0.01
 
 
 def pooled_features(run, cache) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +74,9 @@ def fit_probe(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
     from sklearn.linear_model import LogisticRegression  # only when a probe is fitted
 
     mean, scale = features.mean(axis=0), features.std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)  # a feature constant over the photos carries nothing
+    # A feature that barely varies would get a weight of 1/scale in raw units, and
+    # amplify its rounding noise (bfloat16 on a GPU) into the logits: floor its scale.
+    scale = np.maximum(scale, MIN_SCALE_FRACTION * scale.mean()) if scale.any() else np.ones_like(scale)
     regression = LogisticRegression(C=PROBE_INVERSE_L2, max_iter=10_000)
     regression.fit((features - mean) / scale, labels == CATARACT)
     weights = regression.coef_[0] / scale

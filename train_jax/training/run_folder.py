@@ -106,7 +106,7 @@ def checkpoint_manager(paths: RunPaths, *, read_only: bool = False, clean_up: bo
 
 
 def save_checkpoint(manager: ocp.CheckpointManager, step: int, model_state, optimizer_state, progress: dict, val_loss: float) -> None:
-    manager.save(
+    saved = manager.save(
         step,
         args=ocp.args.Composite(
             model=ocp.args.StandardSave(model_state),
@@ -115,6 +115,8 @@ def save_checkpoint(manager: ocp.CheckpointManager, step: int, model_state, opti
         ),
         metrics={"val_loss": float(val_loss)},
     )
+    if not saved:  # Orbax skips a step at or below its latest: never record one as complete
+        raise RuntimeError(f"Orbax did not save the checkpoint of epoch {step} (its latest is {manager.latest_step()})")
 
 
 # How the tests stop a run while a save is in flight: "EPOCH:SECONDS" holds that epoch's
@@ -161,7 +163,8 @@ class AsyncCheckpoints:
         if self._in_flight is not None:
             step, recording = self._in_flight
             recording.result()  # the write's error, if any, surfaces here
-            self._in_flight, self.complete = None, step
+            self.complete = step  # before the save is forgotten: a signal in between names the right epoch
+            self._in_flight = None
         return self.complete
 
     def restore(self, step: int, args: ocp.args.CheckpointArgs):

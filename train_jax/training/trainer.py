@@ -522,11 +522,13 @@ def fit(run: PreparedRun) -> FittedRun:
                           ValidationPredictor(run, cache), TrainingCurves.open(run.paths.root, enabled=is_writer()))
         watch = CollapseWatch()  # one over all phases: a collapse that outlasts a phase is one collapse
         run.model.train()
-        with fitting.curves:
-            for index, phase in enumerate(training_phases(run.config)):
-                if not progress.has_finished(index):
-                    progress, watch = fit_phase(fitting, index, phase, progress, watch)
-        checkpoints.close()
+        try:
+            with fitting.curves:
+                for index, phase in enumerate(training_phases(run.config)):
+                    if not progress.has_finished(index):
+                        progress, watch = fit_phase(fitting, index, phase, progress, watch)
+        finally:  # the save in flight completes (or its error surfaces) whatever ended training
+            checkpoints.close()
     return FittedRun(run, cache, progress)
 
 
@@ -660,8 +662,11 @@ def record_epoch(fitting: Fitting, optimizer: nnx.Optimizer, progress: Progress,
     mark the checkpoint complete follow once its save has (AsyncCheckpoints): a run killed
     before them resumes from the epoch before, forgetting this epoch's line."""
     run = fitting.run
+    saving = time.perf_counter()
+    # The previous save is waited for outside the held section, so a SIGTERM meanwhile ends
+    # training at once instead of waiting for two saves (a cluster's grace period is short).
+    fitting.manager.wait()
     with preemption.held():
-        saving = time.perf_counter()
         fitting.manager.save(progress.global_epoch, nnx.state(run.model, nnx.Param), nnx.state(optimizer),
                              progress.to_checkpoint(), result.validation.loss)
         if is_writer():
