@@ -3,6 +3,8 @@ product's processes started for real (the command line, Triton, a door)."""
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +35,19 @@ def train_command(config) -> list[str]:
     from train_jax.settings import to_arguments
 
     return ["train", *to_arguments(config)]
+
+
+def epoch_lines(run: Path) -> list[dict]:
+    """A run's metrics.jsonl, one dict per epoch."""
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def validation_scores(run: Path):
+    """A run's validation scores (val_predictions.csv), in order, as a numpy array."""
+    import numpy as np
+
+    with open(run / "val_predictions.csv") as file:
+        return np.array([float(row["p_cataract"]) for row in csv.DictReader(file)])
 
 
 def split_photos(photos: Path, count: int | None = None) -> list[Path]:

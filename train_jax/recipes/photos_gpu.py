@@ -35,4 +35,6 @@ def settings() -> dict:
         label_smoothing=0.0,
         dropout=0.2,
         patience=1000,
+        # An epoch of steps takes about 0.1 s on an H200, writing a 180 MB checkpoint longer.
+        checkpoint_every_seconds=30.0,
     )

@@ -93,6 +93,12 @@ class TrainConfig:
     compute_dtype: str = setting("auto", "convolution compute precision; parameters and optimizer state stay "
                                          "float32 (auto: bfloat16 on GPUs, float32 on CPU)",
                                  choices=PRECISION_CHOICES)
+    # On a GPU an epoch of a small set trains in a fraction of a second, less than writing
+    # and checksumming a 180 MB checkpoint: saving every epoch would set the pace.
+    checkpoint_every_seconds: float = setting(0.0, "after an epoch that is neither the best so far nor its phase's "
+                                                   "last, save a checkpoint only if this many seconds have passed "
+                                                   "since the last one (0: after every epoch); --resume continues "
+                                                   "from the last one saved", minimum=0.0)
     log_every: int = setting(20, "steps between reading loss and accuracy back from the devices", minimum=1)
     label_conflicts: str = setting("drop", "photos whose copies carry both labels: drop them all, or keep the label "
                                            "most copies carry", choices=("drop", "majority"))

@@ -139,10 +139,18 @@ class AsyncCheckpoints:
         self._completion = ThreadPoolExecutor(1, thread_name_prefix="checkpoint-checksums")
         self._in_flight: tuple[int, Future] | None = None
         self._saving: int | None = None  # the step of the latest save
+        self._last_save = time.monotonic()  # when it began (at first: when training began)
         # The newest complete checkpoint: at first the latest, checksummed by the run that saved it.
         self.complete = self.manager.latest_step()
 
+    def due(self, wanted: bool, every_seconds: float) -> bool:
+        """Whether an epoch's checkpoint is to be saved: always when `wanted` (the best so
+        far, a phase's last) or when every_seconds is 0, else once every_seconds have
+        passed since the last save began."""
+        return wanted or not every_seconds or time.monotonic() - self._last_save >= every_seconds
+
     def save(self, step: int, model_state, optimizer_state, progress: dict, val_loss: float) -> None:
+        self._last_save = time.monotonic()
         started = time.perf_counter()
         self.wait()
         waited = time.perf_counter() - started

@@ -575,7 +575,9 @@ def fit_phase(fitting: Fitting, index: int, phase: Phase, progress: Progress,
         ended = time.perf_counter()
         result = EpochResult(epoch, train_metrics, validation, learning_rate_at(schedule, epoch, steps, steps),
                              ended - started, ended - validating, best=progress.best_epoch == epoch.number)
-        record_epoch(fitting, optimizer, progress, result)
+        last_of_phase = in_phase == phase.epochs or progress.stopping.should_stop
+        record_epoch(fitting, optimizer, progress, result, save=fitting.manager.due(
+            result.best or last_of_phase, run.config.checkpoint_every_seconds))
         log_epoch(result)
         watch = watch_for_collapse(watch, epoch, validation, probabilities)
         if progress.stopping.should_stop:
@@ -656,19 +658,23 @@ def restore_weights(run: PreparedRun, manager: ocp.CheckpointManager | AsyncChec
     nnx.update(run.model, model_state)
 
 
-def record_epoch(fitting: Fitting, optimizer: nnx.Optimizer, progress: Progress, result: EpochResult) -> None:
-    """The epoch's checkpoint (every process saves its part, in the background), its line
-    of metrics.jsonl and its curves, which SIGTERM does not separate. The checksums that
-    mark the checkpoint complete follow once its save has (AsyncCheckpoints): a run killed
-    before them resumes from the epoch before, forgetting this epoch's line."""
+def record_epoch(fitting: Fitting, optimizer: nnx.Optimizer, progress: Progress, result: EpochResult,
+                 save: bool = True) -> None:
+    """The epoch's checkpoint when `save` (every process saves its part, in the background),
+    its line of metrics.jsonl and its curves, which SIGTERM does not separate. The checksums
+    that mark the checkpoint complete follow once its save has (AsyncCheckpoints): a run
+    killed before them resumes from the last complete checkpoint, forgetting the lines of
+    the epochs after it."""
     run = fitting.run
     saving = time.perf_counter()
     # The previous save is waited for outside the held section, so a SIGTERM meanwhile ends
     # training at once instead of waiting for two saves (a cluster's grace period is short).
-    fitting.manager.wait()
+    if save:
+        fitting.manager.wait()
     with preemption.held():
-        fitting.manager.save(progress.global_epoch, nnx.state(run.model, nnx.Param), nnx.state(optimizer),
-                             progress.to_checkpoint(), result.validation.loss)
+        if save:
+            fitting.manager.save(progress.global_epoch, nnx.state(run.model, nnx.Param), nnx.state(optimizer),
+                                 progress.to_checkpoint(), result.validation.loss)
         if is_writer():
             # What the save held training up: waiting for the previous one, and the copy to host memory.
             record = {**result.record(), "checkpoint_seconds": time.perf_counter() - saving}

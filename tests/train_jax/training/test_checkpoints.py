@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from tests.helpers import REPOSITORY, run_cli, tiny_config, train_command
-from tests.train_jax.training.test_train import epoch_lines, validation_scores
+from tests.helpers import REPOSITORY, epoch_lines, run_cli, tiny_config, train_command, validation_scores
 from train_jax.model.vgg16 import VGG16, ModelConfig
 from train_jax.training import preemption
 from train_jax.training.parallel import DataParallel
@@ -147,3 +146,17 @@ def test_a_run_stopped_during_saves_resumes_from_its_last_complete_checkpoint_an
     assert [line["epoch"] for line in epoch_lines(run)] == [1, 2, 3, 4]
     assert not list((run / "checkpoints").glob("*tmp*"))  # what the killed save left is cleaned up
     np.testing.assert_allclose(validation_scores(run), validation_scores(unbroken), atol=1e-5)
+
+
+def test_with_an_interval_only_the_best_and_each_phase_s_last_epoch_are_saved(synthetic_photos, tmp_path):
+    # A rate too small to move the validation loss by MIN_IMPROVEMENT: epoch 1 stays the
+    # best, so epochs 2 and 3 are neither the best nor a phase's last, and within the hour.
+    run = tmp_path / "run"
+    config = tiny_config(synthetic_photos, run, head_epochs=4, finetune_epochs=0, learning_rate=1e-12, patience=10,
+                         checkpoint_every_seconds=3600)
+    trained = run_cli(*train_command(config))
+    assert trained.returncode == 0, trained.stderr
+    lines = epoch_lines(run)
+    assert [line["epoch"] for line in lines] == [1, 2, 3, 4] and [line["best"] for line in lines] == [True, False, False, False]
+    assert sorted(int(step.name) for step in (run / "checkpoints").iterdir() if step.name.isdigit()) == [1, 4]
+    assert sorted(record.stem for record in (run / "checksums").glob("*.json")) == ["1", "4"]

@@ -20,7 +20,7 @@ from PIL import Image
 
 from cataract_cli.main import build_parser, main
 from cataract_contract import CATARACT
-from tests.helpers import REPOSITORY, run_cli, tiny_config, train_command
+from tests.helpers import REPOSITORY, epoch_lines, run_cli, tiny_config, train_command, validation_scores
 from train_jax.data.synth import generate
 from train_jax.errors import UserError
 from train_jax.evaluation.evaluate import evaluate
@@ -32,15 +32,6 @@ from train_jax.training.threshold import OperatingPoint, choose_threshold
 from train_jax.training.trainer import (
     EarlyStopping, Epoch, Phase, Progress, learning_rate_schedule, make_optimizer, train, warmup_steps,
 )
-
-
-def epoch_lines(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-
-
-def validation_scores(run: Path) -> np.ndarray:
-    with open(run / "val_predictions.csv") as file:
-        return np.array([float(row["p_cataract"]) for row in csv.DictReader(file)])
 
 
 def colours(png: Path, size: tuple[int, int]) -> set[tuple[int, int, int]]:
