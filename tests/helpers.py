@@ -50,6 +50,15 @@ def validation_scores(run: Path):
         return np.array([float(row["p_cataract"]) for row in csv.DictReader(file)])
 
 
+def colours(png: Path, size: tuple[int, int]) -> set[tuple[int, int, int]]:
+    """The colours of a plot written as a PNG of `size` pixels (5 x 5 inches at 100 dpi: 500 x 500)."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size == size
+        return {colour[:3] for _, colour in image.convert("RGB").getcolors(maxcolors=size[0] * size[1])}
+
+
 def split_photos(photos: Path, count: int | None = None) -> list[Path]:
     """The first `count` JPEGs of a synthetic set's test split, in a stable order."""
     return sorted((photos / "test").rglob("*.jpg"))[:count]

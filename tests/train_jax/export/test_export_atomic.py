@@ -25,7 +25,7 @@ from train_jax.export import repository as repo
 from train_jax.export.export import pin_served_version
 
 POLL_SECONDS = 1
-SETTLE_SECONDS = 4 * POLL_SECONDS  # time for a wrongly visible version to be picked up, were there one
+SETTLE_SECONDS = 2 * POLL_SECONDS  # two polls: time for a wrongly visible version to start loading, were there one
 LOAD_DEADLINE_SECONDS = 180  # a switched version's load and warm-up, on a busy CPU
 
 

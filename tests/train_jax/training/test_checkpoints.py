@@ -140,6 +140,8 @@ def test_a_run_stopped_during_saves_resumes_from_its_last_complete_checkpoint_an
     process.communicate(timeout=60)
     assert not (run / "checkpoints" / "3").exists() and not (run / "checksums" / "3.json").exists()
 
+    refused = run_cli(*train_command(config))  # a run folder with checkpoints is never trained over
+    assert refused.returncode == 2 and "--resume" in refused.stderr
     resumed = run_cli(*train_command(config), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch 2 " in resumed.stderr
