@@ -260,12 +260,13 @@ class PreparedRun:
 
 @dataclasses.dataclass(frozen=True)
 class FittedRun:
-    """The output of fit: the prepared run, the frozen-feature cache it trained on (None
-    without one), and where training ended."""
+    """The output of fit: the prepared run, where training ended, and the validation
+    predictor (its inputs already on the devices, its pass compiled) that finalize scores
+    the best weights with."""
 
     run: PreparedRun
-    cache: FrozenFeatureCache | None
     progress: Progress
+    validation: "ValidationPredictor"
 
 
 def train(config: TrainConfig, resume: bool = False) -> RunPaths:
@@ -529,7 +530,7 @@ def fit(run: PreparedRun) -> FittedRun:
                         progress, watch = fit_phase(fitting, index, phase, progress, watch)
         finally:  # the save in flight completes (or its error surfaces) whatever ended training
             checkpoints.close()
-    return FittedRun(run, cache, progress)
+    return FittedRun(run, progress, fitting.validation)
 
 
 def fit_phase(fitting: Fitting, index: int, phase: Phase, progress: Progress,
@@ -789,7 +790,7 @@ def finalize(fitted: FittedRun) -> RunPaths:
     restore_weights(run, manager, best)
     manager.close()
     # Rounded as val_predictions.csv stores them, so the threshold is one of the recorded scores.
-    scores = np.round(ValidationPredictor(run, fitted.cache)()[:, CATARACT].astype(np.float64), 6)
+    scores = np.round(fitted.validation()[:, CATARACT].astype(np.float64), 6)
     labels = run.validation_labels
     if not is_writer():
         return run.paths
