@@ -157,6 +157,8 @@ def gate_measures(gate: GateSpec, image, features):
                           for row, weights in enumerate(LAPLACIAN_KERNEL) for column, weight in enumerate(weights) if weight])
     ratio = (tf.math.reduce_variance(laplacian, axis=[1, 2]) + 1.0) / (tf.math.reduce_variance(luminance, axis=[1, 2]) + 1.0)
     sharpness = tf.math.log(ratio) / np.log(10.0).astype(np.float32)
+    if gate.feature_floor is not None:  # gates fitted before the floor take the features unlogged
+        features = tf.math.log(features + tf.constant(gate.feature_floor))
     standardised = (features - tf.constant(gate.feature_shift)) / tf.constant(gate.feature_scale)
     offsets = standardised[:, None, :] - tf.constant(gate.class_means)[None]  # (N, classes, D)
     flat = tf.reshape(offsets, [-1, gate.feature_count])

@@ -5,7 +5,8 @@ fitting at the end of training compute, and what the exported TensorFlow graph m
                       defines them (cataract_contract, "gradability")
     pooled_features   the network's pooled features (spec.py's definition), from the same
                       blocks training runs (VGG16.activations)
-    feature_distance  the smallest squared Mahalanobis distance to a class mean (spec.py)
+    feature_distance  the smallest squared Mahalanobis distance of the logged features to a
+                      class mean (spec.py)
     measure_photos    all three for batches of photos (measure_records: photos on disk),
                       compiled once per model and blocks
     gate              the decision: gradable, reason and the measures behind it
@@ -77,13 +78,16 @@ def pooled_features(model: VGG16, images: jax.Array, blocks: tuple[int, ...]) ->
 def feature_distance(spec: GateSpec, features: jax.Array) -> jax.Array:
     """(N,) the smallest squared Mahalanobis distance of standardised features to a class
     mean under the spec's shared precision."""
-    return distance_to_means(features, spec.feature_shift, spec.feature_scale, spec.class_means, spec.precision, jnp)
+    return distance_to_means(features, spec.feature_floor, spec.feature_shift, spec.feature_scale, spec.class_means,
+                             spec.precision, jnp)
 
 
-def distance_to_means(features: Any, shift: Any, scale: Any, class_means: Any, precision: Any, xp: Any = np) -> Any:
-    """spec.py's distance for numpy or jax.numpy arrays (`xp`): fitting's cross-fitted
-    distances and the gate compute it alike."""
-    z = (features - xp.asarray(shift)) / xp.asarray(scale)
+def distance_to_means(features: Any, floor: Any, shift: Any, scale: Any, class_means: Any, precision: Any,
+                      xp: Any = np) -> Any:
+    """spec.py's distance for numpy or jax.numpy arrays (`xp`) of pooled features: fitting's
+    cross-fitted distances and the gate compute it alike. floor None: features not logged."""
+    logged = features if floor is None else xp.log(features + xp.asarray(floor))
+    z = (logged - xp.asarray(shift)) / xp.asarray(scale)
     offsets = z[:, None, :] - xp.asarray(class_means)[None]  # (N, classes, D)
     distances = xp.einsum("ncd,de,nce->nc", offsets, xp.asarray(precision), offsets)
     return distances.min(axis=-1)

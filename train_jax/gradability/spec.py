@@ -7,7 +7,9 @@ The gate's measures and the order of its checks are the contract's (cataract_con
 "gradability"); the not-an-eye check's features are defined here:
     features  the global average of the ReLU output of each block in `feature_blocks`
               (1-based VGG16 blocks, after their max pooling), concatenated in that order
-    z         (features - feature_shift) / feature_scale
+    logged    log(features + feature_floor); a gate fitted before the floor existed
+              (feature_floor None) takes the features as they are
+    z         (logged - feature_shift) / feature_scale
     distance  min over classes c of (z - class_means[c]) . precision . (z - class_means[c])
               (the squared Mahalanobis distance under the shrunk shared covariance)
 JAX (train_jax/gradability/measures.py) and the exported TensorFlow graph
@@ -32,6 +34,7 @@ ARRAYS_FILE = "gradability.npz"
 # What a run trained before the gate needs (cataract_cli's operating-point command).
 FIT_GATE_HINT = "fit one with `cataract operating-point RUN --fit-gate`"
 ARRAY_FIELDS = ("feature_shift", "feature_scale", "class_means", "precision")
+FLOOR_FIELD = "feature_floor"  # absent from gates fitted before it (their features are not logged)
 # Each training photo's cross-fitted measures, kept for refitting the limits.
 TRAINING_MEASURES = ("training_brightness", "training_sharpness", "training_feature_distance")
 # Each validation photo's measures, kept to validate refitted limits again.
@@ -46,6 +49,7 @@ class GateSpec:
     feature_scale: np.ndarray  # (D,) float32
     class_means: np.ndarray  # (classes, D) float32, standardised features
     precision: np.ndarray  # (D, D) float32, inverse of the shrunk shared covariance
+    feature_floor: np.ndarray | None = None  # (D,) float32, added before the log; None: no log
     method: str = ""  # how the limits were fitted, in words (model card, report)
     blind_spots: tuple[str, ...] = ()  # what the gate is known not to catch (model card)
     validation: dict[str, Any] = dataclasses.field(default_factory=dict)  # refusals on validation photos
@@ -62,12 +66,15 @@ class GateSpec:
     def save(self, run_root: str | Path) -> None:
         root = Path(run_root)
         arrays = {name: np.asarray(getattr(self, name), np.float32) for name in ARRAY_FIELDS}
+        if self.feature_floor is not None:
+            arrays[FLOOR_FIELD] = np.asarray(self.feature_floor, np.float32)
         for measures in (self.training_measures, self.validation_measures):
             arrays.update({name: np.asarray(values, np.float32) for name, values in measures.items()})
         with (root / ARRAYS_FILE).open("wb") as stream:  # npz wants a file; written before the JSON that names it
             np.savez(stream, **arrays)
         described = {"limits": dataclasses.asdict(self.limits), "feature_blocks": list(self.feature_blocks),
-                     "feature_count": self.feature_count, "method": self.method,
+                     "feature_count": self.feature_count, "logged_features": self.feature_floor is not None,
+                     "method": self.method,
                      "blind_spots": list(self.blind_spots), "validation": self.validation}
         write_atomically(root / SPEC_FILE, (json.dumps(described, indent=2) + "\n").encode())
 
@@ -83,6 +90,8 @@ class GateSpec:
         described = json.loads((root / SPEC_FILE).read_text())
         with np.load(root / ARRAYS_FILE) as arrays:
             values = {name: np.asarray(arrays[name], np.float32) for name in ARRAY_FIELDS}
+            if FLOOR_FIELD in arrays:
+                values[FLOOR_FIELD] = np.asarray(arrays[FLOOR_FIELD], np.float32)
             training, validation = ({name: np.asarray(arrays[name]) for name in names if name in arrays}
                                     for names in (TRAINING_MEASURES, VALIDATION_MEASURES))
         return cls(limits=GateLimits(**described["limits"]), feature_blocks=tuple(described["feature_blocks"]),

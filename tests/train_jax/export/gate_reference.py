@@ -1,6 +1,6 @@
 """The gradability gate computed independently of the exported graph, for export's tests:
 each measure in numpy (float64) straight from the contract's and spec.py's definitions,
-and a GateSpec fitted from a model's own features, for runs trained before training fitted
+and a GateSpec fitted from a model's own logged features, for runs trained before training fitted
 one itself."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from train_jax.gradability.spec import GateSpec
 
 FEATURE_BLOCKS = (4, 5)
 SHRINKAGE = 0.5
+FLOOR_FRACTION = 0.1  # the features' log floor, as a share of their mean (the gate's own fit's)
 
 
 def pooled_features(model, images: np.ndarray, feature_blocks: tuple[int, ...]) -> np.ndarray:
@@ -36,7 +37,9 @@ def image_measures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def feature_distance(spec: GateSpec, features: np.ndarray) -> np.ndarray:
-    z = (features.astype(np.float64) - spec.feature_shift) / spec.feature_scale
+    features = features.astype(np.float64)
+    logged = features if spec.feature_floor is None else np.log(features + spec.feature_floor)
+    z = (logged - spec.feature_shift) / spec.feature_scale
     offsets = z[:, None, :] - spec.class_means[None].astype(np.float64)
     return np.einsum("ncd,de,nce->nc", offsets, spec.precision.astype(np.float64), offsets).min(axis=1)
 
@@ -60,6 +63,8 @@ def fit_gate(model, images: np.ndarray, labels: np.ndarray, quantile: float = 0.
     """A GateSpec fitted on `images` (class-conditional means, a shrunk shared covariance,
     each limit the photos' `quantile`), as a stand-in for training's own fit."""
     features = pooled_features(model, images, feature_blocks).astype(np.float64)
+    floor = FLOOR_FRACTION * features.mean(axis=0) + 1e-3
+    features = np.log(features + floor)
     shift, scale = features.mean(axis=0), features.std(axis=0) + 1e-3
     z = (features - shift) / scale
     classes = np.unique(labels)
@@ -70,6 +75,7 @@ def fit_gate(model, images: np.ndarray, labels: np.ndarray, quantile: float = 0.
     spec = GateSpec(limits=contract.GateLimits(quantile, 0, 0, 0, 0), feature_blocks=feature_blocks,
                     feature_shift=shift.astype(np.float32), feature_scale=scale.astype(np.float32),
                     class_means=means.astype(np.float32), precision=np.linalg.inv(shrunk).astype(np.float32),
+                    feature_floor=floor.astype(np.float32),
                     method="test stand-in: quantiles of the fitting photos", blind_spots=("a test gate",),
                     validation={"refused": 0.0})
     measured = measures(model, spec, images)

@@ -4,6 +4,7 @@ the stored gate read back whole."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -17,13 +18,13 @@ def eye_like(count: int, seed: int) -> tuple[PhotoMeasures, np.ndarray]:
     """Measures of `count` photos of two classes with pairs of near copies (same group)."""
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % 2
-    features = rng.normal(size=(count, 12)) + 2.0 * labels[:, None]
+    features = rng.gamma(4.0, size=(count, 12)) * (1.0 + labels[:, None])  # positive, as pooled ReLU outputs are
     return PhotoMeasures(rng.uniform(60, 180, count), rng.normal(-0.8, 0.2, count), features.astype(np.float32)), labels
 
 
 def negatives(count: int = 20) -> PhotoMeasures:
     rng = np.random.default_rng(9)
-    return PhotoMeasures(rng.uniform(0, 5, count), rng.normal(1.5, 0.1, count), rng.normal(8, 3, (count, 12)).astype(np.float32))
+    return PhotoMeasures(rng.uniform(0, 5, count), rng.normal(1.5, 0.1, count), rng.uniform(30, 60, (count, 12)).astype(np.float32))
 
 
 def fitted(validation: PhotoMeasures | None = None, quantile: float = 0.02) -> GateSpec:
@@ -94,3 +95,11 @@ def test_the_stored_gate_reads_back_whole(tmp_path):
         else:
             assert read == value, field.name
     assert loaded.blind_spots and loaded.method
+
+
+def test_a_gate_fitted_before_the_feature_floor_reads_back_unlogged(tmp_path):
+    spec = dataclasses.replace(fitted(), feature_floor=None)
+    spec.save(tmp_path)
+    loaded = GateSpec.load(tmp_path)
+    assert loaded.feature_floor is None
+    assert json.loads((tmp_path / "gradability.json").read_text())["logged_features"] is False

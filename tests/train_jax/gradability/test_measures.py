@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from flax import nnx
@@ -59,22 +61,26 @@ def test_pooled_features_are_each_block_s_global_average_in_the_listed_order():
 
 
 def spec_for(features: np.ndarray, labels: np.ndarray, limits: GateLimits) -> GateSpec:
-    shift, scale, means, precision = standardised_statistics(features, labels)
+    floor, shift, scale, means, precision = standardised_statistics(features, labels)
     return GateSpec(limits=limits, feature_blocks=(5,), feature_shift=shift, feature_scale=scale, class_means=means,
-                    precision=precision)
+                    precision=precision, feature_floor=floor)
 
 
-def test_feature_distance_is_the_smallest_squared_mahalanobis_distance_to_a_class_mean():
+@pytest.mark.parametrize("logged", [True, False], ids=["logged", "fitted-before-the-floor"])
+def test_feature_distance_is_the_smallest_squared_mahalanobis_distance_to_a_class_mean(logged):
     rng = np.random.default_rng(1)
-    features = rng.normal(size=(40, 4)).astype(np.float32)
+    features = rng.gamma(2.0, size=(40, 4)).astype(np.float32)  # positive, as pooled ReLU outputs are
     labels = np.arange(40) % 2
     spec = spec_for(features, labels, GateLimits(0.01, 0, 255, -9, 1e9))
-    probe = rng.normal(size=(5, 4)).astype(np.float32)
-    z = (probe.astype(np.float64) - spec.feature_shift) / spec.feature_scale
+    if not logged:
+        spec = dataclasses.replace(spec, feature_floor=None)
+    probe = rng.gamma(2.0, size=(5, 4)).astype(np.float32)
+    entering = np.log(probe.astype(np.float64) + spec.feature_floor) if logged else probe.astype(np.float64)
+    z = (entering - spec.feature_shift) / spec.feature_scale
     by_hand = np.array([min((row - mean) @ spec.precision @ (row - mean) for mean in spec.class_means) for row in z])
     np.testing.assert_allclose(np.asarray(feature_distance(spec, probe)), by_hand, rtol=1e-4)
-    np.testing.assert_allclose(distance_to_means(probe, spec.feature_shift, spec.feature_scale, spec.class_means,
-                                                 spec.precision), by_hand, rtol=1e-4)
+    np.testing.assert_allclose(distance_to_means(probe, spec.feature_floor, spec.feature_shift, spec.feature_scale,
+                                                 spec.class_means, spec.precision), by_hand, rtol=1e-4)
 
 
 def test_gate_gives_the_contract_s_reasons_in_its_order():
