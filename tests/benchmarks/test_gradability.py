@@ -15,6 +15,7 @@ from benchmarks.gradability import EYE_PHOTOS, goal_figures, goals
 from benchmarks.negatives import (
     KINDS,
     KINDS_BY_NAME,
+    NOT_EYE,
     SEEN_KINDS,
     SIDES,
     UNSEEN_KINDS,
@@ -39,8 +40,10 @@ def pixels(image: Image.Image) -> np.ndarray:
 def test_every_kind_is_seen_or_unseen_and_the_issue_kinds_are_there():
     assert set(SEEN_KINDS) | set(UNSEEN_KINDS) == {kind.name for kind in KINDS}
     assert not set(SEEN_KINDS) & set(UNSEEN_KINDS)
-    assert set(SEEN_KINDS) == {"noise", "documents", "dark", "bright", "blurred", "shrunk"}
-    assert {"scenes", "fundus-like", "objects", "screenshots/UI"} <= set(UNSEEN_KINDS)
+    assert set(SEEN_KINDS) == {"noise", "documents", "dark", "bright", "blurred", "shrunk",
+                               "scenes", "fundus-like", "objects", "screenshots/UI", "dim", "motion-blurred"}
+    assert set(UNSEEN_KINDS) == {"radiographs", "charts", "blank surfaces", "sketches"}
+    assert all(KINDS_BY_NAME[name].goal == NOT_EYE and not KINDS_BY_NAME[name].eye_derived for name in UNSEEN_KINDS)
 
 
 @pytest.mark.parametrize("kind", [kind.name for kind in KINDS])
