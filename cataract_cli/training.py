@@ -97,10 +97,14 @@ def run_train(config: TrainConfig, resume: ResumeSettings, cluster: ClusterConfi
     from train_jax.training.trainer import train
 
     distributed.initialize(cluster)
-    if not distributed.is_writer():  # one voice: process 0 logs for the job
+    writer = distributed.is_writer()  # asked once: the runtime is gone after shutdown
+    if not writer:  # one voice: process 0 logs for the job
         logging.getLogger().setLevel(logging.WARNING)
-    paths = train(config, resume=resume.resume)
-    if distributed.is_writer():
+    try:
+        paths = train(config, resume=resume.resume)
+    finally:
+        distributed.shutdown()
+    if writer:
         print(f"run written to {paths.root} (next: cataract evaluate --run {paths.root} --data DATA/test)")
     return 0
 
