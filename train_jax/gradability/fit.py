@@ -91,19 +91,23 @@ def describe(quantile: float, feature_blocks: tuple[int, ...]) -> str:
     return METHOD.format(q=quantile, upper=1 - quantile, blocks=list(feature_blocks), folds=CROSS_FIT_FOLDS)
 
 
+def at_least_a_share_of_their_mean(values: np.ndarray) -> np.ndarray:
+    """Each value, raised to MIN_SCALE_FRACTION of the values' mean where it is smaller (1
+    where every value is 0): so one dead channel cannot dominate a distance."""
+    mean = values.mean()
+    return np.maximum(values, MIN_SCALE_FRACTION * mean if mean > 0 else 1.0)
+
+
 def standardised_statistics(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
     """(floor, shift, scale, class_means, precision) of pooled features: the floor added
     before their log, the logged features standardised by the photos' mean and spread, a
     mean per class present, and the inverse of the shared within-class covariance shrunk
     by Ledoit-Wolf."""
     features = features.astype(np.float64)
-    means = features.mean(axis=0)
     # A feature no photo activates gets the floor of a faint one, never log(0).
-    floor = FEATURE_FLOOR_FRACTION * np.maximum(means, MIN_SCALE_FRACTION * means.mean() if means.mean() > 0 else 1.0)
+    floor = FEATURE_FLOOR_FRACTION * at_least_a_share_of_their_mean(features.mean(axis=0))
     features = np.log(features + floor)
-    shift, spread = features.mean(axis=0), features.std(axis=0)
-    least_scale = MIN_SCALE_FRACTION * spread.mean() if spread.mean() > 0 else 1.0
-    scale = np.maximum(spread, least_scale)
+    shift, scale = features.mean(axis=0), at_least_a_share_of_their_mean(features.std(axis=0))
     z = (features - shift) / scale
     classes = np.unique(labels)
     class_means = np.stack([z[labels == label].mean(axis=0) for label in classes])
