@@ -81,6 +81,28 @@ def start_server(repository: Path, **options):
     return LocalTritonServer(ServerOptions(repository, http_port=http, grpc_port=grpc, metrics_port=metrics, **options)).start()
 
 
+def model_statistics(server, model: str) -> dict:
+    """Triton's statistics for `model` (its first version listed), read over HTTP."""
+    import tritonclient.http as httpclient
+
+    client = httpclient.InferenceServerClient(server.http_url)
+    try:
+        return client.get_inference_statistics(model)["model_stats"][0]
+    finally:
+        client.close()
+
+
+def settled_count(read, expected: int, seconds: float = 10.0, quiet: float = 0.3) -> int:
+    """read() once it has reached `expected` and then held still for `quiet` seconds, or
+    after `seconds`. Triton counts a request when it releases it, a moment after the client
+    has its answer or refusal: read at once on a loaded machine, a count comes up short."""
+    deadline = time.monotonic() + seconds
+    while (count := read()) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(quiet)  # anything beyond `expected` (a resent request) lands too
+    return read()
+
+
 def start_door(command: list[str], url: str, ready_path: str = "/health") -> subprocess.Popen:
     """`cataract gateway ...` or `cataract dashboard ...` in its own process, once it answers."""
     process = subprocess.Popen([sys.executable, "-m", "cataract_cli", *command], cwd=REPOSITORY,

@@ -14,11 +14,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import tritonclient.http as httpclient
 
 from client.errors import RequestTimeoutError, ServerBusyError
 from client.triton_client import AsyncCataractClient, CataractClient, Prediction
-from tests.helpers import run_cli, start_server
+from tests.helpers import model_statistics, run_cli, settled_count, start_server
 from cataract_contract import CLASSIFIER
 from tests.slow_model import slow_image, write_slow_repository
 
@@ -32,21 +31,12 @@ def slow(slow_triton):
 
 def requests_received(server) -> int:
     """Requests the classifier has finished (answered or failed) since the server started."""
-    client = httpclient.InferenceServerClient(server.http_url)
-    try:
-        statistics = client.get_inference_statistics(CLASSIFIER)["model_stats"][0]["inference_stats"]
-    finally:
-        client.close()
+    statistics = model_statistics(server, CLASSIFIER)["inference_stats"]
     return statistics["success"]["count"] + statistics["fail"]["count"]
 
 
-def settled_requests_received(server, expected: int, seconds: float = 5.0) -> int:
-    """requests_received once it reaches `expected`, or after `seconds`: Triton counts a
-    request it refused from its queue a moment after the client has the refusal."""
-    deadline = time.monotonic() + seconds
-    while (received := requests_received(server)) < expected and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return received
+def settled_requests_received(server, expected: int) -> int:
+    return settled_count(lambda: requests_received(server), expected)
 
 
 def url_of(server, protocol: str) -> str:
@@ -76,7 +66,7 @@ def test_a_timeout_is_reported_as_such_and_never_resent(slow, kind, protocol):
     assert "did not answer model cataract_vgg16 within 0.5 s" in message and "not sent again" in message
     assert "cataract serve" not in message  # the server is up: nobody should be told to start it
     time.sleep(2.5)  # the server finishes what it was given
-    assert requests_received(slow) - before == 1, "the timed-out request was sent again"
+    assert settled_requests_received(slow, before + 1) - before == 1, "the timed-out request was sent again"
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
@@ -121,18 +111,14 @@ def test_a_full_queue_refuses_at_once_as_busy_and_nothing_is_resent(busy, protoc
     assert len(answered) + len(refused) == len(photos), results
     assert answered and refused, f"{len(answered)} answered, {len(refused)} refused: the queue bound did not act"
     assert all("is busy" in str(r) and "queue was full" in str(r) for r in refused)
-    assert requests_received(busy) - before == len(answered), "a refused request was sent again"
+    assert settled_requests_received(busy, before + len(answered)) - before == len(answered), "a refused request was sent again"
     with CataractClient(url_of(busy, protocol), protocol) as screener:
         assert screener.health().ready and isinstance(screener.predict(slow_image(0)), Prediction)
 
 
 def successes(server) -> int:
     """Requests the classifier has computed and answered since the server started."""
-    client = httpclient.InferenceServerClient(server.http_url)
-    try:
-        return client.get_inference_statistics(CLASSIFIER)["model_stats"][0]["inference_stats"]["success"]["count"]
-    finally:
-        client.close()
+    return model_statistics(server, CLASSIFIER)["inference_stats"]["success"]["count"]
 
 
 @pytest.fixture(scope="module")
@@ -166,8 +152,9 @@ def test_a_client_deadline_refuses_a_queued_request_in_time_and_nothing_is_compu
         assert isinstance(blocking.result(), Prediction)
     assert refused_after < 1.5, f"refused after {refused_after:.1f} s, its deadline was 0.5 s"
     time.sleep(1.0)  # the batcher has looked at its queue again since the instance came free
-    assert requests_received(busy) - before_received == 2, "the refused request was sent again"
-    assert successes(busy) - before_answered == 1, "the server computed a request whose client had stopped waiting"
+    assert settled_requests_received(busy, before_received + 2) - before_received == 2, "the refused request was sent again"
+    answered = settled_count(lambda: successes(busy), before_answered + 1) - before_answered
+    assert answered == 1, "the server computed a request whose client had stopped waiting"
 
 
 @pytest.mark.server
