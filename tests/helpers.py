@@ -97,7 +97,7 @@ def settled_count(read, expected: int, seconds: float = 10.0, quiet: float = 0.3
     after `seconds`. Triton counts a request when it releases it, a moment after the client
     has its answer or refusal: read at once on a loaded machine, a count comes up short."""
     deadline = time.monotonic() + seconds
-    while (count := read()) < expected and time.monotonic() < deadline:
+    while read() < expected and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(quiet)  # anything beyond `expected` (a resent request) lands too
     return read()
