@@ -157,7 +157,7 @@ def row_figures(photos: PhotoSet, decided: dict[str, np.ndarray]) -> dict[str, A
         "refused": int(refused.sum()), "refusal_rate": float(refused.mean()) if len(photos) else 0.0,
         "reasons": {reason: reasons.count(reason) for reason in sorted(set(reasons), key=reasons.count, reverse=True)},
         "median": {name: float(np.median(decided[name])) if len(photos) else None
-                   for name in ("brightness", "sharpness", "feature_distance")},
+                   for name in ("brightness", "colourfulness", "sharpness", "feature_distance")},
     }
     if photos.labels:
         figures["refused_by_class"] = {label: f"{int(refused[[item == label for item in photos.labels]].sum())}/"

@@ -115,6 +115,12 @@ HEATMAP_REDUCTION = 32
 #   TOO_BRIGHT        mean luminance > limit
 #   BLURRED           sharpness < limit: log10((var(Laplacian(Y)) + 1) / (var(Y) + 1)) on the
 #                     resized luminance Y, Laplacian = LAPLACIAN_KERNEL, valid positions only
+#   GREYSCALE         colourfulness < limit (Hasler and Suesstrunk 2003, of the resized RGB
+#                     pixels, 0..255): sqrt(var(rg) + var(yb)) + 0.3 sqrt(mean(rg)^2 +
+#                     mean(yb)^2), rg = R - G, yb = (R + G) / 2 - B; a gate fitted before
+#                     this check (min_colourfulness None) skips it. After the blur check:
+#                     blurring drains a photo's colour spread too, and "too blurred" is the
+#                     advice that helps
 #   NOT_AN_EYE_PHOTO  the network's pooled features are far from the training photos':
 #                     the smallest Mahalanobis distance to a class mean under a shrunk
 #                     shared covariance > limit
@@ -125,6 +131,7 @@ UNGRADABLE = "Ungradable"  # the prediction every door shows for a refused photo
 MIN_PHOTO_SIDE = 32  # pixels; the shared real photos go down to 36
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luminance of RGB
 LAPLACIAN_KERNEL = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
+COLOURFULNESS_MEAN_WEIGHT = 0.3  # Hasler and Suesstrunk's weight of the mean chroma
 
 
 class UngradableReason(enum.IntEnum):
@@ -136,6 +143,7 @@ class UngradableReason(enum.IntEnum):
     TOO_BRIGHT = 3
     BLURRED = 4
     TOO_SMALL = 5
+    GREYSCALE = 6
 
 
 REASON_TEXTS = {
@@ -145,6 +153,7 @@ REASON_TEXTS = {
     UngradableReason.TOO_BRIGHT: "too bright to see the lens",
     UngradableReason.BLURRED: "too blurred",
     UngradableReason.TOO_SMALL: f"too small (shorter side under {MIN_PHOTO_SIDE} pixels)",
+    UngradableReason.GREYSCALE: "grey or nearly colourless (the model judges colour photos)",
 }
 # What a version exported before the gate answers for "reason": it was never checked.
 NOT_CHECKED = "not checked (exported before gradability)"
@@ -170,16 +179,20 @@ class GateLimits:
     min_sharpness: float
     max_feature_distance: float
     min_photo_side: int = MIN_PHOTO_SIDE
+    min_colourfulness: float | None = None  # None: fitted before the colour check, which it skips
 
 
-def gate_checks(shorter_side: Any, brightness: Any, sharpness: Any, feature_distance: Any,
+def gate_checks(shorter_side: Any, brightness: Any, colourfulness: Any, sharpness: Any, feature_distance: Any,
                 limits: GateLimits) -> tuple[tuple[Any, UngradableReason], ...]:
     """The gate's checks as (failed, reason) pairs, in the order above (the first that
     fails gives the reason), of arrays or tensors of any library; shorter_side 0 = not known."""
+    colour = () if limits.min_colourfulness is None else (
+        (colourfulness < limits.min_colourfulness, UngradableReason.GREYSCALE),)
     return (((shorter_side > 0) & (shorter_side < limits.min_photo_side), UngradableReason.TOO_SMALL),
             (brightness < limits.min_brightness, UngradableReason.TOO_DARK),
             (brightness > limits.max_brightness, UngradableReason.TOO_BRIGHT),
             (sharpness < limits.min_sharpness, UngradableReason.BLURRED),
+            *colour,
             (feature_distance > limits.max_feature_distance, UngradableReason.NOT_AN_EYE_PHOTO))
 
 
@@ -192,12 +205,12 @@ def first_failed(checks: tuple[tuple[Any, UngradableReason], ...], gradable: Any
     return reason
 
 
-def gate_decision(photo_size: Any, brightness: Any, sharpness: Any, feature_distance: Any, limits: GateLimits,
-                  xp: Any = np) -> tuple[Any, Any]:
+def gate_decision(photo_size: Any, brightness: Any, colourfulness: Any, sharpness: Any, feature_distance: Any,
+                  limits: GateLimits, xp: Any = np) -> tuple[Any, Any]:
     """The gate's decision from its measures: (gradable bool (N,), ungradable_reason int32
     (N,)). photo_size is (N, 2) height, width (0 = not known); `xp` is numpy or jax.numpy
     (the served graph computes the same in TensorFlow, train_jax/export/savedmodel.py)."""
-    checks = gate_checks(xp.min(photo_size, axis=-1), brightness, sharpness, feature_distance, limits)
+    checks = gate_checks(xp.min(photo_size, axis=-1), brightness, colourfulness, sharpness, feature_distance, limits)
     reason = first_failed(checks, xp.zeros(xp.shape(brightness), xp.int32), xp.where).astype(xp.int32)
     return reason == 0, reason
 
@@ -323,6 +336,7 @@ class ServedParameters:
     gate_min_sharpness: float | None = _gated(repr, float)
     gate_max_feature_distance: float | None = _gated(repr, float)
     gate_min_photo_side: int | None = _gated(str, int)
+    gate_min_colourfulness: float | None = _gated(repr, float)  # None too in a gate fitted before it
 
     def to_strings(self) -> dict[str, str]:
         """The config parameters, as repository.write_configs takes them (a gate field only

@@ -368,9 +368,11 @@ def check_gate(model, gate: GateSpec, images: np.ndarray, photo_size: np.ndarray
     differing = (reasons != expected["reason"]) | (served[OUTPUT_GRADABLE].reshape(-1) != expected["gradable"])
     limits = gate.limits
     borderline = np.zeros(len(images), bool)
-    for measured, limit in ((expected["brightness"], limits.min_brightness), (expected["brightness"], limits.max_brightness),
-                            (expected["sharpness"], limits.min_sharpness),
-                            (expected["feature_distance"], limits.max_feature_distance)):
+    compared = [(expected["brightness"], limits.min_brightness), (expected["brightness"], limits.max_brightness),
+                (expected["sharpness"], limits.min_sharpness), (expected["feature_distance"], limits.max_feature_distance)]
+    if limits.min_colourfulness is not None:
+        compared.append((expected["colourfulness"], limits.min_colourfulness))
+    for measured, limit in compared:
         borderline |= np.abs(np.asarray(measured, np.float64) - limit) <= GATE_MARGIN * max(abs(limit), 1.0)
     if np.any(differing & ~borderline):
         rows = np.flatnonzero(differing & ~borderline)

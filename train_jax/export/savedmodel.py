@@ -31,7 +31,7 @@ Signature `serving_default`:
                      photo_size input: the interface of versions exported before the gate.
 
 Under the embedded server's bfloat16 precision (oneDNN auto-mixed precision,
-savedmodel_runner) the brightness and sharpness stay float32 (no convolution or MatMul
+savedmodel_runner) the brightness, colourfulness and sharpness stay float32 (no convolution or MatMul
 feeds them: the Laplacian is a sum of slices), while the feature distance, fed by the
 network's bfloat16 features and computed by a MatMul, runs in bfloat16. Measured on the
 real-photo run's 74 validation photos (224 px, feature block 5): the distance moved by a
@@ -48,6 +48,7 @@ import numpy as np
 
 from cataract_contract import (
     CATARACT,
+    COLOURFULNESS_MEAN_WEIGHT,
     INPUT_IMAGE,
     INPUT_PHOTO_SIZE,
     LAPLACIAN_KERNEL,
@@ -144,12 +145,17 @@ def build_module(model: VGG16, threshold: float = 0.5, gate: GateSpec | None = N
 
 def gate_measures(gate: GateSpec, image, features):
     """The gate's measures in TensorFlow, as cataract_contract and spec.py define them:
-    (brightness, sharpness, feature_distance), each (N,), of uint8 images and the pooled
-    features of gate.feature_blocks (N, D)."""
+    (brightness, colourfulness, sharpness, feature_distance), each (N,), of uint8 images and
+    the pooled features of gate.feature_blocks (N, D)."""
     import tensorflow as tf
 
-    luminance = tf.reduce_sum(tf.cast(image, tf.float32) * tf.constant(LUMA, tf.float32), axis=-1)
+    rgb = tf.cast(image, tf.float32)
+    luminance = tf.reduce_sum(rgb * tf.constant(LUMA, tf.float32), axis=-1)
     brightness = tf.reduce_mean(luminance, axis=[1, 2])
+    rg, yb = rgb[..., 0] - rgb[..., 1], 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    spread = tf.sqrt(tf.math.reduce_variance(rg, axis=[1, 2]) + tf.math.reduce_variance(yb, axis=[1, 2]))
+    colourfulness = spread + COLOURFULNESS_MEAN_WEIGHT * tf.sqrt(tf.reduce_mean(rg, axis=[1, 2]) ** 2
+                                                                 + tf.reduce_mean(yb, axis=[1, 2]) ** 2)
     # The kernel's valid positions as a sum of shifted slices: the same as a valid
     # convolution, which the oneDNN bfloat16 rewrite and TF-TRT would take for the network's.
     height, width = luminance.shape[1] - 2, luminance.shape[2] - 2
@@ -163,7 +169,8 @@ def gate_measures(gate: GateSpec, image, features):
     offsets = standardised[:, None, :] - tf.constant(gate.class_means)[None]  # (N, classes, D)
     flat = tf.reshape(offsets, [-1, gate.feature_count])
     squared = tf.reduce_sum(tf.matmul(flat, tf.constant(gate.precision)) * flat, axis=1)
-    return brightness, sharpness, tf.reduce_min(tf.reshape(squared, [-1, gate.class_means.shape[0]]), axis=1)
+    distance = tf.reduce_min(tf.reshape(squared, [-1, gate.class_means.shape[0]]), axis=1)
+    return brightness, colourfulness, sharpness, distance
 
 
 def gate_graph(gate: GateSpec, image, photo_size, features):
@@ -172,9 +179,9 @@ def gate_graph(gate: GateSpec, image, photo_size, features):
     checked in the order of cataract_contract.gate_decision."""
     import tensorflow as tf
 
-    brightness, sharpness, distance = gate_measures(gate, image, features)
+    brightness, colourfulness, sharpness, distance = gate_measures(gate, image, features)
     shorter = tf.reduce_min(photo_size, axis=1)
-    checks = gate_checks(shorter, brightness, sharpness, distance, gate.limits)
+    checks = gate_checks(shorter, brightness, colourfulness, sharpness, distance, gate.limits)
     reason = first_failed(checks, tf.zeros_like(shorter), tf.where)
     return tf.equal(reason, 0), reason
 

@@ -33,11 +33,11 @@ from train_jax.model.vgg16 import VGG16
 
 log = logging.getLogger(__name__)
 
-# Each of the four fitted limits refuses about this share of photos like the training ones.
+# Each of the five fitted limits refuses about this share of photos like the training ones.
 # Chosen by measurement on the photos-cpu recipe's run (VGG16 224 from random weights, 299
 # training photos): at 0.005 and 0.0075 it refused 1 of 74 validation photos, at 0.01 five
 # (a group of copies darker than the training photos' 1% quantile); the stricter of the two
-# leaves the most room for the four checks' false refusals adding up.
+# leaves the most room for the checks' false refusals adding up.
 DEFAULT_QUANTILE = 0.005
 # Every block's pooled output: the earlier blocks' texture statistics (random, frozen in that
 # recipe) refused all 40 noise images at that quantile, block 5 alone 30 of them.
@@ -57,11 +57,19 @@ FEATURE_FLOOR_FRACTION = 0.1
 # A feature that barely varies over the training photos is scaled by at least this share
 # of the features' mean spread, so a dead channel cannot make every distance huge.
 MIN_SCALE_FRACTION = 0.01
+# The colour check (a lower limit on colourfulness, the contract's GREYSCALE): the training
+# photos are colour photos, and the pooled features of a random-initialised network barely
+# tell grey pictures from them. Chosen on the seen kinds (2026-12-01, photos-cpu recipe's run,
+# the measure alone at quantile 0.005, limit 15.1): it refused radiographs 100%, sketches
+# 100%, documents 96%, charts 42%, blank surfaces 38%, and none of the 74 validation photos
+# (one of the 299 training photos is grey); the mean chroma (max - min of RGB) refused
+# fewer documents (68%) and more bright eye photos (46%). Hasler and Suesstrunk, "Measuring
+# colourfulness in natural images", 2003.
 
 METHOD = (
-    "Four checks after the photo-size check, each limit a quantile of the run's training photos (no negative "
+    "Five checks after the photo-size check, each limit a quantile of the run's training photos (no negative "
     "example chooses one): mean luminance below the {q:g} quantile is too dark, above the {upper:g} quantile too "
-    "bright; sharpness (log variance of the Laplacian over the luminance's variance) below the {q:g} quantile is "
+    "bright; colourfulness (Hasler and Suesstrunk 2003) below the {q:g} quantile is grey; sharpness (log variance of the Laplacian over the luminance's variance) below the {q:g} quantile is "
     "blurred; the network's pooled features of blocks {blocks} (global averages, logged above a floor of a tenth "
     "of each one's training mean, then standardised) are not an eye photo "
     "when their smallest squared Mahalanobis distance to a class mean, under one shared covariance shrunk by "
@@ -79,10 +87,11 @@ BLIND_SPOTS = (
     "from an eye photo it cannot refuse",
     "sharp noise and pages of text are refused only by their brightness or feature distance: sharpness has no "
     "upper limit",
-    "grey pictures of bright shapes on black pass often: on the photos-cpu recipe's run 60% of drawn radiographs "
-    "passed, and colour is not measured; neither is motion blur (86% of streaked eye photos passed)",
+    "grey eye photos are refused as grey: a clinic whose camera takes grey or infrared photos cannot use a model "
+    "trained on colour ones; colourful pictures that are not eye photos rely on the other checks",
+    "motion blur is not measured: on the photos-cpu recipe's run 86% of streaked eye photos passed",
     "the limits describe the training photos only: photos from another camera or clinic may be refused more "
-    "often, and the four checks' false refusals add up",
+    "often, and the five checks' false refusals add up",
     "a photo's size is checked only where it is decoded: a raw tensor call without photo_size is not checked for it",
 )
 
@@ -136,18 +145,21 @@ def limits_at(measures: dict[str, np.ndarray], quantile: float) -> GateLimits:
     def at(name: str, q: float) -> float:
         return float(np.quantile(measures[name], q))
 
+    # A gate fitted before the colour check stores no colourfulness and stays without it.
+    colour = at("training_colourfulness", quantile) if "training_colourfulness" in measures else None
     return GateLimits(quantile=quantile, min_brightness=at("training_brightness", quantile),
                       max_brightness=at("training_brightness", 1 - quantile),
                       min_sharpness=at("training_sharpness", quantile),
-                      max_feature_distance=at("training_feature_distance", 1 - quantile))
+                      max_feature_distance=at("training_feature_distance", 1 - quantile), min_colourfulness=colour)
 
 
 def refusals(limits: GateLimits, measures: dict[str, np.ndarray], prefix: str) -> dict[str, Any]:
     """How many of the photos whose measures are `prefix`_brightness etc. the limits
     refuse: overall and per reason (the first check that fails), counts and rates."""
     brightness = measures[f"{prefix}_brightness"]
-    _, reason = gate_decision(np.zeros((len(brightness), 2), np.int32), brightness, measures[f"{prefix}_sharpness"],
-                              measures[f"{prefix}_feature_distance"], limits)
+    colour = measures.get(f"{prefix}_colourfulness", np.zeros_like(brightness))  # unread without the colour check
+    _, reason = gate_decision(np.zeros((len(brightness), 2), np.int32), brightness, colour,
+                              measures[f"{prefix}_sharpness"], measures[f"{prefix}_feature_distance"], limits)
     return refusal_counts(reason)
 
 
@@ -169,9 +181,11 @@ def fit_gate(train: PhotoMeasures, train_labels: np.ndarray, train_groups: np.nd
     photos (all of them clean eye photos) into spec.validation."""
     labels = np.asarray(train_labels)
     floor, shift, scale, class_means, precision = statistics = standardised_statistics(train.features, labels)
-    measures = {"training_brightness": train.brightness, "training_sharpness": train.sharpness,
+    measures = {"training_brightness": train.brightness, "training_colourfulness": train.colourfulness,
+                "training_sharpness": train.sharpness,
                 "training_feature_distance": cross_fitted_distances(train.features, labels, np.asarray(train_groups)),
-                "validation_brightness": validation.brightness, "validation_sharpness": validation.sharpness,
+                "validation_brightness": validation.brightness, "validation_colourfulness": validation.colourfulness,
+                "validation_sharpness": validation.sharpness,
                 "validation_feature_distance": distance_to_means(validation.features, *statistics)}
     # As stored, so that refitting at this quantile gives these limits exactly.
     measures = {name: np.asarray(values, np.float32) for name, values in measures.items()}
@@ -238,6 +252,8 @@ def log_gate(spec: GateSpec) -> None:
     log.info("gradability gate (quantile %g, feature blocks %s):", limits.quantile, list(spec.feature_blocks))
     log.info("  too dark below mean luminance %.1f", limits.min_brightness)
     log.info("  too bright above mean luminance %.1f", limits.max_brightness)
+    if limits.min_colourfulness is not None:
+        log.info("  grey below colourfulness %.1f", limits.min_colourfulness)
     log.info("  blurred below sharpness %.3f", limits.min_sharpness)
     log.info("  not an eye photo above feature distance %.1f", limits.max_feature_distance)
     if validation:

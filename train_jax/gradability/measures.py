@@ -1,13 +1,13 @@
 """The gradability gate's measures and decision in JAX: what `cataract evaluate` and the
 fitting at the end of training compute, and what the exported TensorFlow graph must match.
 
-    image_measures    brightness and sharpness of resized uint8 photos, as the contract
-                      defines them (cataract_contract, "gradability")
+    image_measures    brightness, colourfulness and sharpness of resized uint8 photos, as
+                      the contract defines them (cataract_contract, "gradability")
     pooled_features   the network's pooled features (spec.py's definition), from the same
                       blocks training runs (VGG16.activations)
     feature_distance  the smallest squared Mahalanobis distance of the logged features to a
                       class mean (spec.py)
-    measure_photos    all three for batches of photos (measure_records: photos on disk),
+    measure_photos    all of them for batches of photos (measure_records: photos on disk),
                       compiled once per model and blocks
     gate              the decision: gradable, reason and the measures behind it
 
@@ -27,7 +27,7 @@ import numpy as np
 from flax import nnx
 from scipy import signal
 
-from cataract_contract import LAPLACIAN_KERNEL, LUMA, gate_decision
+from cataract_contract import COLOURFULNESS_MEAN_WEIGHT, LAPLACIAN_KERNEL, LUMA, gate_decision
 from train_jax.data.pipeline import epoch_batches
 from train_jax.data.scan import ImageRecord
 from train_jax.gradability.spec import GateSpec
@@ -43,25 +43,37 @@ def luminance(images: jax.Array) -> jax.Array:
     return images.astype(jnp.float32) @ jnp.asarray(LUMA, jnp.float32)
 
 
-def image_measures(images: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(brightness, sharpness), each (N,), of uint8 (N, S, S, 3) photos: the mean
-    luminance, and log10((var(Laplacian(Y)) + 1) / (var(Y) + 1)) over the Laplacian's
-    valid positions (the ratio makes sharpness independent of the photo's contrast)."""
+def colourfulness(images: Any, xp: Any = jnp) -> Any:
+    """(N,) the contract's colourfulness (Hasler and Suesstrunk) of (N, S, S, 3) RGB 0..255
+    photos, for numpy or jax.numpy (`xp`): the spread and the mean of the two opponent
+    colour axes, so a grey picture, however bright or detailed, scores 0."""
+    rgb = images.astype(xp.float32 if xp is jnp else xp.float64)
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    rg, yb = red - green, 0.5 * (red + green) - blue
+    spread = xp.sqrt(xp.var(rg, axis=(1, 2)) + xp.var(yb, axis=(1, 2)))
+    return spread + COLOURFULNESS_MEAN_WEIGHT * xp.sqrt(xp.mean(rg, axis=(1, 2)) ** 2 + xp.mean(yb, axis=(1, 2)) ** 2)
+
+
+def image_measures(images: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(brightness, colourfulness, sharpness), each (N,), of uint8 (N, S, S, 3) photos: the
+    mean luminance, the colourfulness, and log10((var(Laplacian(Y)) + 1) / (var(Y) + 1))
+    over the Laplacian's valid positions (the ratio makes sharpness independent of the
+    photo's contrast)."""
     y = luminance(images)
     side_h, side_w = y.shape[1] - 2, y.shape[2] - 2
     laplacian = sum(weight * y[:, row : row + side_h, column : column + side_w]
                     for row, weights in enumerate(LAPLACIAN_KERNEL) for column, weight in enumerate(weights) if weight)
     sharpness = jnp.log10((jnp.var(laplacian, axis=(1, 2)) + 1.0) / (jnp.var(y, axis=(1, 2)) + 1.0))
-    return y.mean(axis=(1, 2)), sharpness
+    return y.mean(axis=(1, 2)), colourfulness(images), sharpness
 
 
-def reference_image_measures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reference_image_measures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """image_measures in numpy and float64, by scipy's correlation: the tests' reference."""
     y = images.astype(np.float64) @ np.asarray(LUMA, np.float64)
     kernel = np.asarray(LAPLACIAN_KERNEL, np.float64)
     laplacian = np.stack([signal.correlate2d(photo, kernel, mode="valid") for photo in y])
     sharpness = np.log10((laplacian.var(axis=(1, 2)) + 1.0) / (y.var(axis=(1, 2)) + 1.0))
-    return y.mean(axis=(1, 2)), sharpness
+    return y.mean(axis=(1, 2)), colourfulness(images, np), sharpness
 
 
 def pooled_features(model: VGG16, images: jax.Array, blocks: tuple[int, ...]) -> jax.Array:
@@ -95,10 +107,11 @@ def distance_to_means(features: Any, floor: Any, shift: Any, scale: Any, class_m
 
 @dataclasses.dataclass(frozen=True)
 class PhotoMeasures:
-    """What the gate measures of each photo, in order: (N,) brightness and sharpness,
-    (N, D) pooled features."""
+    """What the gate measures of each photo, in order: (N,) brightness, colourfulness and
+    sharpness, (N, D) pooled features."""
 
     brightness: np.ndarray
+    colourfulness: np.ndarray
     sharpness: np.ndarray
     features: np.ndarray
 
@@ -117,7 +130,7 @@ def measure_photos(model: VGG16, blocks: tuple[int, ...], batches: Iterable[np.n
             parts.append([np.asarray(value)[: len(chunk)] for value in measured])
     if not parts:
         width = sum(model.config.block_channels()[block - 1] for block in blocks)
-        return PhotoMeasures(np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, width), np.float32))
+        return PhotoMeasures(*(np.zeros(0, np.float32) for _ in range(3)), np.zeros((0, width), np.float32))
     return PhotoMeasures(*(np.concatenate(values) for values in zip(*parts)))
 
 
@@ -129,9 +142,8 @@ def measure_records(model: VGG16, blocks: tuple[int, ...], records: list[ImageRe
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))  # compiled once per model structure and blocks
-def _measure(graphdef, blocks: tuple[int, ...], state, images: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    brightness, sharpness = image_measures(images)
-    return brightness, sharpness, pooled_features(nnx.merge(graphdef, state), images, blocks)
+def _measure(graphdef, blocks: tuple[int, ...], state, images: jax.Array) -> tuple[jax.Array, ...]:
+    return *image_measures(images), pooled_features(nnx.merge(graphdef, state), images, blocks)
 
 
 def decide(spec: GateSpec, measures: PhotoMeasures, photo_size: Any = None) -> dict[str, np.ndarray]:
@@ -140,13 +152,14 @@ def decide(spec: GateSpec, measures: PhotoMeasures, photo_size: Any = None) -> d
     count = len(measures.brightness)
     size = np.zeros((count, 2), np.int32) if photo_size is None else np.asarray(photo_size, np.int32)
     distance = np.asarray(feature_distance(spec, jnp.asarray(measures.features)))
-    gradable, reason = gate_decision(jnp.asarray(size), jnp.asarray(measures.brightness), jnp.asarray(measures.sharpness),
+    gradable, reason = gate_decision(jnp.asarray(size), jnp.asarray(measures.brightness),
+                                     jnp.asarray(measures.colourfulness), jnp.asarray(measures.sharpness),
                                      jnp.asarray(distance), spec.limits, xp=jnp)
     return {"gradable": np.asarray(gradable), "reason": np.asarray(reason), "brightness": measures.brightness,
-            "sharpness": measures.sharpness, "feature_distance": distance}
+            "colourfulness": measures.colourfulness, "sharpness": measures.sharpness, "feature_distance": distance}
 
 
 def gate(model: VGG16, spec: GateSpec, images: np.ndarray, photo_size: Any = None) -> dict[str, np.ndarray]:
     """The gate on uint8 (N, S, S, 3) photos, resized as the classifier sees them:
-    dict(gradable, reason, brightness, sharpness, feature_distance), each (N,)."""
+    dict(gradable, reason, brightness, colourfulness, sharpness, feature_distance), each (N,)."""
     return decide(spec, measure_photos(model, spec.feature_blocks, [np.asarray(images)]), photo_size)

@@ -36,9 +36,11 @@ FIT_GATE_HINT = "fit one with `cataract operating-point RUN --fit-gate`"
 ARRAY_FIELDS = ("feature_shift", "feature_scale", "class_means", "precision")
 FLOOR_FIELD = "feature_floor"  # absent from gates fitted before it (their features are not logged)
 # Each training photo's cross-fitted measures, kept for refitting the limits.
-TRAINING_MEASURES = ("training_brightness", "training_sharpness", "training_feature_distance")
+# (A gate fitted before the colour check stores no colourfulness: refitting keeps it without.)
+IMAGE_MEASURES = ("brightness", "colourfulness", "sharpness", "feature_distance")
+TRAINING_MEASURES = tuple(f"training_{name}" for name in IMAGE_MEASURES)
 # Each validation photo's measures, kept to validate refitted limits again.
-VALIDATION_MEASURES = ("validation_brightness", "validation_sharpness", "validation_feature_distance")
+VALIDATION_MEASURES = tuple(f"validation_{name}" for name in IMAGE_MEASURES)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -25,15 +25,19 @@ def pooled_features(model, images: np.ndarray, feature_blocks: tuple[int, ...]) 
                                for block in feature_blocks], axis=1).astype(np.float32)
 
 
-def image_measures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Brightness and sharpness (N,) as the contract defines them."""
-    luminance = images.astype(np.float64) @ np.array(contract.LUMA)
+def image_measures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Brightness, colourfulness and sharpness (N,) as the contract defines them."""
+    rgb = images.astype(np.float64)
+    rg, yb = rgb[..., 0] - rgb[..., 1], (rgb[..., 0] + rgb[..., 1]) / 2 - rgb[..., 2]
+    colourfulness = (np.hypot(rg.std(axis=(1, 2)), yb.std(axis=(1, 2)))
+                     + contract.COLOURFULNESS_MEAN_WEIGHT * np.hypot(rg.mean(axis=(1, 2)), yb.mean(axis=(1, 2))))
+    luminance = rgb @ np.array(contract.LUMA)
     kernel = np.array(contract.LAPLACIAN_KERNEL)
     height, width = luminance.shape[1] - 2, luminance.shape[2] - 2
     laplacian = sum(kernel[row, column] * luminance[:, row : row + height, column : column + width]
                     for row in range(3) for column in range(3))
     sharpness = np.log10((laplacian.var(axis=(1, 2)) + 1) / (luminance.var(axis=(1, 2)) + 1))
-    return luminance.mean(axis=(1, 2)), sharpness
+    return luminance.mean(axis=(1, 2)), colourfulness, sharpness
 
 
 def feature_distance(spec: GateSpec, features: np.ndarray) -> np.ndarray:
@@ -45,8 +49,8 @@ def feature_distance(spec: GateSpec, features: np.ndarray) -> np.ndarray:
 
 
 def measures(model, spec: GateSpec, images: np.ndarray) -> dict[str, np.ndarray]:
-    brightness, sharpness = image_measures(images)
-    return {"brightness": brightness, "sharpness": sharpness,
+    brightness, colourfulness, sharpness = image_measures(images)
+    return {"brightness": brightness, "colourfulness": colourfulness, "sharpness": sharpness,
             "feature_distance": feature_distance(spec, pooled_features(model, images, spec.feature_blocks))}
 
 
@@ -54,7 +58,7 @@ def decide(model, spec: GateSpec, images: np.ndarray, photo_size: np.ndarray) ->
     """(gradable, reason) (N,) by the contract's gate_decision on these measures."""
     measured = measures(model, spec, images)
     return contract.gate_decision(np.asarray(photo_size), measured["brightness"].astype(np.float32),
-                                  measured["sharpness"].astype(np.float32),
+                                  measured["colourfulness"].astype(np.float32), measured["sharpness"].astype(np.float32),
                                   measured["feature_distance"].astype(np.float32), spec.limits)
 
 
@@ -83,20 +87,22 @@ def fit_gate(model, images: np.ndarray, labels: np.ndarray, quantile: float = 0.
         quantile=quantile, min_brightness=float(np.quantile(measured["brightness"], quantile)),
         max_brightness=float(np.quantile(measured["brightness"], 1 - quantile)),
         min_sharpness=float(np.quantile(measured["sharpness"], quantile)),
-        max_feature_distance=float(np.quantile(measured["feature_distance"], 1 - quantile)))
+        max_feature_distance=float(np.quantile(measured["feature_distance"], 1 - quantile)),
+        min_colourfulness=float(np.quantile(measured["colourfulness"], quantile)))
     return dataclasses.replace(spec, limits=limits)
 
 
 def probes(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Photos the gate must refuse, beside ones it should pass, with their photo sizes:
-    the images themselves, black, blurred (a box blur), noise, and the first again at a
-    tiny decoded size."""
+    the images themselves, black, blurred (a box blur), noise, the first in grey, and the
+    first again at a tiny decoded size."""
     from PIL import Image, ImageFilter
 
     size = images.shape[1]
     blurred = np.stack([np.asarray(Image.fromarray(image).filter(ImageFilter.BoxBlur(size / 8))) for image in images[:2]])
     noise = np.random.default_rng(1).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
-    batch = np.concatenate([images, np.zeros_like(images[:1]), blurred, noise, images[:1]])
+    grey = np.repeat(np.asarray(Image.fromarray(images[0]).convert("L"))[None, ..., None], 3, axis=-1)
+    batch = np.concatenate([images, np.zeros_like(images[:1]), blurred, noise, grey, images[:1]])
     photo_size = np.full((len(batch), 2), 480, np.int32)
     photo_size[:len(images)] = 0  # not known: not checked
     photo_size[-1] = (contract.MIN_PHOTO_SIDE - 1, 300)

@@ -19,12 +19,14 @@ def eye_like(count: int, seed: int) -> tuple[PhotoMeasures, np.ndarray]:
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % 2
     features = rng.gamma(4.0, size=(count, 12)) * (1.0 + labels[:, None])  # positive, as pooled ReLU outputs are
-    return PhotoMeasures(rng.uniform(60, 180, count), rng.normal(-0.8, 0.2, count), features.astype(np.float32)), labels
+    return PhotoMeasures(rng.uniform(60, 180, count), rng.uniform(20, 60, count), rng.normal(-0.8, 0.2, count),
+                         features.astype(np.float32)), labels
 
 
 def negatives(count: int = 20) -> PhotoMeasures:
     rng = np.random.default_rng(9)
-    return PhotoMeasures(rng.uniform(0, 5, count), rng.normal(1.5, 0.1, count), rng.uniform(30, 60, (count, 12)).astype(np.float32))
+    return PhotoMeasures(rng.uniform(0, 5, count), rng.uniform(0, 5, count), rng.normal(1.5, 0.1, count),
+                         rng.uniform(30, 60, (count, 12)).astype(np.float32))
 
 
 def fitted(validation: PhotoMeasures | None = None, quantile: float = 0.02) -> GateSpec:
@@ -49,6 +51,7 @@ def test_each_limit_is_the_training_photos_quantile():
     assert spec.limits.min_brightness == pytest.approx(np.quantile(measures["training_brightness"], 0.05))
     assert spec.limits.max_brightness == pytest.approx(np.quantile(measures["training_brightness"], 0.95))
     assert spec.limits.min_sharpness == pytest.approx(np.quantile(measures["training_sharpness"], 0.05))
+    assert spec.limits.min_colourfulness == pytest.approx(np.quantile(measures["training_colourfulness"], 0.05))
     assert spec.limits.max_feature_distance == pytest.approx(np.quantile(measures["training_feature_distance"], 0.95))
 
 
@@ -66,7 +69,7 @@ def test_refit_limits_moves_every_limit_with_the_quantile_and_keeps_the_arrays(t
     ordered = [refitted[q].limits for q in sorted(refitted)]
     for looser, stricter in zip(ordered, ordered[1:]):
         assert stricter.min_brightness >= looser.min_brightness and stricter.max_brightness <= looser.max_brightness
-        assert stricter.min_sharpness >= looser.min_sharpness
+        assert stricter.min_sharpness >= looser.min_sharpness and stricter.min_colourfulness >= looser.min_colourfulness
         assert stricter.max_feature_distance <= looser.max_feature_distance
     assert refitted[0.01].limits == spec.limits
     rates = [refitted[q].validation["refusal_rate"] for q in sorted(refitted)]
@@ -103,3 +106,19 @@ def test_a_gate_fitted_before_the_feature_floor_reads_back_unlogged(tmp_path):
     loaded = GateSpec.load(tmp_path)
     assert loaded.feature_floor is None
     assert json.loads((tmp_path / "gradability.json").read_text())["logged_features"] is False
+
+
+def test_a_gate_fitted_before_the_colour_check_refits_and_reads_back_without_it(tmp_path):
+    spec = fitted()
+    before = spec.with_limits(dataclasses.replace(spec.limits, min_colourfulness=None))
+    before = dataclasses.replace(before, **{kind: {name: values for name, values in getattr(spec, kind).items()
+                                                   if "colourfulness" not in name}
+                                            for kind in ("training_measures", "validation_measures")})
+    before.save(tmp_path)
+    limits = json.loads((tmp_path / "gradability.json").read_text())["limits"]
+    del limits["min_colourfulness"]  # as such a gate's file has it: no key at all
+    (tmp_path / "gradability.json").write_text(json.dumps({**json.loads((tmp_path / "gradability.json").read_text()),
+                                                           "limits": limits}))
+    assert GateSpec.load(tmp_path).limits.min_colourfulness is None
+    refitted = refit_limits(tmp_path, 0.05)
+    assert refitted.limits.min_colourfulness is None and refitted.limits.min_sharpness > before.limits.min_sharpness

@@ -35,10 +35,15 @@ def photos(count: int = 6, side: int = 40, seed: int = 0) -> np.ndarray:
 
 def test_jax_image_measures_match_the_numpy_reference():
     images = photos()
-    brightness, sharpness = (np.asarray(value) for value in image_measures(images))
-    expected_brightness, expected_sharpness = reference_image_measures(images)
+    images[5] = (255, 0, 0)  # pure red: rg = 255, yb = 127.5 everywhere, no spread
+    brightness, colourfulness, sharpness = (np.asarray(value) for value in image_measures(images))
+    expected_brightness, expected_colourfulness, expected_sharpness = reference_image_measures(images)
     np.testing.assert_allclose(brightness, expected_brightness, rtol=1e-5)
+    np.testing.assert_allclose(colourfulness, expected_colourfulness, rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(sharpness, expected_sharpness, atol=1e-4)
+    assert colourfulness[1] == colourfulness[3] == pytest.approx(0.0, abs=1e-3)  # grey, flat or not
+    assert colourfulness[5] == pytest.approx(0.3 * np.hypot(255, 127.5), rel=1e-5)
+    assert colourfulness[0] > 50  # independent channels of noise
     assert sharpness[1] == pytest.approx(0.0, abs=1e-6)  # flat: log10(1 / 1)
     assert sharpness[0] > 1.0 > sharpness[3]  # noise is far sharper than a smooth ramp
 
@@ -85,12 +90,19 @@ def test_feature_distance_is_the_smallest_squared_mahalanobis_distance_to_a_clas
 
 def test_gate_gives_the_contract_s_reasons_in_its_order():
     model = tiny_model()
-    images = photos(6, 32)[:4]
+    images = photos(6, 32)[:5]  # noise at a tiny size, flat grey, dark, a smooth ramp, stripes
+    images[3, ..., 0] = 200  # a coloured ramp: smooth, not grey
     features = measure_photos(model, (5,), [photos(30, 32, seed=5)]).features
-    brightness, _ = reference_image_measures(images)
+    brightness, _, _ = reference_image_measures(images)
     limits = GateLimits(0.01, min_brightness=float(brightness[2]) + 1, max_brightness=200, min_sharpness=-0.5,
-                        max_feature_distance=1e12)
-    decided = gate(model, spec_for(features, np.arange(30) % 2, limits), images, [(20, 40), (40, 40), (40, 40), (40, 40)])
-    assert decided["reason"].tolist() == [UngradableReason.TOO_SMALL, 0, UngradableReason.TOO_DARK, UngradableReason.BLURRED]
-    assert decided["gradable"].tolist() == [False, True, False, False]
-    assert set(decided) == {"gradable", "reason", "brightness", "sharpness", "feature_distance"}
+                        max_feature_distance=1e12, min_colourfulness=1.0)
+    spec = spec_for(features, np.arange(30) % 2, limits)
+    sizes = [(20, 40)] + [(40, 40)] * 4
+    decided = gate(model, spec, images, sizes)
+    assert decided["reason"].tolist() == [UngradableReason.TOO_SMALL, UngradableReason.GREYSCALE,
+                                          UngradableReason.TOO_DARK, UngradableReason.BLURRED, 0]
+    assert decided["gradable"].tolist() == [False, False, False, False, True]
+    assert set(decided) == {"gradable", "reason", "brightness", "colourfulness", "sharpness", "feature_distance"}
+    # A gate fitted before the colour check has no limit for it, and passes the grey photo.
+    before_colour = gate(model, spec.with_limits(dataclasses.replace(limits, min_colourfulness=None)), images, sizes)
+    assert before_colour["reason"][1] == 0

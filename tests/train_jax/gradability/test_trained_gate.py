@@ -22,7 +22,8 @@ def test_training_fits_a_gate_that_refuses_dark_and_blurred_photos(tiny_run, syn
     spec, model = GateSpec.load(tiny_run), load_run(tiny_run).model
     validation = spec.validation
     assert validation["photos"] == len(json.loads((tiny_run / "split.json").read_text())["validation"])
-    assert set(spec.training_measures) == {"training_brightness", "training_sharpness", "training_feature_distance"}
+    assert set(spec.training_measures) == {"training_brightness", "training_colourfulness", "training_sharpness",
+                                           "training_feature_distance"}
     side = model.config.image_size
     eyes = [decode_image(read_image_bytes(path)) for path in split_photos(synthetic_photos, 6)]
     blurred = [resize_for_model(eye.filter(ImageFilter.GaussianBlur(max(eye.size) / 40)), side) for eye in eyes]
@@ -31,6 +32,10 @@ def test_training_fits_a_gate_that_refuses_dark_and_blurred_photos(tiny_run, syn
     assert decided["reason"][0] == UngradableReason.TOO_DARK
     # Every blurred photo fails the blur check (an earlier check, too bright, may name it first).
     assert (decided["sharpness"][1:] < spec.limits.min_sharpness).all() and not decided["gradable"].any()
+    # Grey copies of the eye photos fail the colour check (too dark or bright may name it first).
+    grey = gate(model, spec, np.stack([resize_for_model(eye.convert("L").convert("RGB"), side) for eye in eyes]))
+    assert (grey["colourfulness"] < spec.limits.min_colourfulness).all() and not grey["gradable"].any()
+    assert (grey["reason"] == UngradableReason.GREYSCALE).sum() >= 4
     # Too small is decided from the decoded size, whatever the pixels.
     small = gate(model, spec, np.stack(blurred[:1]), photo_size=[(20, 300)])
     assert small["reason"].tolist() == [UngradableReason.TOO_SMALL]
