@@ -18,8 +18,7 @@ Two groups, kept apart on purpose:
               screenshots/UI  flat panels, title bars, buttons, input boxes and text
               dim             eye photos at 5-15% brightness
               motion-blurred  eye photos streaked along a line of max(width, height) / 25
-    unseen  kinds chosen for this benchmark alone, used in no choice of the gate, so their
-            refusal rate says how it meets pictures nobody planned for:
+            these four informed the colour check chosen on 2026-12-01 and so moved to seen:
               radiographs     X-ray-like films: bright bone shapes (rounded bars, ellipses,
                               joints) softly lit on a dark ground, a little blurred, film grain,
                               sometimes a bright label in a corner
@@ -30,6 +29,18 @@ Two groups, kept apart on purpose:
                               switch, a socket or the edge between two surfaces
               sketches        pen sketches on off-white paper: strokes, curves, circles, hatching
                               and scribbles in dark ink, sometimes a few words
+    unseen  kinds chosen for this benchmark alone, used in no choice of the gate, so their
+            refusal rate says how it meets pictures nobody planned for:
+              ECG printouts      electrocardiogram paper photographed: a red, pink, green or grey
+                                 millimetre grid on off-white, strips of P-QRS-T beats in dark ink
+                                 with lead names, often a printed header, sometimes tilted
+              microscope slides  stained cells under a microscope: a bright field, sometimes in
+                                 the eyepiece's dark circle, pink or blue-violet blobs with darker
+                                 nuclei, overlapping, sometimes out of focus
+              skin close-ups     dermatology close-ups: skin of any tone with pores, creases and
+                                 uneven light, a mole, lesion, rash or scar, maybe hairs; no eyes
+              street maps        map tiles: a light ground, buildings, parks, water, white and
+                                 yellow or orange roads with edges, names, sometimes a pin
 Drawn pictures are 300-800 pixels a side, like photos; the eye-derived kinds are made from
 the eye photos given (the benchmark gives the run's validation photos), one per photo.
 """
@@ -452,7 +463,7 @@ def streak(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
     return back.crop((left, top, left + photo.width, top + photo.height))
 
 
-# -- unseen: drawn ----------------------------------------------------------------------------
+# -- seen since 2026-12-01: drawn -------------------------------------------------------------
 
 def draw_radiograph(rng: np.random.Generator) -> Image.Image:
     """An X-ray film: soft tissue as a faint glow, bones as bright rounded bars with a joint
@@ -653,6 +664,439 @@ def pen_path(rng: np.random.Generator, start: np.ndarray, steps: int, step: floa
     return [tuple(point) for point in points]
 
 
+# -- unseen: drawn ----------------------------------------------------------------------------
+
+ECG_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+ECG_GRIDS = {  # paper tints: (fine lines, bold lines)
+    "red": ((246, 196, 196), (228, 118, 118)),
+    "pink": ((248, 208, 220), (236, 140, 170)),
+    "green": ((196, 228, 204), (118, 186, 138)),
+    "grey": ((212, 212, 212), (150, 150, 150)),
+}
+
+
+def draw_ecg(rng: np.random.Generator) -> Image.Image:
+    """An electrocardiogram printout, photographed: millimetre paper (fine lines each
+    millimetre, bold each five) in red, pink, green or grey on off-white, one to twelve
+    strips of P-QRS-T beats in black or dark-blue ink with their lead names, often a printed
+    header, sometimes a calibration pulse; now and then tilted on a table, lit unevenly."""
+    width, height = picture_size(rng)
+    tilt = float(rng.uniform(-6, 6)) if rng.random() < 0.4 else 0.0
+    grow = 1.15 if tilt else 1.0
+    big = (int(width * grow) + 2, int(height * grow) + 2)
+    white = int(rng.integers(236, 254))
+    paper = (white, white - int(rng.integers(0, 8)), white - int(rng.integers(2, 16)))
+    sheet = Image.new("RGB", big, paper)
+    draw = ImageDraw.Draw(sheet)
+    fine, bold = ECG_GRIDS[str(rng.choice(["red", "red", "pink", "green", "grey"]))]
+    fine, bold = (tuple(int(np.clip(value + rng.normal(0, 6), 0, 255)) for value in tint) for tint in (fine, bold))
+    mm = rng.uniform(2.6, 6.0)  # pixels a millimetre
+    for index in range(int(max(big) / mm) + 2):  # the fine lines first, the bold over them
+        if index % 5:
+            draw.line([index * mm, 0, index * mm, big[1]], fill=fine)
+            draw.line([0, index * mm, big[0], index * mm], fill=fine)
+    bold_width = int(rng.integers(1, 3))
+    for index in range(0, int(max(big) / mm) + 2, 5):
+        draw.line([index * mm, 0, index * mm, big[1]], fill=bold, width=bold_width)
+        draw.line([0, index * mm, big[0], index * mm], fill=bold, width=bold_width)
+
+    if rng.random() < 0.7:  # black ink
+        dark = int(rng.integers(0, 40))
+        ink = (dark, dark, dark + int(rng.integers(0, 10)))
+    else:  # dark blue
+        ink = (int(rng.integers(10, 40)), int(rng.integers(20, 50)), int(rng.integers(90, 150)))
+    left, right = (big[0] - width) // 2, (big[0] + width) // 2  # the part the photo will keep
+    top, bottom = (big[1] - height) // 2, (big[1] + height) // 2
+    size = int(np.clip(mm * rng.uniform(2.5, 4), 10, 18))
+    if rng.random() < 0.7:  # a header: a name, rate, speed, gain, filter, as many as fit
+        parts = [words(rng, 2).title(), f"HR {int(rng.integers(50, 110))} bpm", "25 mm/s", "10 mm/mV",
+                 f"0.{int(rng.integers(5, 50)):02d}-{int(rng.choice([40, 100, 150]))} Hz"]
+        header = "   ".join(parts)
+        while len(parts) > 1 and draw.textlength(header, font=font(size)) > width - 2 * size:
+            parts.pop()
+            header = "   ".join(parts)
+        draw.text((left + size, top + size // 2), header, fill=ink, font=font(size))
+        top += 2 * size
+    rows = int(np.clip(round((bottom - top) / (mm * rng.uniform(22, 50))), 1, 12))
+    columns = int(rng.choice([1, 4])) if 3 <= rows <= 6 and width > 450 else 1
+    heart = rng.uniform(50, 115) / 60  # beats a second
+    lead_names = iter(ECG_LEADS * 2)
+    strip_height = (bottom - top) / rows
+    line_width = int(rng.integers(1, 4))
+    for row in range(rows):
+        base = top + (row + 0.6) * strip_height
+        first_beat = rng.uniform(0, 1 / heart)
+        for column in range(columns):
+            x0 = left + size + column * (right - left - 2 * size) / columns
+            x1 = left + size + (column + 1) * (right - left - 2 * size) / columns - 4
+            gain = min(10 * mm, strip_height * 0.45 / 1.6)  # pixels a millivolt: 10 mm unless the strip is short
+            if column == 0 and rng.random() < 0.5:  # the calibration pulse: 1 mV for 0.2 s
+                pulse = 5 * mm
+                draw.line([(x0, base), (x0 + mm, base), (x0 + mm, base - gain), (x0 + mm + pulse, base - gain),
+                           (x0 + mm + pulse, base), (x0 + 2 * mm + pulse, base)], fill=ink, width=line_width)
+                x0 += 2 * mm + pulse
+            lead = next(lead_names)
+            draw.text((x0 + 2, base - min(strip_height * 0.55, gain * 1.4)), lead, fill=ink, font=font(size))
+            xs = np.arange(x0, x1, 1.0)
+            seconds = (xs - left) / (25 * mm)
+            volts = heartbeats(rng, seconds, heart, first_beat, inverted=lead == "aVR")
+            ys = base - gain * volts
+            draw.line(list(zip(xs.tolist(), ys.tolist())), fill=ink, width=line_width, joint="curve")
+            if columns > 1 and column:
+                draw.line([x0 - 3, base - gain * 0.4, x0 - 3, base + gain * 0.2], fill=ink, width=line_width)
+    if tilt:  # photographed on a table, a little turned
+        sheet = sheet.rotate(tilt, Image.Resampling.BICUBIC, fillcolor=colour(rng, 40, 200))
+    sheet = sheet.crop(((big[0] - width) // 2, (big[1] - height) // 2, (big[0] - width) // 2 + width,
+                        (big[1] - height) // 2 + height))
+    return photographed(sheet, rng)
+
+
+def heartbeats(rng: np.random.Generator, seconds: np.ndarray, rate: float, first: float, inverted: bool) -> np.ndarray:
+    """Millivolts along `seconds`: a P wave, a QRS complex and a T wave each beat, `rate`
+    beats a second with a little variation between beats, a wandering baseline and noise."""
+    count = int(seconds.max() * rate) + 3
+    beats = first + np.cumsum(np.r_[0, rng.normal(1 / rate, 0.03 / rate, count)]) - 1 / rate
+    r_wave, s_wave = rng.uniform(0.5, 1.7), rng.uniform(0.05, 0.5)
+    p_wave, t_wave, q_wave = rng.uniform(0.08, 0.25), rng.uniform(0.1, 0.5) * rng.choice([1, 1, 1, -1]), rng.uniform(0, 0.2)
+    width_qrs = rng.uniform(0.008, 0.016)
+
+    def bump(at: np.ndarray, centre: float, spread: float) -> np.ndarray:
+        return np.exp(-0.5 * ((at - centre) / spread) ** 2)
+
+    volts = np.zeros_like(seconds)
+    for beat in beats:
+        at = seconds - beat
+        near = np.abs(at) < 0.6
+        a = at[near]
+        volts[near] += (p_wave * bump(a, -0.18, 0.025) - q_wave * bump(a, -0.03, width_qrs)
+                        + r_wave * bump(a, 0.0, width_qrs) - s_wave * bump(a, 0.035, width_qrs)
+                        + t_wave * bump(a, 0.27, 0.045))
+    if inverted:
+        volts = -volts
+    wander = rng.uniform(0, 0.15) * np.sin(2 * math.pi * rng.uniform(0.1, 0.4) * seconds + rng.uniform(0, 6))
+    return volts + wander + rng.normal(0, rng.uniform(0.003, 0.02), seconds.size)
+
+
+def photographed(picture: Image.Image, rng: np.random.Generator, blur: tuple[float, float] = (0.3, 1.0)) -> Image.Image:
+    """A flat picture as a phone camera takes it: lit more from one side, darker towards the
+    corners, a little soft, sensor grain."""
+    width, height = picture.size
+    y, x = np.mgrid[0:height, 0:width]
+    angle = rng.uniform(0, 2 * math.pi)
+    ramp = ((x - width / 2) * math.cos(angle) + (y - height / 2) * math.sin(angle)) / max(width, height)
+    corners = np.hypot((x - width / 2) / width, (y - height / 2) / height) * 2 / math.sqrt(2)
+    light = (1 + rng.uniform(0.0, 0.35) * ramp) * (1 - rng.uniform(0.0, 0.3) * corners**2)
+    soft = picture.filter(ImageFilter.GaussianBlur(rng.uniform(*blur)))
+    return to_image(grain(np.asarray(soft, float) * light[..., None], rng, rng.uniform(2, 5)))
+
+
+STAINS = {  # what a fully stained layer transmits: (cytoplasm, nucleus)
+    "H&E": ((232, 128, 184), (84, 40, 128)),
+    "blue": ((150, 160, 226), (40, 42, 128)),
+    "violet": ((190, 150, 226), (70, 30, 120)),
+}
+
+
+def draw_micrograph(rng: np.random.Generator) -> Image.Image:
+    """Stained cells under a microscope, as a camera at the eyepiece sees them: a bright
+    field, sometimes inside the eyepiece's dark circle; a smear of cells (pink or blue-violet
+    blobs of many sizes with darker grainy nuclei, sometimes among pale red blood cells) or a
+    tissue section (crowded nuclei among wavy pink fibres); where they overlap the stains add
+    up; sometimes out of focus."""
+    size = picture_size(rng)
+    width, height = size
+    reach = min(width, height)
+    y, x = np.mgrid[0:height, 0:width]
+    cytoplasm, nucleus = (np.array(tint, float) + rng.normal(0, 8, 3) for tint in STAINS[str(rng.choice(list(STAINS)))])
+    absorb_cytoplasm = -np.log(np.clip(cytoplasm, 1, 255) / 255)  # optical density of a full layer
+    absorb_nucleus = -np.log(np.clip(nucleus, 1, 255) / 255)
+    tissue = rng.random() < 0.35
+    ground = rng.uniform(0.02, 0.1) * plasma(rng, size)
+    typical = reach * rng.uniform(0.012, 0.04)
+    if tissue:  # a section: wavy fibres, with gaps where the tissue tore or thinned
+        angle, period = rng.uniform(0, math.pi), reach * rng.uniform(0.02, 0.06)
+        bend = plasma(rng, size) * period * rng.uniform(3, 8)
+        bands = 0.5 + 0.5 * np.sin(2 * math.pi * (x * math.cos(angle) + y * math.sin(angle) + bend) / period)
+        present = np.clip((plasma(rng, size) - rng.uniform(0.2, 0.45)) * 5, 0, 1)
+        ground += rng.uniform(0.35, 0.7) * (0.65 + 0.35 * bands**3) * present
+        count = int(width * height / (typical**2 * rng.uniform(3, 10)))
+    else:
+        count = int(width * height / (typical**2 * rng.uniform(4, 25)))
+    layers = [Image.new("L", size, 0) for _ in range(3)]
+    nuclei = Image.new("L", size, 0)
+    draws, nucleus_draw = [ImageDraw.Draw(layer) for layer in layers], ImageDraw.Draw(nuclei)
+    if not tissue and rng.random() < 0.5:  # a blood smear: red cells, pale in their middle
+        red_radius = typical * rng.uniform(0.5, 0.8)
+        for _ in range(min(int(width * height / (red_radius**2 * rng.uniform(4, 12))), 4000)):
+            centre, radius = rng.uniform(0, 1, 2) * size, red_radius * rng.uniform(0.85, 1.15)
+            layer_draw, strength = draws[int(rng.integers(0, 3))], int(rng.integers(60, 130))
+            layer_draw.polygon(blob(rng, centre, radius, rng.uniform(0.8, 1.0), 0.04), fill=strength)
+            layer_draw.ellipse([*(centre - radius * 0.45), *(centre + radius * 0.45)], fill=strength // 2)
+        count //= 4
+    for _ in range(min(count, 3000)):
+        radius = typical * rng.lognormal(0, 0.3)
+        centre = rng.uniform(0, 1, 2) * size
+        if not tissue or rng.random() < 0.2:
+            draws[int(rng.integers(0, 3))].polygon(blob(rng, centre, radius, rng.uniform(0.6, 1.0)),
+                                                   fill=int(rng.integers(90, 230)))
+        if rng.random() < 0.85:
+            lobes = 1 if rng.random() < 0.85 else int(rng.integers(2, 4))
+            for _ in range(lobes):
+                where = centre + rng.normal(0, radius * (0.12 if lobes == 1 else 0.3), 2)
+                shape = blob(rng, where, radius * rng.uniform(0.3, 0.6) / lobes**0.3, rng.uniform(0.55, 1.0))
+                nucleus_draw.polygon(shape, fill=int(rng.integers(150, 255)))
+    density = ground[..., None] * absorb_cytoplasm
+    for layer in layers:
+        density += np.asarray(layer.filter(ImageFilter.GaussianBlur(typical * 0.06)), float)[..., None] / 255 * absorb_cytoplasm
+    speckle = Image.fromarray((rng.random((height, width)) * 255).astype(np.uint8), "L")
+    chromatin = np.asarray(speckle.filter(ImageFilter.GaussianBlur(max(1.0, typical * 0.06))), float) / 255
+    chromatin = 0.75 + 2.5 * (chromatin - chromatin.mean())  # clumped: darker and lighter grains
+    nucleus_density = np.asarray(nuclei.filter(ImageFilter.GaussianBlur(typical * 0.04)), float) / 255 * chromatin
+    density += nucleus_density[..., None] * absorb_nucleus
+    lamp = np.array([rng.uniform(235, 255), rng.uniform(232, 252), rng.uniform(225, 255)])
+    centre = np.array([width / 2, height / 2]) + rng.uniform(-0.05, 0.05, 2) * reach
+    distance = np.hypot(x - centre[0], y - centre[1])
+    if rng.random() < 0.5:  # the eyepiece's circle: bright inside, dark outside, a soft rim
+        radius = reach * rng.uniform(0.4, 0.5)
+        field = 1 / (1 + np.exp((distance - radius) / (reach * rng.uniform(0.005, 0.02))))
+        field = field * (1 - 0.25 * (distance / radius).clip(0, 1) ** 2) + rng.uniform(0.0, 0.04)
+    else:
+        field = 1 - rng.uniform(0.05, 0.3) * (distance / (0.7 * math.hypot(width, height))) ** 2
+    seen = to_image(lamp * np.exp(-density) * field[..., None])
+    blur = rng.uniform(1.5, 3.5) if rng.random() < 0.3 else rng.uniform(0.3, 0.9)
+    return to_image(grain(np.asarray(seen.filter(ImageFilter.GaussianBlur(blur)), float), rng, rng.uniform(2, 5)))
+
+
+def blob(rng: np.random.Generator, centre: np.ndarray, radius: float, aspect: float,
+         wander: float = 0.1) -> list[tuple[float, float]]:
+    """An irregular rounded outline: an ellipse whose radius wanders smoothly by about
+    `wander` of itself, turned at random."""
+    turns = np.linspace(0, 2 * math.pi, 36, endpoint=False)
+    wobble = 1 + sum(rng.normal(0, wander / harmonic) * np.cos(harmonic * turns + rng.uniform(0, 2 * math.pi))
+                     for harmonic in range(2, 6))
+    angle = rng.uniform(0, math.pi)
+    points = []
+    for turn, scale in zip(turns, wobble):
+        along, across = radius * scale * math.cos(turn), radius * scale * aspect * math.sin(turn)
+        points.append((centre[0] + along * math.cos(angle) - across * math.sin(angle),
+                       centre[1] + along * math.sin(angle) + across * math.cos(angle)))
+    return points
+
+
+def draw_skin(rng: np.random.Generator) -> Image.Image:
+    """A dermatology close-up: skin from light to dark in a range of hues, mottled, with
+    pores and fine creases, lit unevenly with a little sheen, and a mole, a lesion, a rash or
+    a scar somewhere; sometimes a few hairs. No eyes, no face."""
+    size = picture_size(rng)
+    width, height = size
+    reach = min(width, height)
+    darkness = rng.uniform(0, 1)
+    tone = (1 - darkness) * np.array([238, 204, 180]) + darkness * np.array([96, 62, 44])
+    warmth = rng.uniform(-0.02, 0.08)
+    tone = np.sort(tone * np.array([1 + warmth, 1, 1 - warmth]) + rng.normal(0, 6, 3))[::-1]  # red over green over blue
+    mottle, redness = plasma(rng, size), plasma(rng, size)
+    skin = tone * (1 + rng.uniform(0.04, 0.12) * (mottle - 0.5))[..., None]
+    skin[..., 0] *= 1 + rng.uniform(0.02, 0.08) * (redness - 0.5)
+    skin[..., 1] *= 1 - rng.uniform(0.0, 0.05) * (redness - 0.5)
+    marks = Image.new("L", size, 0)  # pores and creases, darker than the skin around
+    draw = ImageDraw.Draw(marks)
+    for _ in range(int(width * height / rng.uniform(120, 500))):
+        x, y, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(0.5, 1.8)
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=int(rng.integers(60, 160)))
+    first = rng.uniform(0, math.pi)
+    for _ in range(int(width * height / rng.uniform(600, 2500))):
+        angle = first + rng.choice([0, rng.uniform(0.9, 1.4)]) + rng.normal(0, 0.12)
+        start, length = rng.uniform(0, 1, 2) * size, rng.uniform(8, 50)
+        draw.line([tuple(start), tuple(start + length * np.array([math.cos(angle), math.sin(angle)]))],
+                  fill=int(rng.integers(30, 90)), width=1)
+    marks = np.asarray(marks.filter(ImageFilter.GaussianBlur(rng.uniform(0.6, 1.2))), float) / 255
+    speckle = Image.fromarray((rng.random((height, width)) * 255).astype(np.uint8), "L")
+    bumps = np.asarray(speckle.filter(ImageFilter.GaussianBlur(rng.uniform(1.0, 2.5))), float) / 255
+    skin *= (1 - rng.uniform(0.1, 0.3) * marks + rng.uniform(0.15, 0.45) * (bumps - bumps.mean()))[..., None]
+    sheen = plasma(rng, size) ** 3 * rng.uniform(0.0, 0.25)
+    skin += sheen[..., None] * (255 - skin)
+    picture = to_image(skin)
+    for _ in range(1 if rng.random() < 0.7 else 2):
+        lesion = str(rng.choice(["mole", "lesion", "rash", "scar"]))
+        skin_lesion(picture, rng, lesion, tone, reach)
+    if rng.random() < 0.5:  # a few hairs, lying roughly the same way, gently curved
+        hair_draw = ImageDraw.Draw(picture)
+        lie = rng.uniform(0, 2 * math.pi)
+        for _ in range(int(rng.integers(1, 15))):
+            hair = tuple(int(value) for value in np.clip(tone * rng.uniform(0.15, 0.5), 0, 255))
+            start, steps, length = rng.uniform(-0.1, 1.1, 2) * size, 24, reach * rng.uniform(0.25, 0.6)
+            bend, heading, points = rng.normal(0, 0.02), lie + rng.normal(0, 0.35), [start]
+            for _ in range(steps):
+                heading += bend + rng.normal(0, 0.015)
+                points.append(points[-1] + length / steps * np.array([math.cos(heading), math.sin(heading)]))
+            hair_draw.line([tuple(point) for point in points], fill=hair, width=int(rng.choice([1, 1, 2])),
+                           joint="curve")
+    return photographed(picture, rng, blur=(0.4, 1.2))
+
+
+def skin_lesion(picture: Image.Image, rng: np.random.Generator, lesion: str, tone: np.ndarray, reach: int) -> None:
+    """A mole (a dark brown rounded spot), a lesion (an irregular red-brown patch of uneven
+    colour), a rash (red patches and bumps) or a scar (a pale or pink line), soft-edged."""
+    mask = Image.new("L", picture.size, 0)
+    draw = ImageDraw.Draw(mask)
+    centre = rng.uniform(0.2, 0.8, 2) * picture.size
+    if lesion == "mole":
+        radius = reach * rng.uniform(0.02, 0.1)
+        draw.polygon(blob(rng, centre, radius, rng.uniform(0.7, 1.0)), fill=255)
+        hue = np.array([rng.uniform(60, 120), rng.uniform(35, 70), rng.uniform(20, 45)])
+        tint, soften = np.minimum(hue, tone * 0.7), radius * rng.uniform(0.08, 0.25)
+    elif lesion == "lesion":
+        radius = reach * rng.uniform(0.06, 0.2)
+        for _ in range(int(rng.integers(2, 6))):
+            draw.polygon(blob(rng, centre + rng.normal(0, radius * 0.3, 2), radius * rng.uniform(0.4, 0.8),
+                              rng.uniform(0.5, 1.0)), fill=int(rng.integers(150, 256)))
+        tint, soften = tone * np.array([0.85, 0.55, 0.5]) * rng.uniform(0.6, 1.0), radius * 0.1
+    elif lesion == "rash":
+        radius = reach * rng.uniform(0.15, 0.35)
+        for _ in range(int(rng.integers(6, 40))):
+            spot = centre + rng.normal(0, radius * 0.5, 2)
+            draw.polygon(blob(rng, spot, reach * rng.uniform(0.01, 0.06), rng.uniform(0.5, 1.0)),
+                         fill=int(rng.integers(100, 256)))
+        redden = np.array([1.04, 0.72, 0.72]) if tone.mean() > 140 else np.array([0.85, 0.62, 0.64])  # dark skin: deeper
+        tint, soften = np.clip(tone * redden, 0, 255), reach * 0.015
+    else:  # a scar
+        points = pen_path(rng, centre, 14, reach * rng.uniform(0.03, 0.06), 0.1)
+        draw.line(points, fill=255, width=max(2, round(reach * rng.uniform(0.01, 0.03))), joint="curve")
+        if rng.random() < 0.4:  # the marks of stitches across it
+            for point in points[1:-1]:
+                across = rng.uniform(0, math.pi)
+                offset = reach * 0.02 * np.array([math.cos(across), math.sin(across)])
+                draw.line([tuple(np.array(point) - offset), tuple(np.array(point) + offset)], fill=200, width=2)
+        pale = rng.random() < 0.5
+        tint = np.clip(tone * (np.array([1.1, 1.05, 1.05]) if pale else np.array([1.05, 0.8, 0.82])) + 15, 0, 255)
+        soften = reach * 0.006
+    share = np.asarray(mask.filter(ImageFilter.GaussianBlur(soften)), float)[..., None] / 255
+    share = share * (0.75 + 0.5 * plasma(rng, picture.size))[..., None]  # uneven colour within
+    pixels = np.asarray(picture, float)
+    picture.paste(to_image(pixels + np.clip(share, 0, 1) * (tint - pixels)))
+
+
+MAP_STYLES = {  # land, park, water, building, minor road, major road, motorway, road edge, label
+    "street": ((242, 239, 233), (200, 230, 190), (170, 211, 223), (217, 208, 201), (255, 255, 255),
+               (248, 236, 160), (240, 170, 110), (200, 192, 186), (70, 70, 70)),
+    "navigation": ((245, 243, 240), (197, 232, 197), (165, 205, 250), (232, 232, 232), (255, 255, 255),
+                   (255, 240, 170), (250, 205, 120), (214, 214, 214), (90, 90, 100)),
+    "muted": ((236, 236, 232), (210, 226, 200), (190, 210, 225), (222, 220, 214), (252, 252, 252),
+              (240, 230, 200), (230, 200, 160), (190, 190, 190), (100, 100, 100)),
+}
+
+
+def draw_map(rng: np.random.Generator) -> Image.Image:
+    """A street-map tile as a map app shows it: a light ground, blocks of grey or beige
+    buildings, green parks, blue water, a grid of white minor and yellow or orange major roads
+    with darker edges, sometimes a curving motorway, street and place names, maybe a pin."""
+    width, height = picture_size(rng)
+    style = [tuple(int(np.clip(value + rng.normal(0, 4), 0, 255)) for value in tint)
+             for tint in MAP_STYLES[str(rng.choice(list(MAP_STYLES)))]]
+    land, park, water, building, minor, major, motorway, edge, label = style
+    side = int(math.hypot(width, height)) + 4
+    tile = Image.new("RGB", (side, side), land)
+    draw = ImageDraw.Draw(tile)
+    spacing = rng.uniform(45, 150)
+
+    def lines() -> list[float]:
+        return list(np.cumsum(spacing * rng.uniform(0.6, 1.4, int(side / spacing / 0.6) + 2)) - spacing * rng.uniform(0, 1))
+
+    columns, rows = lines(), lines()
+    for left, right in zip(columns, columns[1:]):  # blocks: buildings, or a park now and then
+        for top, bottom in zip(rows, rows[1:]):
+            if rng.random() < 0.08:
+                draw.rectangle([left, top, right, bottom], fill=park)
+            elif spacing > 70 and rng.random() < 0.8:
+                map_buildings(draw, rng, (left + 6, top + 6, right - 6, bottom - 6), building, edge)
+            elif rng.random() < 0.5:
+                draw.rectangle([left, top, right, bottom], fill=tuple(int(0.5 * a + 0.5 * b) for a, b in zip(land, building)))
+    for _ in range(int(rng.integers(0, 3))):  # parks of their own shape
+        draw.polygon(blob(rng, rng.uniform(0, side, 2), side * rng.uniform(0.05, 0.2), rng.uniform(0.5, 1)), fill=park)
+    if rng.random() < 0.6:  # water: a river across or a lake
+        if rng.random() < 0.6:
+            river = pen_path(rng, rng.uniform(0, side, 2), 40, side / 25, 0.15)
+            draw.line(river, fill=water, width=int(side * rng.uniform(0.03, 0.1)), joint="curve")
+        else:
+            draw.polygon(blob(rng, rng.uniform(0, side, 2), side * rng.uniform(0.08, 0.25), rng.uniform(0.5, 1)),
+                         fill=water)
+    roads = []  # (points, fill, width)
+    for position in columns:
+        roads.append(([(position, 0), (position, side)], *road(rng, minor, major)))
+    for position in rows:
+        roads.append(([(0, position), (side, position)], *road(rng, minor, major)))
+    if rng.random() < 0.4:  # an avenue cutting across the grid
+        through, angle = rng.uniform(0.2, 0.8, 2) * side, rng.uniform(0.3, 1.2) * rng.choice([-1, 1])
+        reach_out = side * np.array([math.cos(angle), math.sin(angle)])
+        roads.append(([tuple(through - reach_out), tuple(through + reach_out)], major, int(rng.integers(8, 15))))
+    if rng.random() < 0.5:  # a motorway curving across
+        roads.append((pen_path(rng, np.array([0.0, rng.uniform(0, side)]), 30, side / 22, 0.08), motorway,
+                      int(rng.integers(12, 22))))
+    for points, fill, road_width in roads:  # every road's edge first, so crossings join
+        draw.line(points, fill=edge, width=road_width + 3, joint="curve")
+    for points, fill, road_width in sorted(roads, key=lambda road: road[2]):
+        draw.line(points, fill=fill, width=road_width, joint="curve")
+    tile = tile.rotate(float(rng.uniform(-35, 35)) if rng.random() < 0.6 else 0.0, Image.Resampling.BICUBIC)
+    tile = tile.crop(((side - width) // 2, (side - height) // 2, (side - width) // 2 + width, (side - height) // 2 + height))
+    draw = ImageDraw.Draw(tile)
+    taken: list[tuple[float, float, float, float]] = []
+    for _ in range(int(rng.integers(3, 10))):  # names, each with a halo of the ground, none over another
+        name = f"{words(rng, 1).title()} {rng.choice(['St', 'Ave', 'Rd', 'Way', 'Lane', 'Blvd', 'Park', 'Sq'])}"
+        where, lettering = (int(rng.integers(0, max(1, width - 100))), int(rng.integers(0, height - 20))), \
+            font(int(rng.integers(10, 16)))
+        box = draw.textbbox(where, name, font=lettering, stroke_width=2)
+        if any(box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3] for other in taken):
+            continue
+        taken.append(box)
+        draw.text(where, name, fill=label, font=lettering, stroke_width=2, stroke_fill=land)
+    if rng.random() < 0.5:  # a scale bar
+        bar = int(rng.integers(50, 120))
+        draw.line([(12, height - 14), (12 + bar, height - 14)], fill=label, width=2)
+        draw.text((12, height - 30), f"{int(rng.choice([50, 100, 200, 500]))} m", fill=label, font=font(11))
+    if rng.random() < 0.5:  # a pin
+        map_pin(tile, rng)
+    return tile
+
+
+def road(rng: np.random.Generator, minor: tuple, major: tuple) -> tuple[tuple, int]:
+    if rng.random() < 0.25:
+        return major, int(rng.integers(8, 15))
+    return minor, int(rng.integers(3, 8))
+
+
+def map_buildings(draw: ImageDraw.ImageDraw, rng: np.random.Generator, block: tuple, fill: tuple, edge: tuple) -> None:
+    """A block filled with buildings: rows of rectangles of varied sizes with gaps between."""
+    left, top, right, bottom = block
+    y = top
+    while y < bottom - 4:
+        depth = rng.uniform(8, 30)
+        x = left
+        while x < right - 4:
+            span = rng.uniform(8, 40)
+            if rng.random() < 0.85:
+                draw.rectangle([x, y, min(x + span, right), min(y + depth, bottom)], fill=fill, outline=edge)
+            x += span + rng.uniform(2, 6)
+        y += depth + rng.uniform(2, 8)
+
+
+def map_pin(tile: Image.Image, rng: np.random.Generator) -> None:
+    """A location pin: a round head over a point, in one strong colour with a white dot, and
+    a soft shadow."""
+    width, height = tile.size
+    radius = int(rng.integers(9, 18))
+    x, y = int(rng.integers(radius * 2, width - radius * 2)), int(rng.integers(radius * 4, height - radius))
+    shadow = Image.new("L", tile.size, 0)
+    ImageDraw.Draw(shadow).ellipse([x - radius * 0.7, y - radius * 0.25, x + radius * 0.7, y + radius * 0.25], fill=110)
+    tile.paste((0, 0, 0), mask=shadow.filter(ImageFilter.GaussianBlur(radius / 5)))
+    draw = ImageDraw.Draw(tile)
+    fill = [(220, 60, 50), (40, 110, 220), (230, 80, 40), (50, 160, 80)][int(rng.integers(0, 4))]
+    head = y - radius * 2.4
+    draw.polygon([(x - radius * 0.85, head + radius * 0.5), (x + radius * 0.85, head + radius * 0.5), (x, y)], fill=fill)
+    draw.ellipse([x - radius, head - radius, x + radius, head + radius], fill=fill)
+    dot = radius * 0.4
+    draw.ellipse([x - dot, head - dot, x + dot, head + dot], fill=(255, 255, 255))
+
+
 # The goals of issue 20 a kind counts towards.
 NOT_EYE, DARK, BLURRED = "not_eye", "dark", "blurred"
 
@@ -676,14 +1120,22 @@ KINDS = (
          derive=dim),
     Kind("motion-blurred", True, f"eye photos streaked along max side / {MOTION_DIVISOR}", None, "JPEG",
          derive=streak),
-    Kind("radiographs", False, "X-ray-like films: bright bones and joints on dark, a little blurred, film grain", NOT_EYE,
+    Kind("radiographs", True, "X-ray-like films: bright bones and joints on dark, a little blurred, film grain", NOT_EYE,
          "JPEG", draw=draw_radiograph),
-    Kind("charts", False, "plots: axes with ticks, bars, lines or points, a title and axis labels", NOT_EYE, "PNG",
+    Kind("charts", True, "plots: axes with ticks, bars, lines or points, a title and axis labels", NOT_EYE, "PNG",
          draw=draw_chart),
-    Kind("blank surfaces", False, "walls, ceilings, floors, tabletops: one colour unevenly lit, maybe a switch or edge",
+    Kind("blank surfaces", True, "walls, ceilings, floors, tabletops: one colour unevenly lit, maybe a switch or edge",
          NOT_EYE, "JPEG", draw=draw_surface),
-    Kind("sketches", False, "pen sketches on paper: strokes, curves, circles, hatching, scribbles, a few words", NOT_EYE,
+    Kind("sketches", True, "pen sketches on paper: strokes, curves, circles, hatching, scribbles, a few words", NOT_EYE,
          "JPEG", draw=draw_sketch),
+    Kind("ECG printouts", False, "electrocardiogram paper: a millimetre grid, strips of beats, lead names, a header",
+         NOT_EYE, "JPEG", draw=draw_ecg),
+    Kind("microscope slides", False, "stained cells: pink or blue-violet blobs with dark nuclei in a bright field",
+         NOT_EYE, "JPEG", draw=draw_micrograph),
+    Kind("skin close-ups", False, "skin of any tone, pores and uneven light, a mole, lesion, rash or scar, maybe hairs",
+         NOT_EYE, "JPEG", draw=draw_skin),
+    Kind("street maps", False, "map tiles: buildings, parks, water, roads with edges, street names, maybe a pin",
+         NOT_EYE, "PNG", draw=draw_map),
 )
 KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
 SEEN_KINDS = tuple(kind.name for kind in KINDS if kind.seen)
