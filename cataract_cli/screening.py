@@ -23,7 +23,7 @@ def add_commands(commands) -> None:
             "Send photos (files, or folders searched recursively) to the served model and print one "
             "answer per photo: a table, or with --json one JSON object per line "
             '{"file", "prediction", "confidence", "probabilities", ..., "gradable", "reason"}. A photo the model '
-            'cannot judge (not an eye photo like its training photos, too dark, too bright, blurred, too small) is '
+            'cannot judge (not an eye photo like its training photos, too dark, too bright, blurred, grey, too small) is '
             'answered "Ungradable" with its reason and no confidence: retake it. A photo that fails is reported '
             "and the others still answered; the exit code is 0 only if every photo was answered (an ungradable "
             "photo is an answer)."

@@ -14,7 +14,7 @@ so nothing about the model is hard-coded here.
 
 Every answer carries the served model's gradability decision (`Prediction.gradable`): a
 photo the model cannot judge (not an eye photo like its training photos, too dark or
-bright, blurred, too small) is answered UNGRADABLE with its reason, never a label. The
+bright, blurred, grey, too small) is answered UNGRADABLE with its reason, never a label. The
 server decides, so every door agrees; the client only sends the decoded photo's size
 (`photo_size`) with its pixels. A version exported before the gate answers gradable None,
 reason NOT_CHECKED: graded as before, and said so.
