@@ -722,7 +722,10 @@ def _unaccepted(data: bytes) -> str:
     else "not an image"."""
     known = format_by_signature(data)
     if known in ACCEPTED_FORMATS:  # the accepted format's own plugin could not read the header
-        return f"not an image: the bytes begin like {known}, but no {known} header follows"
+        # (Pillow says no more: a damaged header and a variant it lacks, such as a TIFF of an
+        # unknown pixel mode, fail alike)
+        return (f"not an image: the bytes begin like {known}, but its header cannot be read (damaged, cut short, "
+                f"or a {known} variant that is not supported)")
     if known:
         return f"{known} images are not accepted: send {', '.join(ACCEPTED_FORMATS)}"
     return "not an image: the bytes are in no known image format"

@@ -179,7 +179,7 @@ def test_cli_prints_a_table_and_json_and_exit_codes(triton, synthetic_photos, tm
     label = answer["prediction"].lower()
     assert served[label] >= 0.5 and 50 <= answer["confidence"] <= 100  # the label is the likelier class
     assert answer["confidence"] == pytest.approx(100 * served[label], abs=0.006)  # rounded to 2 decimals
-    assert answers[1] == {"file": str(bad), "error": "not an image: the bytes begin like PNG, but no PNG header follows"}  # the reason alone
+    assert answers[1] == {"file": str(bad), "error": "not an image: the bytes begin like PNG, but its header cannot be read (damaged, cut short, or a PNG variant that is not supported)"}  # the reason alone
     assert "1 of 2 photos failed" in result.stderr
 
 
