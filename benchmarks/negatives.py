@@ -29,8 +29,8 @@ Two groups, kept apart on purpose:
                               switch, a socket or the edge between two surfaces
               sketches        pen sketches on off-white paper: strokes, curves, circles, hatching
                               and scribbles in dark ink, sometimes a few words
-    unseen  kinds chosen for this benchmark alone, used in no choice of the gate, so their
-            refusal rate says how it meets pictures nobody planned for:
+            these four were used on 2026-12-01 to compare not-an-eye features (per block,
+            k nearest neighbours, 2x2 grids; none was adopted) and so moved to seen:
               ECG printouts      electrocardiogram paper photographed: a red, pink, green or grey
                                  millimetre grid on off-white, strips of P-QRS-T beats in dark ink
                                  with lead names, often a printed header, sometimes tilted
@@ -41,12 +41,29 @@ Two groups, kept apart on purpose:
                                  uneven light, a mole, lesion, rash or scar, maybe hairs; no eyes
               street maps        map tiles: a light ground, buildings, parks, water, white and
                                  yellow or orange roads with edges, names, sometimes a pin
+    unseen  kinds chosen for this benchmark alone, used in no choice of the gate, so their
+            refusal rate says how it meets pictures nobody planned for:
+              food plates         a meal photographed from above or at an angle: a round or oval
+                                  plate (white, coloured or with a patterned rim) on wood, stone
+                                  or a cloth, rice or pasta, greens, tomatoes, carrots, peas, meat
+                                  or fish, a sauce smear; sometimes cutlery, a glass or a napkin
+              leaf close-ups      leaves filling much of the frame, green of many shades or in
+                                  autumn colours, veins branching from a midrib, smooth, serrated
+                                  or lobed edges, a sheen and shadows, over blurred foliage, soil
+                                  or sky
+              fabric patterns     photographed cloth: a woven or knitted grain of threads, stripes,
+                                  plaid or tartan, polka dots, florals or paisley-like teardrops in
+                                  a few colours, shaded by soft folds and now and then a crease
+              abstract paintings  acrylic on canvas: bold bristly strokes, colour fields, drips and
+                                  splatters, geometric blocks or swirls, the canvas weave showing,
+                                  sometimes hung on a wall, framed or not
 Drawn pictures are 300-800 pixels a side, like photos; the eye-derived kinds are made from
 the eye photos given (the benchmark gives the run's validation photos), one per photo.
 """
 
 from __future__ import annotations
 
+import colorsys
 import dataclasses
 import io
 import math
@@ -664,7 +681,7 @@ def pen_path(rng: np.random.Generator, start: np.ndarray, steps: int, step: floa
     return [tuple(point) for point in points]
 
 
-# -- unseen: drawn ----------------------------------------------------------------------------
+# -- seen since 2026-12-01 (a comparison of not-an-eye features): drawn ----------------------
 
 ECG_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 ECG_GRIDS = {  # paper tints: (fine lines, bold lines)
@@ -1097,6 +1114,951 @@ def map_pin(tile: Image.Image, rng: np.random.Generator) -> None:
     draw.ellipse([x - dot, head - dot, x + dot, head + dot], fill=(255, 255, 255))
 
 
+# -- unseen: drawn ----------------------------------------------------------------------------
+
+def hsv(hue: float, saturation: float, value: float) -> np.ndarray:
+    """An RGB colour as floats in 0..255 from a hue (turning round at 1), a saturation and a value."""
+    saturation, value = (float(np.clip(share, 0, 1)) for share in (saturation, value))
+    return np.array(colorsys.hsv_to_rgb(float(hue) % 1.0, saturation, value)) * 255
+
+
+def rgb(values: np.ndarray) -> tuple[int, int, int]:
+    red, green, blue = (int(value) for value in np.clip(values, 0, 255))
+    return red, green, blue
+
+
+def oval(centre: np.ndarray, radius: float, aspect: float, angle: float, points: int = 72) -> list[tuple[float, float]]:
+    """An ellipse's outline as a polygon: `radius` along `angle`, `radius * aspect` across."""
+    turns = np.linspace(0, 2 * math.pi, points, endpoint=False)
+    along, across = radius * np.cos(turns), radius * aspect * np.sin(turns)
+    return list(zip((centre[0] + along * math.cos(angle) - across * math.sin(angle)).tolist(),
+                    (centre[1] + along * math.sin(angle) + across * math.cos(angle)).tolist()))
+
+
+def heading(angle: float) -> np.ndarray:
+    return np.array([math.cos(angle), math.sin(angle)])
+
+
+def cast_shadow(pixels: np.ndarray, mask: Image.Image, offset: np.ndarray, spread: float, strength: float) -> np.ndarray:
+    """`pixels` darkened where `mask`, moved by `offset` and blurred by `spread`, throws its shadow."""
+    shadow = Image.new("L", mask.size, 0)
+    shadow.paste(mask, (round(offset[0]), round(offset[1])))
+    share = np.asarray(shadow.filter(ImageFilter.GaussianBlur(spread)), float)[..., None] / 255
+    return pixels * (1 - strength * share)
+
+
+def grid(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's column and row, as floats, (height, width) each."""
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width]
+    return x.astype(float), y.astype(float)
+
+
+class Layer:
+    """Shapes drawn in colour on an image and in white on its mask, so that the drawing can
+    be laid over a picture and throw a shadow of its own."""
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        self.image, self.mask = Image.new("RGB", size), Image.new("L", size, 0)
+        self.paint, self.cover = ImageDraw.Draw(self.image), ImageDraw.Draw(self.mask)
+
+    def polygon(self, points: list, fill: tuple) -> None:
+        self.paint.polygon(points, fill=fill)
+        self.cover.polygon(points, fill=255)
+
+    def line(self, points: list, fill: tuple, width: int) -> None:
+        self.paint.line(points, fill=fill, width=width, joint="curve")
+        self.cover.line(points, fill=255, width=width, joint="curve")
+
+    def disc(self, centre: np.ndarray, radius: float, fill: tuple) -> None:
+        box = [centre[0] - radius, centre[1] - radius, centre[0] + radius, centre[1] + radius]
+        self.paint.ellipse(box, fill=fill)
+        self.cover.ellipse(box, fill=255)
+
+    def placed(self, size: tuple[int, int], at: np.ndarray, angle: float) -> "Layer":
+        """This layer turned by `angle` degrees, its middle at `at` on a layer of `size`."""
+        turned = Layer(size)
+        image = self.image.rotate(angle, Image.Resampling.BICUBIC, expand=True)
+        mask = self.mask.rotate(angle, Image.Resampling.BICUBIC, expand=True)
+        corner = (round(at[0] - image.width / 2), round(at[1] - image.height / 2))
+        turned.image.paste(image, corner)
+        turned.mask.paste(mask, corner)
+        return turned
+
+    def lay_over(self, pixels: np.ndarray, shading: np.ndarray | float = 1.0) -> np.ndarray:
+        cover = np.asarray(self.mask, float)[..., None] / 255
+        drawn = np.asarray(self.image, float) * (shading[..., None] if isinstance(shading, np.ndarray) else shading)
+        return pixels * (1 - cover) + drawn * cover
+
+
+FOODS = ("rice", "pasta", "greens", "broccoli", "tomatoes", "carrots", "peas", "meat", "fish", "potatoes")
+SAUCES = ((150, 30, 20), (95, 52, 25), (70, 110, 40), (215, 165, 40), (235, 225, 200), (45, 22, 20))
+
+
+def draw_food(rng: np.random.Generator) -> Image.Image:
+    """A meal photographed from above or at an angle: a round plate or an oval platter,
+    white, coloured or with a pattern on its rim, on a wooden, stone or cloth-covered table;
+    on it a smear of sauce and two to four foods (rice, pasta, salad leaves, broccoli,
+    tomatoes, carrots, peas, meat, fish, potatoes), each throwing a little shadow; sometimes
+    cutlery, a glass or a napkin beside it; lit from one side."""
+    width, height = picture_size(rng)
+    angled = rng.random() < 0.5
+    squash, spread = (rng.uniform(0.5, 0.75), rng.uniform(0.08, 0.25)) if angled else (1.0, 0.0)
+    flat = (int(width * (1 + 2 * spread)), int(height / squash))  # the table seen from straight above
+    towards = heading(rng.uniform(0, 2 * math.pi))  # where the light comes from
+    pixels = food_table(rng, flat)
+    room = min(width * (1 + spread), flat[1])
+    centre = np.array(flat) / 2 + rng.uniform(-0.1, 0.1, 2) * np.array([width, flat[1]])
+    radius = room * rng.uniform(0.3, 0.45)
+    aspect, turn = (rng.uniform(0.6, 0.8), rng.uniform(0, math.pi)) if rng.random() < 0.2 else (1.0, 0.0)
+    if rng.random() < 0.3:  # a napkin, partly under the plate
+        napkin = Layer(flat)
+        where, side, angle = centre + heading(rng.uniform(0, 2 * math.pi)) * radius * rng.uniform(0.9, 1.2), \
+            radius * rng.uniform(0.6, 1.0), rng.uniform(0, math.pi)
+        corners = [tuple(where + side * heading(angle + math.pi / 4 + quarter * math.pi / 2)) for quarter in range(4)]
+        cloth = hsv(rng.uniform(0, 1), rng.uniform(0, 0.6), rng.uniform(0.7, 0.97))
+        napkin.polygon(corners, rgb(cloth))
+        napkin.paint.line([corners[0], corners[2]], fill=rgb(cloth * 0.85), width=2)
+        pixels = napkin.lay_over(cast_shadow(pixels, napkin.mask, -towards * 3, 3, 0.25))
+    pixels = food_plate(rng, pixels, centre, radius, aspect, turn, towards)
+    well = radius * min(aspect, 1.0) * 0.62
+    if rng.random() < 0.5:  # a smear of sauce under the food
+        sauce, smear = np.array(SAUCES[int(rng.integers(0, len(SAUCES)))], float), Layer(flat)
+        path = pen_path(rng, centre + rng.normal(0, well * 0.25, 2), 10, well * 0.1, 0.35)
+        smear.line(path, rgb(sauce), max(3, round(well * rng.uniform(0.1, 0.25))))
+        for _ in range(int(rng.integers(0, 8))):
+            smear.disc(centre + rng.normal(0, well * 0.5, 2), well * rng.uniform(0.02, 0.05), rgb(sauce))
+        smear.paint.line([(x + towards[0] * 2, y + towards[1] * 2) for x, y in path], fill=rgb(sauce * 1.3 + 40), width=2)
+        pixels = smear.lay_over(pixels)
+    food = Layer(flat)
+    items = rng.choice(FOODS, size=int(rng.integers(2, 5)), replace=False)
+    start = rng.uniform(0, 2 * math.pi)
+    for index, item in enumerate(items):  # round the plate, close enough to touch
+        place = centre + well * 0.5 * heading(start + 2 * math.pi * index / len(items)) + rng.normal(0, well * 0.05, 2)
+        food_item(food, rng, str(item), place, well * rng.uniform(0.7, 0.9) * (2 / len(items)) ** 0.4, towards)
+    pixels = cast_shadow(pixels, food.mask, -towards * well * 0.04, well * 0.03, 0.4)
+    pixels = food.lay_over(pixels, 0.85 + 0.3 * plasma(rng, flat))
+    for side in (-1, 1):  # cutlery either side
+        if rng.random() < 0.5:
+            item = "fork" if side < 0 else str(rng.choice(["knife", "spoon"]))
+            at = centre + np.array([side * radius * rng.uniform(1.15, 1.35), rng.normal(0, radius * 0.1)])
+            piece = cutlery(rng, item, radius * rng.uniform(1.6, 2.1)).placed(flat, at, float(rng.normal(0, 8)))
+            pixels = piece.lay_over(cast_shadow(pixels, piece.mask, -towards * radius * 0.03, radius * 0.015, 0.4))
+    if rng.random() < 0.3:  # a glass beyond the plate
+        where = centre + radius * rng.uniform(1.1, 1.35) * heading(rng.choice([-0.75, -0.25]) * math.pi + rng.normal(0, 0.2))
+        pixels = food_glass(rng, pixels, where, radius * rng.uniform(0.22, 0.32), towards)
+    picture = to_image(pixels)
+    if angled:  # the far side of the table is wider and nearer shortened
+        k = spread * width
+        picture = picture.transform((width, height), Image.Transform.QUAD, (0, 0, k, flat[1], k + width, flat[1], flat[0], 0),
+                                    Image.Resampling.BICUBIC)
+    return photographed(picture, rng)
+
+
+def food_table(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """A table seen from above: planks of wood with a wavy grain, a stone top with veins, or
+    a plain, checked or striped cloth with a fine weave."""
+    width, height = size
+    x, y = grid(size)
+    angle = rng.uniform(0, math.pi) if rng.random() < 0.5 else rng.normal(0, 0.05)
+    along, across = x * math.cos(angle) + y * math.sin(angle), -x * math.sin(angle) + y * math.cos(angle)
+    top = str(rng.choice(["wood", "wood", "stone", "cloth", "checks", "stripes"]))
+    if top == "wood":
+        base = hsv(rng.uniform(0.05, 0.1), rng.uniform(0.35, 0.7), rng.uniform(0.3, 0.8))
+        plank = rng.uniform(60, 200)
+        warp = plasma(rng, size) * rng.uniform(10, 40)
+        rings = 0.5 + 0.5 * np.sin(2 * math.pi * (across + warp) / rng.uniform(4, 14))
+        tones = 1 + rng.normal(0, 0.08, 64)
+        shade = tones[np.mod(np.floor(across / plank), 64).astype(int)] * (0.85 + 0.15 * rings)
+        shade *= 1 - 0.35 * (np.mod(across, plank) < 2)  # the seams between planks
+        return base * shade[..., None]
+    if top == "stone":
+        base = hsv(rng.uniform(0.05, 0.6), rng.uniform(0, 0.12), rng.uniform(0.6, 0.92))
+        veins = np.exp(-((plasma(rng, size) - 0.5) / 0.015) ** 2)
+        return base * (1 - 0.25 * veins - 0.06 * plasma(rng, size))[..., None]
+    thread = rng.uniform(2, 3.5)
+    weave = 1 + 0.05 * np.sin(2 * math.pi * x / thread) * np.sin(2 * math.pi * y / thread)
+    cloth = hsv(rng.uniform(0, 1), rng.uniform(0.15, 0.65), rng.uniform(0.4, 0.95))
+    white = hsv(0.1, rng.uniform(0, 0.08), rng.uniform(0.88, 0.97))
+    band = rng.uniform(10, 40)
+    if top == "checks":
+        share = (0.5 * (np.mod(along, 2 * band) < band) + 0.5 * (np.mod(across, 2 * band) < band))[..., None]
+    elif top == "stripes":
+        share = (np.mod(across, 2 * band) < band * rng.uniform(0.3, 1.2))[..., None].astype(float)
+    else:
+        share = np.ones((height, width, 1))
+    folds = 1 + 0.06 * (plasma(rng, size) - 0.5)
+    return (white + share * (cloth - white)) * (weave * folds)[..., None]
+
+
+def food_plate(rng: np.random.Generator, pixels: np.ndarray, centre: np.ndarray, radius: float, aspect: float,
+               turn: float, towards: np.ndarray) -> np.ndarray:
+    """A plate over `pixels`: a flat well and a rim rising round it, white, coloured or with a
+    pattern on the rim, lit from `towards`, with its shadow; `aspect` below 1 makes an oval."""
+    x, y = grid((pixels.shape[1], pixels.shape[0]))
+
+    def reach(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dx, dy = x - at[0], y - at[1]
+        along, across = dx * math.cos(turn) + dy * math.sin(turn), -dx * math.sin(turn) + dy * math.cos(turn)
+        return np.hypot(along, across / aspect) / radius, np.arctan2(across / aspect, along)
+
+    below = reach(centre - towards * radius * rng.uniform(0.03, 0.08))[0]
+    pixels = pixels * (1 - rng.uniform(0.3, 0.5) * np.clip((1.04 - below) / 0.1, 0, 1))[..., None]
+    out, theta = reach(centre)
+    style = str(rng.choice(["white", "white", "white", "coloured", "patterned"]))
+    body = hsv(rng.uniform(0, 1), rng.uniform(0.25, 0.7), rng.uniform(0.45, 0.9)) if style == "coloured" else \
+        hsv(rng.uniform(0.05, 0.6), rng.uniform(0, 0.06), rng.uniform(0.88, 0.98))
+    plate = np.broadcast_to(body, pixels.shape).copy()
+    well = rng.uniform(0.62, 0.78)
+    if style == "patterned":
+        ink = hsv(rng.uniform(0, 1), rng.uniform(0.5, 0.9), rng.uniform(0.3, 0.7))
+        middle, half, count = (well + 0.95) / 2, (0.95 - well) / 2, int(rng.integers(16, 48))
+        motif = rng.choice(["rings", "dots", "waves"])
+        if motif == "rings":
+            on = np.abs(np.abs(out - middle) - half * 0.6) < half * 0.18
+        elif motif == "dots":
+            arc = (np.mod(theta / (2 * math.pi) * count, 1) - 0.5) * 2 * math.pi * middle / count
+            on = np.hypot(arc, out - middle) < half * 0.5
+        else:
+            on = np.abs(out - middle - half * 0.4 * np.sin(theta * count)) < half * 0.2
+        plate[on] = ink
+    facing = -np.cos(theta - math.atan2(towards[1], towards[0]))  # 1 on the side away from the light
+    light = 1 + 0.04 * facing * out
+    light += np.where(out > well, 0.09 * facing, 0)  # the rim's inner slope, lit on the far side
+    light += 0.08 * np.exp(-((out - 0.96) / 0.02) ** 2) * np.clip(-facing, 0, 1)  # the lip's highlight
+    light -= np.exp(-((out - well + 0.02) / 0.03) ** 2) * (0.04 + 0.1 * np.clip(-facing, 0, 1))  # the rim's shadow
+    cover = np.clip((1 - out) * radius, 0, 1)[..., None]
+    return pixels * (1 - cover) + plate * light[..., None] * cover
+
+
+def food_item(layer: Layer, rng: np.random.Generator, item: str, centre: np.ndarray, size: float,
+              towards: np.ndarray) -> None:
+    """One food, about `size` pixels in radius round `centre`, drawn on `layer`."""
+
+    def spot(spread: float = 1.0) -> np.ndarray:
+        return centre + size * spread * math.sqrt(rng.uniform(0, 1)) * heading(rng.uniform(0, 2 * math.pi))
+
+    def ragged(where: np.ndarray, radius: float, aspect: float, angle: float, roughness: float = 0.04) -> list:
+        points = np.array(oval(where, radius, aspect, angle, 32)) + rng.normal(0, radius * roughness, (32, 2))
+        return [tuple(point) for point in points]
+
+    if item == "rice":
+        grain_colour = hsv(rng.uniform(0.1, 0.14), rng.uniform(0.5, 0.75) if rng.random() < 0.25 else rng.uniform(0.02, 0.1),
+                           rng.uniform(0.85, 0.97))
+        layer.polygon(blob(rng, centre, size, rng.uniform(0.75, 0.95), 0.1), rgb(grain_colour * 0.88))
+        length = max(2.5, size * 0.06)
+        for _ in range(int(min(1500, 2.0 * size**2 / length**2))):
+            layer.polygon(oval(spot(0.95), length, 0.4, rng.uniform(0, math.pi), 8), rgb(grain_colour * rng.uniform(0.85, 1.05)))
+    elif item == "pasta":
+        noodle = hsv(rng.uniform(0.1, 0.13), rng.uniform(0.3, 0.55), rng.uniform(0.82, 0.95))
+        layer.polygon(blob(rng, centre, size * 0.9, rng.uniform(0.75, 0.95), 0.12), rgb(noodle * 0.72))
+        strand = max(2, round(size * 0.05))
+        for _ in range(int(rng.integers(15, 40))):
+            path = pen_path(rng, spot(0.6), 14, size * 0.08, 0.35)
+            layer.line(path, rgb(noodle * 0.7), strand + 2)
+            layer.line(path, rgb(noodle * rng.uniform(0.9, 1.05)), strand)
+        if rng.random() < 0.6:  # a sauce on top, herbs on that
+            sauce = hsv(rng.uniform(-0.01, 0.04), rng.uniform(0.7, 0.9), rng.uniform(0.55, 0.8))
+            layer.polygon(blob(rng, centre + rng.normal(0, size * 0.1, 2), size * rng.uniform(0.35, 0.6), 0.8, 0.2), rgb(sauce))
+            for _ in range(int(rng.integers(5, 30))):
+                layer.disc(spot(0.6), max(1.0, size * 0.025), rgb(hsv(0.3, 0.7, 0.4)))
+    elif item == "greens":  # salad leaves, each with a paler midrib
+        for _ in range(int(rng.integers(5, 12))):
+            where, leaf, angle = spot(0.7), size * rng.uniform(0.3, 0.5), rng.uniform(0, math.pi)
+            green = hsv(rng.uniform(0.2, 0.34), rng.uniform(0.45, 0.85), rng.uniform(0.35, 0.8))
+            layer.polygon(ragged(where, leaf, rng.uniform(0.4, 0.7), angle, 0.06), rgb(green))
+            layer.line([tuple(where - leaf * 0.8 * heading(angle)), tuple(where + leaf * 0.8 * heading(angle))],
+                       rgb(green * 1.2 + 25), max(1, round(leaf * 0.06)))
+    elif item == "broccoli":
+        for _ in range(int(rng.integers(2, 5))):
+            where, floret, angle = spot(0.5), size * rng.uniform(0.3, 0.45), rng.uniform(0, 2 * math.pi)
+            layer.line([tuple(where), tuple(where + floret * 1.1 * heading(angle))], rgb(hsv(0.25, 0.35, 0.75)),
+                       max(2, round(floret * 0.45)))
+            dark = hsv(rng.uniform(0.26, 0.33), rng.uniform(0.55, 0.8), rng.uniform(0.3, 0.5))
+            for _ in range(int(rng.integers(12, 30))):
+                layer.disc(where + rng.normal(0, floret * 0.3, 2), floret * rng.uniform(0.15, 0.3),
+                           rgb(dark * rng.uniform(0.75, 1.3)))
+    elif item == "tomatoes":
+        red = hsv(rng.uniform(-0.03, 0.03), rng.uniform(0.75, 0.92), rng.uniform(0.65, 0.9))
+        cherry = rng.random() < 0.5
+        for _ in range(int(rng.integers(2, 7)) if cherry else int(rng.integers(2, 5))):
+            where, radius = spot(0.6), size * (rng.uniform(0.22, 0.32) if cherry else rng.uniform(0.3, 0.42))
+            layer.disc(where, radius, rgb(red * rng.uniform(0.85, 1.05)))
+            if cherry:  # a shine and a green calyx
+                layer.disc(where + towards * radius * 0.45, radius * 0.2, rgb(red * 0.4 + 150))
+                for sepal in range(5):
+                    tip = where - towards * radius * 0.2 + radius * 0.35 * heading(sepal * 2 * math.pi / 5)
+                    layer.line([tuple(where - towards * radius * 0.2), tuple(tip)], rgb(hsv(0.28, 0.7, 0.45)), 2)
+            else:  # a slice: paler flesh, chambers of seeds
+                layer.disc(where, radius * 0.8, rgb(red * 1.05 + 30))
+                chambers = int(rng.integers(3, 5))
+                for chamber in range(chambers):
+                    for _ in range(5):
+                        out = radius * rng.uniform(0.3, 0.6)
+                        seed = where + out * heading((chamber + rng.uniform(0.2, 0.8)) * 2 * math.pi / chambers)
+                        layer.polygon(oval(seed, radius * 0.08, 0.6, rng.uniform(0, math.pi), 8), rgb(hsv(0.13, 0.5, 0.85)))
+    elif item == "carrots":
+        orange = hsv(rng.uniform(0.05, 0.08), rng.uniform(0.8, 0.95), rng.uniform(0.8, 0.95))
+        if rng.random() < 0.6:  # coins
+            for _ in range(int(rng.integers(4, 12))):
+                where, radius = spot(0.7), size * rng.uniform(0.14, 0.22)
+                layer.disc(where, radius, rgb(orange * rng.uniform(0.85, 1.0)))
+                layer.disc(where, radius * 0.5, rgb(orange * 1.05 + 15))
+        else:  # sticks
+            for _ in range(int(rng.integers(4, 10))):
+                where, half = spot(0.5), size * rng.uniform(0.25, 0.45) * heading(rng.uniform(0, math.pi))
+                layer.line([tuple(where - half), tuple(where + half)], rgb(orange * rng.uniform(0.85, 1.05)),
+                           max(3, round(size * 0.14)))
+    elif item == "peas":
+        green = hsv(rng.uniform(0.24, 0.3), rng.uniform(0.6, 0.85), rng.uniform(0.55, 0.75))
+        radius = max(2.5, size * 0.09)
+        for _ in range(int(rng.integers(15, 60))):
+            where = spot(0.8)
+            layer.disc(where, radius * rng.uniform(0.85, 1.1), rgb(green * rng.uniform(0.8, 1.05)))
+            layer.disc(where + towards * radius * 0.35, radius * 0.3, rgb(green * 1.2 + 40))
+    elif item == "meat":
+        brown = hsv(rng.uniform(0.03, 0.07), rng.uniform(0.5, 0.75), rng.uniform(0.3, 0.55))
+        if rng.random() < 0.35:  # meatballs
+            for _ in range(int(rng.integers(3, 7))):
+                where, radius = spot(0.6), size * rng.uniform(0.22, 0.3)
+                layer.polygon(blob(rng, where, radius, 0.9, 0.08), rgb(brown))
+                layer.disc(where + towards * radius * 0.3, radius * 0.45, rgb(brown * 1.25))
+        else:  # a steak or a chop, darker at its edge, with grill marks
+            aspect, angle = rng.uniform(0.55, 0.8), rng.uniform(0, math.pi)
+            outline = ragged(centre, size, aspect, angle, 0.03)
+            layer.polygon(outline, rgb(brown * 0.7))
+            layer.polygon([tuple(centre + 0.88 * (np.array(point) - centre)) for point in outline], rgb(brown))
+            inside, mark = size * aspect * 0.8, angle + rng.uniform(0.5, 1.0)
+            for offset in np.linspace(-0.6, 0.6, int(rng.integers(3, 6))) * inside:
+                middle, half = centre + offset * heading(mark + math.pi / 2), math.sqrt(inside**2 - offset**2)
+                layer.line([tuple(middle - half * heading(mark)), tuple(middle + half * heading(mark))], rgb(brown * 0.4),
+                           max(2, round(size * 0.06)))
+    elif item == "fish":
+        flesh = hsv(rng.uniform(0.04, 0.09), rng.uniform(0.15, 0.45), rng.uniform(0.8, 0.95))
+        aspect, angle = rng.uniform(0.35, 0.55), rng.uniform(0, math.pi)
+        layer.polygon(ragged(centre, size, aspect, angle, 0.02), rgb(flesh))
+        for along in np.linspace(-0.7, 0.7, int(rng.integers(4, 9))):  # the flakes
+            middle = centre + along * size * heading(angle)
+            half = size * aspect * math.sqrt(1 - along**2) * 0.8 * heading(angle + math.pi / 2)
+            layer.line([tuple(middle - half), tuple(middle + size * 0.08 * heading(angle)), tuple(middle + half)],
+                       rgb(flesh * 0.85), max(1, round(size * 0.025)))
+        if rng.random() < 0.6:  # a lemon wedge
+            where, facing = centre + size * 1.0 * heading(angle + math.pi / 2), angle + rng.uniform(-0.5, 0.5)
+            turns = np.linspace(0, math.pi, 16) + facing
+            wedge = [tuple(where + size * 0.35 * heading(turn)) for turn in turns]
+            layer.polygon(wedge, rgb(hsv(0.14, 0.85, 0.95)))
+            layer.polygon([tuple(where + size * 0.28 * heading(turn)) for turn in turns], rgb(hsv(0.15, 0.55, 0.98)))
+    else:  # potatoes: mashed, or roast pieces with browned edges
+        if rng.random() < 0.4:
+            pale = hsv(rng.uniform(0.1, 0.13), rng.uniform(0.15, 0.35), rng.uniform(0.85, 0.95))
+            layer.polygon(blob(rng, centre, size, 0.85, 0.15), rgb(pale * 0.9))
+            for _ in range(6):
+                layer.line(pen_path(rng, spot(0.6), 10, size * 0.08, 0.5), rgb(pale * rng.uniform(0.8, 1.05)),
+                           max(2, round(size * 0.06)))
+        else:
+            golden = hsv(rng.uniform(0.09, 0.12), rng.uniform(0.5, 0.75), rng.uniform(0.75, 0.9))
+            for _ in range(int(rng.integers(4, 10))):
+                where = spot(0.7)
+                shape = blob(rng, where, size * rng.uniform(0.18, 0.3), rng.uniform(0.55, 0.9), 0.2)
+                layer.polygon(shape, rgb(golden * 0.6))
+                layer.polygon([tuple(where + 0.75 * (np.array(point) - where)) for point in shape],
+                              rgb(golden * rng.uniform(0.9, 1.05)))
+
+
+def cutlery(rng: np.random.Generator, item: str, length: float) -> Layer:
+    """A fork, knife or spoon `length` long, pointing up, in steel shaded across with a
+    highlight along it, or with a dark handle."""
+    breadth = length * 0.08
+    piece = Layer((int(breadth * 3) + 4, int(length) + 4))
+    middle = piece.image.width / 2
+    grey = rng.uniform(150, 210)
+    steel = rgb(np.array([grey, grey, grey + 8]))
+    handle = steel if rng.random() < 0.7 else rgb(np.array(colour(rng, 20, 70)))
+    piece.line([(middle, length * 0.5), (middle, length - breadth / 2)], handle, round(breadth))
+    piece.disc(np.array([middle, length - breadth / 2]), breadth / 2, handle)
+    piece.line([(middle, length * 0.28), (middle, length * 0.5)], steel, max(2, round(breadth * 0.45)))
+    if item == "fork":
+        piece.polygon([(middle - breadth * 0.7, length * 0.02), (middle + breadth * 0.7, length * 0.02),
+                       (middle + breadth * 0.35, length * 0.3), (middle - breadth * 0.35, length * 0.3)], steel)
+        for slot in (-1, 0, 1):  # the gaps between the tines
+            slot_x = middle + slot * breadth * 0.35
+            piece.paint.line([(slot_x, 0), (slot_x, length * 0.17)], fill=(0, 0, 0), width=max(1, round(breadth * 0.15)))
+            piece.cover.line([(slot_x, 0), (slot_x, length * 0.17)], fill=0, width=max(1, round(breadth * 0.15)))
+    elif item == "knife":
+        tip = [tuple(np.array([middle, length * 0.06]) + breadth * 0.5 * heading(turn)) for turn in np.linspace(-math.pi, 0, 10)]
+        piece.polygon([(middle - breadth * 0.5, length * 0.55), *tip, (middle + breadth * 0.5, length * 0.55)], steel)
+        piece.line([(middle, length * 0.5), (middle, length - breadth / 2)], handle, round(breadth * 1.15))
+    else:
+        bowl = length * 0.14
+        piece.polygon(oval(np.array([middle, length * 0.15]), bowl, breadth * 0.65 / bowl, math.pi / 2, 36), steel)
+    x = np.arange(piece.image.width, dtype=float)
+    across = 0.75 + 0.45 * np.clip(1 - np.abs(x - middle + breadth * 0.15) / (breadth * 0.9), 0, 1) ** 2
+    shaded = np.asarray(piece.image, float) * across[None, :, None]
+    piece.image.paste(to_image(shaded))
+    return piece
+
+
+def food_glass(rng: np.random.Generator, pixels: np.ndarray, centre: np.ndarray, radius: float,
+               towards: np.ndarray) -> np.ndarray:
+    """A glass seen from above: the table through it paler or tinted by a drink, a bright
+    rim, a darker ring inside it, a highlight on the side towards the light, a faint shadow."""
+    x, y = grid((pixels.shape[1], pixels.shape[0]))
+    below = np.hypot(x - centre[0] + towards[0] * radius * 0.3, y - centre[1] + towards[1] * radius * 0.3) / radius
+    pixels = pixels * (1 - 0.2 * np.clip((1 - below) / 0.1, 0, 1))[..., None]
+    out = np.hypot(x - centre[0], y - centre[1]) / radius
+    drink = [None, None, (120, 20, 35), (240, 150, 30), (200, 120, 40)][int(rng.integers(0, 5))]
+    through = pixels * 0.8 + 45 if drink is None else pixels * 0.35 + np.array(drink, float) * 0.6
+    facing = ((x - centre[0]) * towards[0] + (y - centre[1]) * towards[1]) / np.maximum(out * radius, 1)
+    glow = 90 * np.exp(-((out - 0.95) / 0.03) ** 2) + 70 * (np.abs(out - 0.75) < 0.1) * (facing > 0.85)
+    through = through * (1 - 0.2 * np.exp(-((out - 0.85) / 0.03) ** 2))[..., None] + glow[..., None]
+    cover = np.clip((1 - out) * radius, 0, 1)[..., None]
+    return pixels * (1 - cover) + through * cover
+
+
+def draw_leaves(rng: np.random.Generator) -> Image.Image:
+    """Leaves close up: one to four leaves filling much of the frame, oval, lance-shaped,
+    widest near the tip, lobed along the midrib or palmate, with smooth or serrated edges,
+    green of many shades or in autumn colours; veins branching from a midrib (or from the
+    stalk, in a palmate leaf), each half a little differently lit where the leaf folds, a
+    darker edge and a sheen, each casting a shadow; behind them foliage out of focus, soil
+    or sky."""
+    size = picture_size(rng)
+    width, height = size
+    reach = min(size)
+    towards = heading(rng.uniform(0, 2 * math.pi))
+    backdrop = str(rng.choice(["foliage", "foliage", "soil", "sky"]))
+    pixels = leaf_backdrop(rng, size, backdrop)
+    autumn = rng.random() < 0.25
+    count = 1 if rng.random() < 0.4 else int(rng.integers(2, 5))
+    main_angle = rng.uniform(0, 2 * math.pi)
+    for index in range(count):
+        main = index == count - 1  # the last drawn lies on top
+        length = max(size) * (rng.uniform(0.75, 1.3) if main else rng.uniform(0.4, 0.8))
+        angle = main_angle + (rng.normal(0, 0.3) if main else rng.uniform(-2, 2))
+        middle = np.array([width, height]) * (0.5 + (rng.uniform(-0.1, 0.1, 2) if main else rng.uniform(-0.4, 0.4, 2)))
+        shape = str(rng.choice(["oval", "oval", "lance", "obovate", "lobed", "palmate"]))
+        base = middle - length * (0.25 if shape == "palmate" else 0.5) * heading(angle)
+        if autumn:
+            tint = hsv(rng.uniform(-0.02, 0.15), rng.uniform(0.6, 0.95), rng.uniform(0.5, 0.9))
+            second = hsv(rng.uniform(0.0, 0.3), rng.uniform(0.5, 0.9), rng.uniform(0.3, 0.8))
+        else:
+            tint = hsv(rng.uniform(0.2, 0.36), rng.uniform(0.45, 0.9), rng.uniform(0.3, 0.8))
+            second = tint * rng.uniform(0.8, 1.15)
+        if backdrop == "sky":  # seen against the light: brighter, yellower
+            tint, second = tint * 1.15 + np.array([20, 20, 0]), second * 1.15 + np.array([20, 20, 0])
+        pixels = paint_leaf(rng, pixels, base, angle, length, shape, tint, second, towards, reach)
+    return photographed(to_image(pixels), rng, blur=(0.3, 0.9))
+
+
+def leaf_backdrop(rng: np.random.Generator, size: tuple[int, int], backdrop: str) -> np.ndarray:
+    """Out-of-focus foliage (green blobs and bright gaps), soil with pebbles, or sky."""
+    width, height = size
+    reach = min(size)
+    if backdrop == "sky":
+        top, bottom = hsv(rng.uniform(0.55, 0.62), rng.uniform(0.35, 0.65), rng.uniform(0.7, 0.9)), \
+            hsv(rng.uniform(0.55, 0.62), rng.uniform(0.1, 0.3), rng.uniform(0.85, 1.0))
+        pixels = vertical_gradient(size, rgb(top), rgb(bottom))
+        clouds = np.clip((plasma(rng, size) - rng.uniform(0.45, 0.7)) * 3, 0, 1)[..., None]
+        return pixels * (1 - clouds) + 245 * clouds
+    scene = Image.new("RGB", size)
+    draw = ImageDraw.Draw(scene)
+    if backdrop == "soil":
+        earth = hsv(rng.uniform(0.05, 0.09), rng.uniform(0.35, 0.6), rng.uniform(0.2, 0.45))
+        draw.rectangle([0, 0, width, height], fill=rgb(earth))
+        for _ in range(int(width * height / rng.uniform(150, 600))):
+            where = rng.uniform(0, 1, 2) * size
+            draw.polygon(blob(rng, where, rng.uniform(1, 6), rng.uniform(0.5, 1), 0.2), fill=rgb(earth * rng.uniform(0.5, 1.6)))
+        blurred = scene.filter(ImageFilter.GaussianBlur(rng.uniform(1, 3)))
+        return np.asarray(blurred, float) * (0.7 + 0.6 * plasma(rng, size))[..., None]
+    green = hsv(rng.uniform(0.2, 0.36), rng.uniform(0.5, 0.85), rng.uniform(0.15, 0.35))
+    draw.rectangle([0, 0, width, height], fill=rgb(green))
+    for _ in range(int(rng.integers(15, 40))):
+        where, radius = rng.uniform(-0.1, 1.1, 2) * size, reach * rng.uniform(0.05, 0.2)
+        shade = hsv(rng.uniform(0.18, 0.38), rng.uniform(0.4, 0.9), rng.uniform(0.15, 0.7))
+        draw.polygon(blob(rng, where, radius, rng.uniform(0.3, 0.7), 0.1), fill=rgb(shade))
+    for _ in range(int(rng.integers(0, 12))):  # bright gaps where the sky shows through
+        where, radius = rng.uniform(0, 1, 2) * size, reach * rng.uniform(0.01, 0.04)
+        draw.ellipse([*(where - radius), *(where + radius)], fill=rgb(hsv(rng.uniform(0.15, 0.55), 0.2, 0.95)))
+    return np.asarray(scene.filter(ImageFilter.GaussianBlur(reach * rng.uniform(0.02, 0.05))), float)
+
+
+def leaf_shape(rng: np.random.Generator, shape: str, length: float) -> tuple[np.ndarray, list, list]:
+    """A leaf in its own frame, the stalk at the origin and the tip along +x: its outline,
+    the half on one side of the midrib (none for a palmate leaf) and its veins as (points,
+    width) with the thickest first."""
+    serrated = rng.random() < 0.5
+    teeth, depth = rng.uniform(15, 45), rng.uniform(0.03, 0.08)
+    veins: list = []
+    if shape == "palmate":  # lobes spread from the stalk, a vein to each
+        lobes, span = int(rng.choice([3, 5, 5, 7])), rng.uniform(0.6, 0.85) * 2 * math.pi
+        tips = np.linspace(-span / 2, span / 2, lobes)
+        spread = span / lobes * rng.uniform(0.4, 0.6)
+        turns = np.linspace(-math.pi, math.pi, 360, endpoint=False)
+        reach_out = 0.3 + 0.7 * sum(np.exp(-((turns - tip) / spread) ** 2) * (1 - 0.35 * abs(tip) / (span / 2)) for tip in tips)
+        if serrated:
+            reach_out = reach_out * (1 - depth * (1 - np.mod(np.abs(turns) * teeth / 2, 1)))
+        reach_out *= length * 0.5
+        outline = np.stack([reach_out * np.cos(turns), reach_out * np.sin(turns)], axis=1)
+        for tip in tips:
+            far = length * 0.5 * 0.92 * (1 - 0.35 * abs(tip) / (span / 2))
+            veins.append((np.array([[0.0, 0.0], [far * math.cos(tip), far * math.sin(tip)]]), max(2.0, length * 0.008)))
+            for share in (0.35, 0.55, 0.75):
+                start = share * np.array([far * math.cos(tip), far * math.sin(tip)])
+                for side in (-1, 1):
+                    out = tip + side * rng.uniform(0.5, 0.9)
+                    veins.append((np.array([start, start + far * 0.25 * np.array([math.cos(out), math.sin(out)])]), 1.0))
+        return outline, [], veins
+    breadth = {"oval": rng.uniform(0.25, 0.4), "lance": rng.uniform(0.1, 0.18), "obovate": rng.uniform(0.25, 0.38),
+               "lobed": rng.uniform(0.25, 0.4)}[shape] * length
+    t = np.linspace(0, 1, 240)
+    profile = {"oval": np.sin(math.pi * t**0.75), "lance": np.sin(math.pi * t**0.9),
+               "obovate": np.sin(math.pi * t**1.6) ** 0.8, "lobed": np.sin(math.pi * t**0.8)}[shape]
+    if shape == "lobed":
+        profile = profile * (0.55 + 0.45 * np.abs(np.cos(math.pi * rng.uniform(2.5, 4.5) * t)))
+    elif serrated:
+        profile = profile * (1 - depth * (1 - np.mod(t * teeth, 1)))
+    half = breadth * profile
+    bend = rng.normal(0, 0.08) * length
+    midrib = bend * t**2
+    along = t * length
+    outline = np.concatenate([np.stack([along, midrib + half], 1), np.stack([along, midrib - half], 1)[::-1]])
+    one_side = np.concatenate([np.stack([along, midrib + half], 1), np.stack([along, midrib], 1)[::-1]])
+    rib = np.stack([along, midrib], 1)
+    thickest = max(2.0, length * 0.012)
+    for part in range(8):  # the midrib, thinning towards the tip
+        stretch = rib[part * 30:(part + 1) * 30 + 1]
+        veins.append((stretch, max(1.0, thickest * (1 - part / 8))))
+    pairs = int(rng.integers(5, 12))
+    slant = rng.uniform(0.08, 0.2)
+    for share in np.linspace(0.08, 0.85, pairs):
+        for side in (-1, 1):
+            start_at = min(int((share + rng.normal(0, 0.01)) * 239), 239)
+            end_at = min(int((share + slant) * 239), 239)
+            start = rib[start_at]
+            end = np.array([along[end_at], midrib[end_at] + side * 0.9 * half[end_at]])
+            bow = start + 0.5 * (end - start) + np.array([-0.1, side * 0.1]) * abs(end[1] - start[1])
+            steps = np.linspace(0, 1, 8)[:, None]
+            curve = (1 - steps) ** 2 * start + 2 * (1 - steps) * steps * bow + steps**2 * end
+            veins.append((curve, max(1.0, thickest * 0.45)))
+    return outline, [one_side], veins
+
+
+def paint_leaf(rng: np.random.Generator, pixels: np.ndarray, base: np.ndarray, angle: float, length: float, shape: str,
+               tint: np.ndarray, second: np.ndarray, towards: np.ndarray, reach: float) -> np.ndarray:
+    """One leaf over `pixels`: its shadow first, then the leaf mottled between `tint` and
+    `second`, paler veins with a faint groove beside them, one half lit differently, a darker
+    rim and a sheen where the light catches it; a stalk behind the base."""
+    size = (pixels.shape[1], pixels.shape[0])
+    outline, halves, veins = leaf_shape(rng, shape, length)
+
+    def placed(points: np.ndarray) -> list:
+        turned = points @ np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
+        return [tuple(point) for point in turned + base]
+
+    stalk = [tuple(base), tuple(base - length * rng.uniform(0.05, 0.15) * heading(angle + rng.normal(0, 0.2)))]
+    mask = Image.new("L", size, 0)
+    ImageDraw.Draw(mask).polygon(placed(outline), fill=255)
+    ImageDraw.Draw(mask).line(stalk, fill=255, width=max(2, round(length * 0.015)))
+    pixels = cast_shadow(pixels, mask, -towards * reach * rng.uniform(0.01, 0.04), reach * 0.015, rng.uniform(0.3, 0.55))
+    mix = plasma(rng, size)[..., None] ** rng.uniform(0.7, 2.0)
+    leaf = (tint * (1 - mix) + second * mix) * (0.9 + 0.2 * plasma(rng, size))[..., None]
+    if halves:
+        half = Image.new("L", size, 0)
+        ImageDraw.Draw(half).polygon(placed(halves[0]), fill=255)
+        side = np.asarray(half.filter(ImageFilter.GaussianBlur(1.5)), float)[..., None] / 255
+        leaf *= 1 + rng.uniform(-0.15, 0.15) * (2 * side - 1)
+    lines = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(lines)
+    draw.line(stalk, fill=255, width=max(2, round(length * 0.015)))
+    for points, vein_width in veins:
+        draw.line(placed(points), fill=255, width=max(1, round(vein_width)), joint="curve")
+    vein = np.asarray(lines.filter(ImageFilter.GaussianBlur(0.6)), float)[..., None] / 255
+    groove = np.asarray(lines.filter(ImageFilter.GaussianBlur(max(2.0, length * 0.006))), float)[..., None] / 255
+    paler = leaf * 1.25 + 35 if rng.random() < 0.8 else leaf * 0.7
+    leaf = leaf * (1 - 0.15 * groove)
+    leaf = leaf * (1 - vein) + paler * vein
+    inner = np.asarray(mask.filter(ImageFilter.GaussianBlur(max(2.0, reach * 0.008))), float)[..., None] / 255
+    leaf *= 0.75 + 0.25 * np.clip(inner * 2, 0, 1)
+    sheen = plasma(rng, size)[..., None] ** 3 * rng.uniform(0.0, 0.45)
+    leaf += sheen * (255 - leaf)
+    cover = np.asarray(mask.filter(ImageFilter.GaussianBlur(0.7)), float)[..., None] / 255
+    return pixels * (1 - cover) + leaf * cover
+
+
+def draw_fabric(rng: np.random.Generator) -> Image.Image:
+    """A photographed textile filling the frame: woven (plain or twill, a fine grain of threads
+    each a little different) or knitted (columns of small V stitches), in stripes, a plaid or
+    tartan, polka dots, a floral print or paisley-like teardrops, in a few colours; turned at
+    any angle, with soft folds and now and then a crease that shade it and bend its pattern."""
+    size = picture_size(rng)
+    width, height = size
+    reach = min(size)
+    x, y = grid(size)
+    palette = fabric_palette(rng, 5)
+    pattern = str(rng.choice(["stripes", "plaid", "plaid", "dots", "floral", "paisley"]))
+    knit = rng.random() < 0.25
+    folds, shift_x, shift_y = fabric_folds(rng, x, y, reach)
+    angle = rng.uniform(0, math.pi)
+    dx, dy = x + shift_x - width / 2, y + shift_y - height / 2
+    u, v = dx * math.cos(angle) + dy * math.sin(angle), -dx * math.sin(angle) + dy * math.cos(angle)
+    thread = rng.uniform(5, 9) if knit else rng.uniform(2.2, 4.5)
+    column, row = np.floor(u / thread), np.floor(v / thread)
+    if knit:
+        over = np.ones_like(u, bool)
+    elif rng.random() < 0.6:  # a plain weave: over one, under one
+        over = np.mod(column + row, 2) == 0
+    else:  # a twill: diagonal ribs
+        over = np.mod(column + row, 4) < 2
+    if pattern in ("stripes", "plaid"):
+        widths = rng.uniform(3, 40, int(rng.integers(2, 7))) * rng.uniform(0.5, 2)
+        picks = rng.integers(0, len(palette), len(widths))
+        if pattern == "plaid" and rng.random() < 0.3:  # gingham: two colours, equal bands
+            widths, picks = np.full(2, rng.uniform(6, 30)), np.array([0, 1])
+        elif pattern == "plaid":  # a tartan's sett, mirrored
+            widths, picks = np.concatenate([widths, widths[::-1]]), np.concatenate([picks, picks[::-1]])
+        edges = np.cumsum(widths)
+        warp = palette[picks[np.minimum(np.searchsorted(edges, np.mod(u, edges[-1]), side="right"), len(widths) - 1)]]
+        weft = palette[picks[np.minimum(np.searchsorted(edges, np.mod(v, edges[-1]), side="right"), len(widths) - 1)]] \
+            if pattern == "plaid" else warp
+        cloth = np.where(over[..., None], warp, weft)
+    else:
+        side = int(math.hypot(width, height) + reach * 0.3)
+        flat = fabric_print(rng, pattern, side, palette, reach)
+        cloth = sample(flat, u + side / 2, v + side / 2)
+    wobble = 1 + rng.uniform(0.02, 0.06) * rng.normal(0, 1, 4096)  # each thread a little different
+    if knit:
+        across, down = np.mod(u / thread, 1), np.mod(v / (thread * 0.8), 1)
+        stitch = np.exp(-((np.abs(across - 0.5) * 2 + down - 1) / 0.45) ** 2)
+        texture = (0.68 + 0.32 * stitch) * wobble[np.mod(column, 4096).astype(int)]
+    else:
+        across, down = np.mod(u / thread, 1), np.mod(v / thread, 1)
+        texture = np.where(over, (0.84 + 0.16 * np.sin(math.pi * across)) * wobble[np.mod(column, 4096).astype(int)],
+                           (0.84 + 0.16 * np.sin(math.pi * down)) * wobble[np.mod(row, 4096).astype(int)])
+    pixels = cloth * (texture * folds)[..., None]
+    return photographed(to_image(pixels), rng, blur=(0.2, 0.6))
+
+
+def fabric_palette(rng: np.random.Generator, count: int) -> np.ndarray:
+    """`count` colours that go together: near one hue, or a hue and its opposite, or three
+    spread, every other one clearly lighter or darker; now and then a white, a cream, a black
+    or a navy among them."""
+    hue = rng.uniform(0, 1)
+    offsets = {"near": (0, 0.05, -0.05, 0.1), "opposite": (0, 0.5, 0.03, 0.47), "three": (0, 1 / 3, 2 / 3, 0.05)}[
+        str(rng.choice(["near", "opposite", "three"]))]
+    first = rng.uniform(0.25, 0.95)
+    apart = rng.uniform(0.3, 0.45) * (1 if first < 0.6 else -1)  # every other colour lighter or darker: a pattern shows
+    colours = [hsv(hue + offsets[index % 4] + rng.normal(0, 0.02), rng.uniform(0.3, 0.9),
+                   first + (index % 2) * apart + rng.normal(0, 0.05)) for index in range(count)]
+    for index in range(count):
+        if rng.random() < 0.2:
+            plain = [(240, 240, 236), (238, 228, 200), (25, 25, 28), (30, 38, 80)][int(rng.integers(0, 4))]
+            colours[index] = np.array(plain, float)
+    return np.array(colours)
+
+
+def fabric_folds(rng: np.random.Generator, x: np.ndarray, y: np.ndarray,
+                 reach: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Soft folds, mostly one way, and now and then a sharp crease: the shading they give
+    under a light from one side, and how far they shift the pattern (x and y)."""
+    heights, shift_x, shift_y = np.zeros_like(x), np.zeros_like(x), np.zeros_like(x)
+    envelope = 0.2 + 0.8 * plasma(rng, (x.shape[1], x.shape[0]))
+    main = rng.uniform(0, math.pi)
+    for _ in range(int(rng.integers(1, 5))):
+        direction = heading(main + rng.normal(0, 0.35))
+        wavelength = reach * rng.uniform(0.15, 0.6)
+        amplitude = wavelength * rng.uniform(0.04, 0.12)
+        phase = 2 * math.pi * (x * direction[0] + y * direction[1]) / wavelength + rng.uniform(0, 2 * math.pi)
+        heights += envelope * amplitude * np.sin(phase)
+        shift = envelope * amplitude * 0.8 * np.cos(phase)
+        shift_x, shift_y = shift_x + shift * direction[0], shift_y + shift * direction[1]
+    for _ in range(int(rng.integers(0, 3)) if rng.random() < 0.4 else 0):
+        normal, through = heading(rng.uniform(0, 2 * math.pi)), rng.uniform(0.2, 0.8, 2) * x.shape[::-1]
+        apart = (x - through[0]) * normal[0] + (y - through[1]) * normal[1]
+        heights -= reach * rng.uniform(0.005, 0.015) * np.exp(-np.abs(apart) / (reach * rng.uniform(0.005, 0.02)))
+    towards = heading(rng.uniform(0, 2 * math.pi))
+    slope_y, slope_x = np.gradient(heights)
+    shading = 1 + rng.uniform(0.25, 0.45) * (slope_x * towards[0] + slope_y * towards[1])
+    shading += 0.1 * heights / max(float(np.abs(heights).max()), 1e-9)
+    return np.clip(shading, 0.4, 1.4), shift_x, shift_y
+
+
+def fabric_print(rng: np.random.Generator, pattern: str, side: int, palette: np.ndarray, reach: float) -> np.ndarray:
+    """A printed pattern, flat, `side` pixels square: polka dots, flowers with leaves, or
+    paisley-like teardrops with rings, dots and a flower inside."""
+    ground = palette[0] if rng.random() < 0.7 else np.array([238, 232, 215], float)
+    flat = Image.new("RGB", (side, side), rgb(ground))
+    draw = ImageDraw.Draw(flat)
+    inks = [rgb(colour_) for colour_ in palette[1:]]
+    if pattern == "dots":
+        spacing = reach * rng.uniform(0.04, 0.15)
+        radius = spacing * rng.uniform(0.15, 0.35)
+        staggered, scattered = rng.random() < 0.6, rng.random() < 0.2
+        for row in range(int(side / spacing) + 1):
+            for column in range(int(side / spacing) + 1):
+                where = np.array([(column + 0.5 * (staggered and row % 2)) * spacing, row * spacing])
+                dot = radius
+                if scattered:
+                    where, dot = where + rng.normal(0, spacing * 0.3, 2), radius * rng.uniform(0.4, 1.4)
+                draw.ellipse([*(where - dot), *(where + dot)], fill=inks[(row + column) % len(inks)] if scattered else inks[0])
+        return np.asarray(flat, float)
+    spacing = reach * rng.uniform(0.12, 0.3)
+    leaf_green = rgb(hsv(rng.uniform(0.22, 0.4), rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.6)))
+    for row in range(int(side / spacing) + 2):
+        for column in range(int(side / spacing) + 2):
+            where = np.array([(column + 0.5 * (row % 2)) * spacing, row * spacing * 0.9]) + rng.normal(0, spacing * 0.08, 2)
+            ink = inks[int(rng.integers(0, len(inks)))]
+            if pattern == "floral":
+                radius = spacing * rng.uniform(0.2, 0.38)
+                for _ in range(int(rng.integers(1, 3))):
+                    turn = rng.uniform(0, 2 * math.pi)
+                    draw.polygon(oval(where + radius * 1.2 * heading(turn), radius * 0.55, 0.4, turn, 24), fill=leaf_green)
+                petals, start = int(rng.integers(5, 9)), rng.uniform(0, 2 * math.pi)
+                for petal in range(petals):
+                    turn = start + petal * 2 * math.pi / petals
+                    draw.polygon(oval(where + radius * 0.55 * heading(turn), radius * 0.5, 0.55, turn, 24), fill=ink)
+                draw.ellipse([*(where - radius * 0.28), *(where + radius * 0.28)], fill=inks[(inks.index(ink) + 1) % len(inks)])
+            else:
+                turn = rng.uniform(0, 2 * math.pi) if rng.random() < 0.3 else (0.3 if row % 2 else 0.3 + math.pi)
+                radius = spacing * rng.uniform(0.2, 0.3)
+                for ring, scale in enumerate((1.0, 0.72, 0.45)):
+                    fill = ink if ring != 1 else inks[(inks.index(ink) + 1) % len(inks)]
+                    draw.polygon(teardrop(where, radius * scale, turn), fill=fill)
+                for point in teardrop(where, radius * 1.18, turn)[::3]:
+                    draw.ellipse([point[0] - radius * 0.06, point[1] - radius * 0.06, point[0] + radius * 0.06,
+                                  point[1] + radius * 0.06], fill=ink)
+                for petal in range(6):
+                    dot = where - radius * 0.2 * heading(turn) + radius * 0.15 * heading(petal * math.pi / 3)
+                    draw.ellipse([*(dot - radius * 0.06), *(dot + radius * 0.06)], fill=rgb(ground))
+    return np.asarray(flat, float)
+
+
+def teardrop(centre: np.ndarray, radius: float, turn: float) -> list[tuple[float, float]]:
+    """A paisley's outline: a round body with a tail that curls to one side."""
+    angles = np.linspace(-math.pi, math.pi, 72, endpoint=False)
+    tail = np.exp(-(angles / 0.5) ** 2)
+    reach_out = radius * (1 + 1.4 * tail)
+    bent = angles + turn + 0.9 * tail
+    return [(centre[0] + r * math.cos(a), centre[1] + r * math.sin(a)) for r, a in zip(reach_out, bent)]
+
+
+def sample(pixels: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """`pixels` (height, width, 3) looked up at columns `u` and rows `v`, between pixels by
+    weighing the four around, held at the edges."""
+    height, width = pixels.shape[:2]
+    u, v = np.clip(u, 0, width - 1.001), np.clip(v, 0, height - 1.001)
+    left, top = u.astype(int), v.astype(int)
+    across, down = (u - left)[..., None], (v - top)[..., None]
+    upper = pixels[top, left] * (1 - across) + pixels[top, left + 1] * across
+    lower = pixels[top + 1, left] * (1 - across) + pixels[top + 1, left + 1] * across
+    return upper * (1 - down) + lower * down
+
+
+def draw_painting(rng: np.random.Generator) -> Image.Image:
+    """A painting on canvas, photographed: soft-edged colour fields, bold strokes of many
+    bristles, drips and splatters, geometric blocks, circles and bars, or swirling strokes,
+    in strong acrylic colours on a white or coloured ground, the canvas weave and the paint's
+    relief showing; often hung on a wall, framed or not, with a shadow."""
+    width, height = picture_size(rng)
+    on_wall = rng.random() < 0.45
+    canvas_size = (int(width * rng.uniform(0.5, 0.8)), int(height * rng.uniform(0.5, 0.8))) if on_wall else (width, height)
+    palette = [hsv(rng.uniform(0, 1), rng.uniform(0.55, 1.0), rng.uniform(0.45, 1.0)) for _ in range(int(rng.integers(3, 7)))]
+    palette += [np.array([245.0, 243, 235]), np.array([20.0, 20, 22])][: int(rng.integers(0, 3))]
+    ground = np.array([242.0, 238, 228]) * rng.uniform(0.92, 1.02) if rng.random() < 0.5 else palette[0] * rng.uniform(0.7, 1)
+    canvas = Image.new("RGB", canvas_size, rgb(ground))
+    style = str(rng.choice(["fields", "strokes", "drips", "geometric", "swirls"]))
+    {"fields": paint_fields, "strokes": paint_strokes, "drips": paint_drips, "geometric": paint_geometric,
+     "swirls": paint_swirls}[style](canvas, rng, palette)
+    if style != "drips" and rng.random() < 0.25:
+        paint_drips(canvas, rng, palette, light=True)
+    if style not in ("strokes", "swirls") and rng.random() < 0.2:
+        paint_strokes(canvas, rng, palette, count=int(rng.integers(3, 10)))
+    towards = heading(rng.uniform(-0.75 * math.pi, -0.25 * math.pi))  # lit from above
+    relief = np.asarray(canvas.convert("L").filter(ImageFilter.GaussianBlur(1.0)), float) / 255
+    slope_y, slope_x = np.gradient(relief)
+    x, y = grid(canvas_size)
+    thread = rng.uniform(2.5, 4.5)
+    weave = 1 + rng.uniform(0.03, 0.07) * np.sin(2 * math.pi * x / thread) * np.sin(2 * math.pi * y / thread)
+    shading = (1 + rng.uniform(1.5, 4) * (slope_x * towards[0] + slope_y * towards[1])) * weave
+    painted = np.asarray(canvas, float) * shading[..., None]
+    if not on_wall:
+        return photographed(to_image(painted), rng, blur=(0.3, 0.8))
+    wall = hsv(rng.uniform(0, 1), rng.uniform(0, 0.15), rng.uniform(0.5, 0.95))
+    pixels = vertical_gradient((width, height), rgb(wall * 1.05), rgb(wall * 0.85))
+    frame_style = str(rng.choice(["none", "wood", "black", "gold", "white"]))
+    border = 0 if frame_style == "none" else int(min(canvas_size) * rng.uniform(0.03, 0.08))
+    outer = (canvas_size[0] + 2 * border, canvas_size[1] + 2 * border)
+    corner = np.array([(width - outer[0]) / 2, (height - outer[1]) / 2]) + rng.uniform(-0.08, 0.08, 2) * np.array([width, height])
+    corner = np.clip(corner, 0, np.array([width - outer[0], height - outer[1]])).astype(int)
+    hung = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(hung).rectangle([*corner, *(corner + outer)], fill=255)
+    pixels = cast_shadow(pixels, hung, np.array([1, 1]) * max(3, border * 0.6 + 4), max(3, border * 0.5 + 3), 0.45)
+    if border:
+        wood = {"wood": hsv(rng.uniform(0.05, 0.09), rng.uniform(0.4, 0.7), rng.uniform(0.25, 0.6)),
+                "black": np.array([28.0, 26, 25]), "gold": hsv(0.12, 0.6, 0.75),
+                "white": np.array([236.0, 234, 228])}[frame_style]
+        frame = Image.new("RGB", outer)
+        draw = ImageDraw.Draw(frame)
+        right, bottom = outer[0] - 1, outer[1] - 1
+        for points, light in ((((0, 0), (right, 0), (right - border, border), (border, border)), 1.2),
+                              (((0, 0), (border, border), (border, bottom - border), (0, bottom)), 1.05),
+                              (((right, 0), (right, bottom), (right - border, bottom - border), (right - border, border)), 0.85),
+                              (((0, bottom), (border, bottom - border), (right - border, bottom - border),
+                                (right, bottom)), 0.7)):
+            draw.polygon(points, fill=rgb(wood * light))
+        frame.paste(to_image(painted), (border, border))
+        painted = np.asarray(frame, float)
+    else:  # the canvas's edge, a little darker along the bottom and right
+        painted[-3:] *= 0.7
+        painted[:, -3:] *= 0.8
+    pixels[corner[1]:corner[1] + outer[1], corner[0]:corner[0] + outer[0]] = painted
+    return photographed(to_image(pixels), rng, blur=(0.3, 0.8))
+
+
+def brush_stroke(draw: ImageDraw.ImageDraw, rng: np.random.Generator, points: np.ndarray, width: float,
+                 paint: np.ndarray) -> None:
+    """A stroke of a loaded brush along `points`: bristle lines side by side, each a little
+    lighter or darker, some running out early, the stroke narrower at its ends."""
+    tangent = np.gradient(points, axis=0)
+    normal = np.stack([-tangent[:, 1], tangent[:, 0]], 1) / np.maximum(np.hypot(*tangent.T), 1e-9)[:, None]
+    taper = (0.6 + 0.4 * np.sin(math.pi * np.linspace(0, 1, len(points))))[:, None]
+    bristles = int(np.clip(width / 2.5, 3, 40))
+    for offset in np.linspace(-0.5, 0.5, bristles) * width:
+        start, end = int(rng.integers(0, len(points) // 6 + 1)), len(points) - int(rng.integers(0, len(points) // 4 + 1))
+        line = points[start:end] + (normal * taper)[start:end] * offset
+        draw.line([tuple(point) for point in line], fill=rgb(paint * rng.uniform(0.85, 1.12)),
+                  width=max(1, round(width / bristles * 1.8)), joint="curve")
+
+
+def bezier(rng: np.random.Generator, start: np.ndarray, length: float, angle: float, points: int = 30) -> np.ndarray:
+    """A smooth curve from `start`, `length` long along about `angle`, bowed at random."""
+    end = start + length * heading(angle)
+    first = start + length * 0.33 * heading(angle + rng.normal(0, 0.5))
+    second = start + length * 0.66 * heading(angle + rng.normal(0, 0.5))
+    t = np.linspace(0, 1, points)[:, None]
+    return (1 - t) ** 3 * start + 3 * (1 - t) ** 2 * t * first + 3 * (1 - t) * t**2 * second + t**3 * end
+
+
+def paint_fields(canvas: Image.Image, rng: np.random.Generator, palette: list) -> None:
+    """Two to five fields of colour, stacked or side by side, with soft ragged edges and
+    streaks of the brush within them."""
+    width, height = canvas.size
+    pixels = np.asarray(canvas, float)
+    stacked = rng.random() < 0.7
+    count = int(rng.integers(2, 6))
+    margin = rng.uniform(0.03, 0.1)
+    shares = rng.uniform(0.4, 1.6, count)
+    bounds = margin + (1 - 2 * margin) * np.concatenate([[0.0], np.cumsum(shares) / shares.sum()])
+    for index in range(count):
+        low, high = bounds[index] + 0.01, bounds[index + 1] - 0.01
+        box = [margin * width, low * height, (1 - margin) * width, high * height] if stacked else \
+            [low * width, margin * height, high * width, (1 - margin) * height]
+        mask = Image.new("L", canvas.size, 0)
+        ImageDraw.Draw(mask).rectangle(box, fill=255)
+        soft = np.asarray(mask.filter(ImageFilter.GaussianBlur(min(width, height) * rng.uniform(0.01, 0.03))), float) / 255
+        share = np.clip((soft - 0.5) * 3 + 0.5 + 0.6 * (plasma(rng, canvas.size) - 0.5), 0, 1)[..., None]
+        streaks = Image.fromarray((rng.random((max(2, height // 6), max(2, width // 60)) if stacked else
+                                   (max(2, height // 60), max(2, width // 6))) * 255).astype(np.uint8), "L")
+        streaks = np.asarray(streaks.resize(canvas.size, Image.Resampling.BICUBIC), float) / 255
+        paint = palette[int(rng.integers(0, len(palette)))] * (1 + 0.16 * (streaks - 0.5))[..., None]
+        pixels = pixels * (1 - share) + paint * share
+    canvas.paste(to_image(pixels))
+
+
+def paint_strokes(canvas: Image.Image, rng: np.random.Generator, palette: list, count: int = 0) -> None:
+    """Bold brush strokes, mostly one way or any way, wide and narrow."""
+    width, height = canvas.size
+    reach = min(width, height)
+    draw = ImageDraw.Draw(canvas)
+    main = rng.uniform(0, math.pi) if rng.random() < 0.5 else None
+    for _ in range(count or int(rng.integers(12, 70))):
+        angle = (main + rng.normal(0, 0.3)) if main is not None else rng.uniform(0, 2 * math.pi)
+        points = bezier(rng, rng.uniform(-0.1, 1.0, 2) * np.array([width, height]), reach * rng.uniform(0.15, 0.7), angle)
+        brush_stroke(draw, rng, points, reach * rng.uniform(0.015, 0.1), palette[int(rng.integers(0, len(palette)))])
+
+
+def paint_drips(canvas: Image.Image, rng: np.random.Generator, palette: list, light: bool = False) -> None:
+    """Poured lines looping over the canvas, splatters, and runs of paint dripping down to a
+    drop; fewer when `light`."""
+    width, height = canvas.size
+    reach = min(width, height)
+    draw = ImageDraw.Draw(canvas)
+    scale = 0.3 if light else 1.0
+    for _ in range(int(rng.integers(5, 25) * scale) + 1):  # poured lines
+        paint = rgb(palette[int(rng.integers(0, len(palette)))])
+        path = pen_path(rng, rng.uniform(0, 1, 2) * np.array([width, height]), int(rng.integers(40, 140)), reach * 0.012,
+                        rng.uniform(0.25, 0.6))
+        draw.line(path, fill=paint, width=int(rng.integers(1, 6)), joint="curve")
+    for _ in range(int(rng.integers(3, 15) * scale) + 1):  # splatters
+        paint, where = rgb(palette[int(rng.integers(0, len(palette)))]), rng.uniform(0, 1, 2) * np.array([width, height])
+        for _ in range(int(rng.integers(10, 60))):
+            drop, dot = where + rng.normal(0, reach * 0.05, 2), rng.uniform(0.8, 5)
+            draw.ellipse([*(drop - dot), *(drop + dot)], fill=paint)
+    for _ in range(int(rng.integers(3, 25) * scale) + 1):  # drips running down
+        paint, thick = rgb(palette[int(rng.integers(0, len(palette)))]), rng.uniform(2, 7)
+        top = np.array([rng.uniform(0, width), rng.uniform(0, height * 0.6)])
+        run = reach * rng.uniform(0.05, 0.4)
+        steps = np.linspace(0, 1, 12)
+        line = [(top[0] + rng.normal(0, 0.8), top[1] + run * step) for step in steps]
+        draw.line(line, fill=paint, width=round(thick), joint="curve")
+        end = np.array(line[-1])
+        draw.ellipse([*(end - thick * 0.9), *(end + thick * 0.9)], fill=paint)
+
+
+def paint_geometric(canvas: Image.Image, rng: np.random.Generator, palette: list) -> None:
+    """Either blocks of flat colour split by black bars, or circles, rings, triangles and bars
+    overlapping on the ground."""
+    width, height = canvas.size
+    reach = min(width, height)
+    draw = ImageDraw.Draw(canvas)
+    if rng.random() < 0.5:
+        boxes = [(0.0, 0.0, float(width), float(height))]
+        for _ in range(int(rng.integers(3, 9))):  # split a box across its longer side
+            left, top, right, bottom = boxes.pop(int(rng.integers(0, len(boxes))))
+            if right - left > bottom - top:
+                cut = left + (right - left) * rng.uniform(0.25, 0.75)
+                boxes += [(left, top, cut, bottom), (cut, top, right, bottom)]
+            else:
+                cut = top + (bottom - top) * rng.uniform(0.25, 0.75)
+                boxes += [(left, top, right, cut), (left, cut, right, bottom)]
+        bar = max(3, round(reach * rng.uniform(0.01, 0.025)))
+        for box in boxes:
+            fill = palette[int(rng.integers(0, len(palette)))] if rng.random() < 0.5 else np.array([240.0, 238, 230])
+            draw.rectangle(box, fill=rgb(fill), outline=(20, 20, 22), width=bar)
+        return
+    for _ in range(int(rng.integers(5, 20))):
+        paint, where = rgb(palette[int(rng.integers(0, len(palette)))]), rng.uniform(0, 1, 2) * np.array([width, height])
+        extent = reach * rng.uniform(0.04, 0.25)
+        shape = rng.choice(["circle", "ring", "triangle", "bar", "square"])
+        if shape == "circle":
+            draw.ellipse([*(where - extent), *(where + extent)], fill=paint)
+        elif shape == "ring":
+            draw.ellipse([*(where - extent), *(where + extent)], outline=paint, width=max(2, round(extent * 0.2)))
+        elif shape == "triangle":
+            start = rng.uniform(0, 2 * math.pi)
+            draw.polygon([tuple(where + extent * heading(start + corner * 2 * math.pi / 3)) for corner in range(3)], fill=paint)
+        elif shape == "bar":
+            half = extent * 1.5 * heading(rng.uniform(0, math.pi))
+            draw.line([tuple(where - half), tuple(where + half)], fill=paint,
+                      width=max(2, round(extent * rng.uniform(0.05, 0.3))))
+        else:
+            draw.polygon([tuple(where + extent * heading(rng.uniform(0, 0.3) + corner * math.pi / 2 + math.pi / 4))
+                          for corner in range(4)], fill=paint)
+
+
+def paint_swirls(canvas: Image.Image, rng: np.random.Generator, palette: list) -> None:
+    """Spiralling strokes of the brush round a few centres, over a few wide strokes."""
+    width, height = canvas.size
+    reach = min(width, height)
+    paint_strokes(canvas, rng, palette, count=int(rng.integers(3, 10)))
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(int(rng.integers(3, 12))):
+        centre, radius = rng.uniform(0, 1, 2) * np.array([width, height]), reach * rng.uniform(0.08, 0.35)
+        turns = rng.uniform(1.5, 4) * 2 * math.pi
+        theta = np.linspace(0.3, turns, int(turns * 8)) * rng.choice([-1, 1]) + rng.uniform(0, 2 * math.pi)
+        spiral = centre + radius * (np.abs(theta - theta[0]) / turns)[:, None] * np.stack([np.cos(theta), np.sin(theta)], 1)
+        brush_stroke(draw, rng, spiral, reach * rng.uniform(0.015, 0.05), palette[int(rng.integers(0, len(palette)))])
+
+
 # The goals of issue 20 a kind counts towards.
 NOT_EYE, DARK, BLURRED = "not_eye", "dark", "blurred"
 
@@ -1128,14 +2090,22 @@ KINDS = (
          NOT_EYE, "JPEG", draw=draw_surface),
     Kind("sketches", True, "pen sketches on paper: strokes, curves, circles, hatching, scribbles, a few words", NOT_EYE,
          "JPEG", draw=draw_sketch),
-    Kind("ECG printouts", False, "electrocardiogram paper: a millimetre grid, strips of beats, lead names, a header",
+    Kind("ECG printouts", True, "electrocardiogram paper: a millimetre grid, strips of beats, lead names, a header",
          NOT_EYE, "JPEG", draw=draw_ecg),
-    Kind("microscope slides", False, "stained cells: pink or blue-violet blobs with dark nuclei in a bright field",
+    Kind("microscope slides", True, "stained cells: pink or blue-violet blobs with dark nuclei in a bright field",
          NOT_EYE, "JPEG", draw=draw_micrograph),
-    Kind("skin close-ups", False, "skin of any tone, pores and uneven light, a mole, lesion, rash or scar, maybe hairs",
+    Kind("skin close-ups", True, "skin of any tone, pores and uneven light, a mole, lesion, rash or scar, maybe hairs",
          NOT_EYE, "JPEG", draw=draw_skin),
-    Kind("street maps", False, "map tiles: buildings, parks, water, roads with edges, street names, maybe a pin",
+    Kind("street maps", True, "map tiles: buildings, parks, water, roads with edges, street names, maybe a pin",
          NOT_EYE, "PNG", draw=draw_map),
+    Kind("food plates", False, "a meal from above or at an angle: a plate of foods on a table, maybe cutlery or a glass",
+         NOT_EYE, "JPEG", draw=draw_food),
+    Kind("leaf close-ups", False, "leaves filling the frame: veins from a midrib, smooth or serrated, over foliage, soil, sky",
+         NOT_EYE, "JPEG", draw=draw_leaves),
+    Kind("fabric patterns", False, "woven or knitted cloth: stripes, plaid, dots, florals or paisley, in soft folds",
+         NOT_EYE, "JPEG", draw=draw_fabric),
+    Kind("abstract paintings", False, "acrylic on canvas: strokes, colour fields, drips, blocks or swirls, maybe framed",
+         NOT_EYE, "JPEG", draw=draw_painting),
 )
 KINDS_BY_NAME = {kind.name: kind for kind in KINDS}
 SEEN_KINDS = tuple(kind.name for kind in KINDS if kind.seen)
