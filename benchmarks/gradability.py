@@ -248,7 +248,8 @@ def header(config: GradabilityBenchConfig, size: int, spec, eye_count: int) -> s
 
 
 def print_rows(rows: list[dict]) -> None:
-    print(f"  {'kind':<18s} {'photos':>6s} {'refused':>8s}  reasons", flush=True)
+    width = max([16] + [len(row["kind"]) for row in rows if row["kind"] != EYE_PHOTOS])  # the longest name
+    print(f"  {'kind':<{width + 2}s} {'photos':>6s} {'refused':>8s}  reasons", flush=True)
     for group in (EYE_PHOTOS, SEEN, UNSEEN):
         print(f"  {group}", flush=True)
         for row in (row for row in rows if row["group"] == group):
@@ -257,7 +258,7 @@ def print_rows(rows: list[dict]) -> None:
                 reasons += " (refused by class: " + ", ".join(f"{label} {share}" for label, share in
                                                              row["refused_by_class"].items()) + ")"
             name = "clean" if row["kind"] == EYE_PHOTOS else row["kind"]
-            print(f"    {name:<16s} {row['photos']:6d} {row['refusal_rate']:8.1%}  {reasons}", flush=True)
+            print(f"    {name:<{width}s} {row['photos']:6d} {row['refusal_rate']:8.1%}  {reasons}", flush=True)
 
 
 def print_goals(rows: list[dict]) -> None:
