@@ -48,7 +48,7 @@ def test_the_counters_count_every_answer_and_each_refusal_by_reason():
     assert values[("cataract_unchecked_photos_total", ())] == 1
     refused = {dict(labels)["reason"]: value for (name, labels), value in values.items()
                if name == "cataract_ungradable_photos_total"}
-    assert refused == {"not_an_eye_photo": 1, "too_dark": 2, "too_bright": 0, "blurred": 0, "too_small": 0}
+    assert refused == {"not_an_eye_photo": 1, "too_dark": 2, "too_bright": 0, "blurred": 0, "too_small": 0, "greyscale": 0}
 
 
 def test_metrics_ask_for_the_login_predict_asks_for(tmp_path):
