@@ -6,7 +6,7 @@ contract's decode_image (its decoded height and width are the photo_size the pre
 model sends), resized with resize_for_model, then judged by the gate in JAX
 (train_jax.gradability.measures.gate), the same decision the exported graph makes.
     eye photos    the run's validation photos (RUN/split.json): the false-refusal rate
-    seen kinds    the negatives the gate was designed with (benchmarks/negatives.py)
+    seen kinds    the negatives the gate was designed with (benchmarks/negatives/)
     unseen kinds  negatives used in no choice of the gate, reported apart
 Prints per kind the photos, the share refused and the reasons; then the goals of issue 20:
 >= 90% of non-eye pictures refused (seen kinds and unseen kinds each), <= 5% of clean eye
