@@ -67,10 +67,11 @@ MIN_SCALE_FRACTION = 0.01
 # colourfulness in natural images", 2003.
 
 METHOD = (
-    "Five checks after the photo-size check, each limit a quantile of the run's training photos (no negative "
+    "{count} checks after the photo-size check, each limit a quantile of the run's training photos (no negative "
     "example chooses one): mean luminance below the {q:g} quantile is too dark, above the {upper:g} quantile too "
-    "bright; colourfulness (Hasler and Suesstrunk 2003) below the {q:g} quantile is grey; sharpness (log variance of the Laplacian over the luminance's variance) below the {q:g} quantile is "
-    "blurred; the network's pooled features of blocks {blocks} (global averages, logged above a floor of a tenth "
+    "bright; sharpness (log variance of the Laplacian over the luminance's variance) below the {q:g} quantile is "
+    "blurred; {colour}the network's pooled "
+    "features of blocks {blocks} (global averages, logged above a floor of a tenth "
     "of each one's training mean, then standardised) are not an eye photo "
     "when their smallest squared Mahalanobis distance to a class mean, under one shared covariance shrunk by "
     "Ledoit-Wolf (Lee et al. 2018), is above the {upper:g} quantile of the training photos' distances, each "
@@ -97,8 +98,13 @@ BLIND_SPOTS = (
 )
 
 
-def describe(quantile: float, feature_blocks: tuple[int, ...]) -> str:
-    return METHOD.format(q=quantile, upper=1 - quantile, blocks=list(feature_blocks), folds=CROSS_FIT_FOLDS)
+COLOUR_METHOD = "colourfulness (Hasler and Suesstrunk 2003) below the {q:g} quantile is grey; "
+
+
+def describe(quantile: float, feature_blocks: tuple[int, ...], colour: bool = True) -> str:
+    """The method in words; colour False for a gate fitted before the colour check."""
+    return METHOD.format(count="Five" if colour else "Four", colour=COLOUR_METHOD.format(q=quantile) if colour else "",
+                         q=quantile, upper=1 - quantile, blocks=list(feature_blocks), folds=CROSS_FIT_FOLDS)
 
 
 def at_least_a_share_of_their_mean(values: np.ndarray) -> np.ndarray:
@@ -209,7 +215,8 @@ def refit_limits(run_root: str | Path, quantile: float) -> GateSpec:
                         f"fit it again with `cataract operating-point {run_root} --fit-gate`")
     limits = limits_at(measures, quantile)
     validation = refusals(limits, measures, "validation") if "validation_brightness" in measures else {}
-    spec = dataclasses.replace(spec.with_limits(limits, validation), method=describe(quantile, spec.feature_blocks))
+    method = describe(quantile, spec.feature_blocks, colour=limits.min_colourfulness is not None)
+    spec = dataclasses.replace(spec.with_limits(limits, validation), method=method)
     spec.save(run_root)
     log_gate(spec)
     return spec

@@ -122,3 +122,5 @@ def test_a_gate_fitted_before_the_colour_check_refits_and_reads_back_without_it(
     assert GateSpec.load(tmp_path).limits.min_colourfulness is None
     refitted = refit_limits(tmp_path, 0.05)
     assert refitted.limits.min_colourfulness is None and refitted.limits.min_sharpness > before.limits.min_sharpness
+    assert "colourfulness" not in refitted.method and refitted.method.startswith("Four checks")
+    assert "colourfulness" in fitted().method and fitted().method.startswith("Five checks")
