@@ -21,12 +21,16 @@ from tests.helpers import model_statistics, run_cli, settled_count, start_server
 from cataract_contract import CLASSIFIER
 from tests.slow_model import slow_image, write_slow_repository
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.server]  # every test here runs a real tritonserver
 
 
-@pytest.fixture()
-def slow(slow_triton):
-    return slow_triton
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory):
+    """This file's own slow server (three instances, no batching): requests of other files'
+    tests never land in its counts."""
+    server = start_server(write_slow_repository(tmp_path_factory.mktemp("slow"), instances=3))
+    yield server
+    server.stop()
 
 
 def requests_received(server) -> int:
@@ -35,8 +39,13 @@ def requests_received(server) -> int:
     return statistics["success"]["count"] + statistics["fail"]["count"]
 
 
-def settled_requests_received(server, expected: int) -> int:
-    return settled_count(lambda: requests_received(server), expected)
+def settled_requests_received(server, expected: int = 0, quiet: float = 0.3) -> int:
+    return settled_count(lambda: requests_received(server), expected, quiet=quiet)
+
+
+def baseline_requests_received(server, expected: int = 0) -> int:
+    """requests_received before a test's own requests, once earlier ones are all counted."""
+    return settled_requests_received(server, expected, quiet=1.0)
 
 
 def url_of(server, protocol: str) -> str:
@@ -58,8 +67,9 @@ def predict_with(kind: str, url: str, protocol: str, source, **options):
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_a_timeout_is_reported_as_such_and_never_resent(slow, kind, protocol):
+    start = requests_received(slow)
     predict_with(kind, url_of(slow, protocol), protocol, slow_image(0))  # reads the config: not counted below
-    before = requests_received(slow)
+    before = baseline_requests_received(slow, start + 1)
     with pytest.raises(RequestTimeoutError) as error:
         predict_with(kind, url_of(slow, protocol), protocol, slow_image(2.0), timeout=0.5, retries=3, backoff=0.05)
     message = str(error.value)
@@ -102,7 +112,7 @@ def test_a_full_queue_refuses_at_once_as_busy_and_nothing_is_resent(busy, protoc
     async def flood():
         async with AsyncCataractClient(url_of(busy, protocol), protocol, batch_size=1, concurrency=8, retries=3) as screener:
             await screener.info()
-            before = requests_received(busy)
+            before = baseline_requests_received(busy)
             return await screener.predict_many(photos), before
 
     results, before = asyncio.run(flood())
@@ -141,7 +151,7 @@ def test_a_client_deadline_refuses_a_queued_request_in_time_and_nothing_is_compu
     busy, url = patient, url_of(patient, protocol)
     with CataractClient(url, protocol) as screener:
         screener.info()
-    before_received, before_answered = requests_received(busy), successes(busy)
+    before_received, before_answered = baseline_requests_received(busy), successes(busy)
     with CataractClient(url, protocol, timeout=30) as blocker, ThreadPoolExecutor(1) as pool:
         blocking = pool.submit(blocker.predict, slow_image(3.0))
         time.sleep(0.5)  # the blocking photo is running on the one instance
@@ -165,7 +175,7 @@ def test_a_request_that_waited_its_longest_is_refused_as_busy(tmp_path):
     try:
         with CataractClient(server.grpc_url, batch_size=8, concurrency=4) as screener:
             screener.info()
-            before = requests_received(server)
+            before = baseline_requests_received(server)
             results = screener.predict_many([slow_image(1.0)] * 32)
         answered = [r for r in results if isinstance(r, Prediction)]
         refused = [r for r in results if isinstance(r, ServerBusyError)]
