@@ -65,6 +65,11 @@ MIN_SCALE_FRACTION = 0.01
 # (one of the 299 training photos is grey); the mean chroma (max - min of RGB) refused
 # fewer documents (68%) and more bright eye photos (46%). Hasler and Suesstrunk, "Measuring
 # colourfulness in natural images", 2003.
+# Grey means far below every training photo, so the limit is this share of the quantile: at
+# the bare quantile (the least colourful training photos) dull colour photos were refused
+# as grey, 1 of the demo's 64 validation photos (colourfulness 10.7 against 14.4); grey
+# pictures score about 0 whatever the share.
+GREY_SHARE = 0.5
 
 METHOD = (
     "{count} checks after the photo-size check, each limit a quantile of the run's training photos (no negative "
@@ -98,7 +103,7 @@ BLIND_SPOTS = (
 )
 
 
-COLOUR_METHOD = "colourfulness (Hasler and Suesstrunk 2003) below the {q:g} quantile is grey; "
+COLOUR_METHOD = "colourfulness (Hasler and Suesstrunk 2003) below half its {q:g} quantile is grey; "
 
 
 def describe(quantile: float, feature_blocks: tuple[int, ...], colour: bool = True) -> str:
@@ -153,7 +158,8 @@ def limits_at(measures: dict[str, np.ndarray], quantile: float) -> GateLimits:
         return float(np.quantile(measures[name], q))
 
     # A gate fitted before the colour check stores no colourfulness and stays without it.
-    colour = at("training_colourfulness", quantile) if "training_colourfulness" in measures else None
+    colour = (GREY_SHARE * at("training_colourfulness", quantile) if "training_colourfulness" in measures
+              else None)
     return GateLimits(quantile=quantile, min_brightness=at("training_brightness", quantile),
                       max_brightness=at("training_brightness", 1 - quantile),
                       min_sharpness=at("training_sharpness", quantile),

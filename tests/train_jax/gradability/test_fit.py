@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from train_jax.gradability.fit import cross_fitted_distances, fit_gate, refit_limits, standardised_statistics
+from train_jax.gradability.fit import GREY_SHARE, cross_fitted_distances, fit_gate, refit_limits, standardised_statistics
 from train_jax.gradability.measures import PhotoMeasures, distance_to_means
 from train_jax.gradability.spec import GateSpec
 
@@ -51,7 +51,7 @@ def test_each_limit_is_the_training_photos_quantile():
     assert spec.limits.min_brightness == pytest.approx(np.quantile(measures["training_brightness"], 0.05))
     assert spec.limits.max_brightness == pytest.approx(np.quantile(measures["training_brightness"], 0.95))
     assert spec.limits.min_sharpness == pytest.approx(np.quantile(measures["training_sharpness"], 0.05))
-    assert spec.limits.min_colourfulness == pytest.approx(np.quantile(measures["training_colourfulness"], 0.05))
+    assert spec.limits.min_colourfulness == pytest.approx(GREY_SHARE * np.quantile(measures["training_colourfulness"], 0.05))
     assert spec.limits.max_feature_distance == pytest.approx(np.quantile(measures["training_feature_distance"], 0.95))
 
 
