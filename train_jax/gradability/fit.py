@@ -86,7 +86,7 @@ METHOD = (
 )
 BLIND_SPOTS = (
     "pictures that look like external eye photos to the network pass: on the photos-cpu recipe's run 70% of drawn "
-    "skin close-ups and 56% of drawn microscope slides passed, and real colour photos of a cat, a coffee cup, "
+    "skin close-ups and 62% of drawn microscope slides passed, and real colour photos of a cat, a coffee cup, "
     "motorcycles, a stained tissue slide and two portraits; slit-lamp photos and faces were never measured",
     "mild blur and exposure within the training photos' range pass: on the photos-cpu recipe's run 30% "
     "of eye photos brightened 3-4x still passed",
