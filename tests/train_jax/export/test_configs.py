@@ -155,7 +155,7 @@ def test_each_step_s_queue_fits_the_ensemble_s_latency_budget(tmp_path):
         assert queue.allow_timeout_override and queue.timeout_action == repo.mc.ModelQueuePolicy.REJECT
         return queue.max_queue_size, queue.default_timeout_microseconds / 1e6
 
-    assert policy(preprocess) == (repo.PREPROCESS_MAX_QUEUE, repo.PREPROCESS_QUEUE_TIMEOUT_SECONDS) == (30, 1.0)
+    assert policy(preprocess) == (repo.PREPROCESS_MAX_QUEUE, repo.PREPROCESS_QUEUE_TIMEOUT_SECONDS) == (30, 4.0)
     assert preprocess.max_batch_size == repo.PREPROCESS_MAX_BATCH == 8
     preprocess_part = 2 * preprocess.max_batch_size / repo.PREPROCESS_PHOTOS_PER_SECOND  # the running batch, then its own
     assert policy(embedded) == (repo.CPU_MAX_QUEUE, repo.CPU_QUEUE_TIMEOUT_SECONDS) == (128, 1.9)
