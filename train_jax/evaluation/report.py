@@ -161,7 +161,9 @@ def gradability_section(gate: dict[str, Any] | None, everything: dict[str, Any])
         + "".join(f"<tr><td>{name}</td><td>{m['count']}</td><td>{m['accuracy']:.3f}</td><td>{m['roc_auc']:.3f}</td>"
                   f"<td>{m['recall']:.3f}</td><td>{m['specificity']:.3f}</td></tr>"
                   for name, m in (("graded", graded), ("all", everything))) + "</table>")
-    limits = "".join(f"<tr><td>{e(name)}</td><td>{value:.4g}</td></tr>" for name, value in gate["limits"].items())
+    # A limit of None: the gate was fitted before that check existed, and skips it.
+    limits = "".join(f"<tr><td>{e(name)}</td><td>{'not checked' if value is None else f'{value:.4g}'}</td></tr>"
+                     for name, value in gate["limits"].items())
     refused = "".join(f"<figure>{_thumbnail(photo['file'])}<figcaption>{e(Path(photo['file']).name)}<br>{e(photo['reason'])}"
                       "</figcaption></figure>" for photo in gate["refused_test_photos"][:MISCLASSIFIED_SHOWN])
     blind_spots = "".join(f"<li>{e(spot)}</li>" for spot in gate["blind_spots"])

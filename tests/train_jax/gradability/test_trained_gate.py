@@ -70,3 +70,17 @@ def test_evaluate_reports_refusals_and_the_figures_on_graded_photos_beside_all(t
     assert any(line.startswith("gradability: refused ") for line in summary_lines(report))
     page = (run / "report.html").read_text()
     assert "<h2>Gradability</h2>" in page and "Known blind spots" in page
+
+
+def test_evaluate_reports_a_gate_fitted_before_the_colour_check(tiny_run, synthetic_photos, tmp_path):
+    """Such a gate's file has no colour limit: evaluate judges without the check and its
+    report says so (it crashed formatting the missing limit as a number)."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    gate_file = run / "gradability.json"
+    written = json.loads(gate_file.read_text())
+    del written["limits"]["min_colourfulness"]
+    gate_file.write_text(json.dumps(written))
+    evaluate(run, synthetic_photos / "test")
+    assert json.loads((run / "metrics.json").read_text())["gradability"]["limits"]["min_colourfulness"] is None
+    assert "<tr><td>min_colourfulness</td><td>not checked</td></tr>" in (run / "report.html").read_text()
