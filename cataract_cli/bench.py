@@ -17,6 +17,7 @@ from benchmarks.configs import (
     SoakBenchConfig,
     TrainBenchConfig,
 )
+from benchmarks.negatives import UNSEEN_KINDS
 from benchmarks.recipe import RecipeBenchConfig
 from cataract_cli.commands import add_command
 from cataract_cli.options import JsonOutput, RepositorySettings
@@ -72,8 +73,8 @@ def add_commands(commands) -> None:
         description=(
             "Draw negative sets (noise and textures, documents, scenes, fundus-like images, objects, screenshots, "
             "radiographs, charts, blank surfaces, sketches, eye photos darkened, dimmed, brightened, blurred, "
-            "streaked or shrunk; and kinds used in no choice of the gate, reported apart as unseen: ECG printouts, "
-            "microscope slides, skin close-ups and street maps), decode and resize each as a served photo, "
+            f"streaked or shrunk; and kinds used in no choice of the gate, reported apart as unseen: "
+            f"{', '.join(UNSEEN_KINDS[:-1])} and {UNSEEN_KINDS[-1]}), decode and resize each as a served photo, "
             "and judge them with RUN's gate. Prints per kind the photos, the share refused and the reasons, the "
             "false-refusal rate on the run's validation photos and issue 20's goals; --cost also times the "
             "exported classifier without and with the gate. Exit code 1 if a goal is missed."

@@ -171,7 +171,9 @@ def reason_text(code: int) -> str:
 class GateLimits:
     """The gradability gate's limits, as fitted on one run's training photos: each fitted
     limit is the training photos' `quantile` (lower tail for a minimum, upper for a
-    maximum), so each check alone refuses about that fraction of photos like them."""
+    maximum), so each check alone refuses about that fraction of photos like them; the
+    colour limit is a share of its quantile (train_jax/gradability/fit.py, GREY_SHARE), so it
+    refuses fewer."""
 
     quantile: float
     min_brightness: float

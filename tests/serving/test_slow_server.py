@@ -104,7 +104,6 @@ def busy(tmp_path_factory):
     server.stop()
 
 
-@pytest.mark.server
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_a_full_queue_refuses_at_once_as_busy_and_nothing_is_resent(busy, protocol):
     photos = [slow_image(1.0) for _ in range(8)]
@@ -141,7 +140,6 @@ def patient(tmp_path_factory):
     server.stop()
 
 
-@pytest.mark.server
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_a_client_deadline_refuses_a_queued_request_in_time_and_nothing_is_computed_for_it(patient, protocol):
     """One instance, busy for 3 s with another client's photo; a photo sent meanwhile with a
@@ -167,7 +165,6 @@ def test_a_client_deadline_refuses_a_queued_request_in_time_and_nothing_is_compu
     assert answered == 1, "the server computed a request whose client had stopped waiting"
 
 
-@pytest.mark.server
 def test_a_request_that_waited_its_longest_is_refused_as_busy(tmp_path):
     """Requests of 8 photos, one at a time on one instance, each taking 1 s: with a queue
     timeout of 0.5 s, those still waiting then are refused, whatever room the queue has."""
@@ -186,7 +183,6 @@ def test_a_request_that_waited_its_longest_is_refused_as_busy(tmp_path):
         server.stop()
 
 
-@pytest.mark.server
 def test_the_cli_names_busy_photos_and_answers_the_rest(busy, tmp_path):
     """Sync client, gRPC: 40 photos go as 5 requests of 8, 4 at a time, to one instance
     with room for two waiting requests."""
@@ -201,7 +197,6 @@ def test_the_cli_names_busy_photos_and_answers_the_rest(busy, tmp_path):
     assert errors and all("is busy" in line for line in errors), result.stdout
 
 
-@pytest.mark.server
 def test_overload_benchmark_answers_or_refuses_every_request(tiny_repository, synthetic_photos):
     """The benchmark is a command, not a test; this only proves that it runs and counts."""
     result = run_cli("bench", "overload", "--repository", str(tiny_repository), "--photos", str(synthetic_photos / "test"),

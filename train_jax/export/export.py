@@ -322,14 +322,17 @@ def output_gaps(outputs: dict[str, np.ndarray], probabilities: np.ndarray, heatm
 
 def gate_probes(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The parity photos with photos the gate must refuse after them (black, blurred, noise,
-    and the first photo at a decoded size too small), and each one's photo_size: 0, 0 (not
-    known) for the parity photos, as a raw call sends it, a plausible size for the probes."""
+    the first photo in grey, and the first photo at a decoded size too small), and each
+    one's photo_size: 0, 0 (not known) for the parity photos, as a raw call sends it, a
+    plausible size for the probes."""
     from PIL import Image, ImageFilter
 
     size = images.shape[1]
-    blurred = np.asarray(Image.fromarray(images[0]).filter(ImageFilter.GaussianBlur(size / 16)))
+    first = Image.fromarray(images[0])
+    blurred = np.asarray(first.filter(ImageFilter.GaussianBlur(size / 16)))
     noise = np.random.default_rng(1).integers(0, 256, images.shape[1:], dtype=np.uint8)
-    probes = np.stack([np.zeros_like(images[0]), blurred, noise, images[0]])
+    grey = np.asarray(first.convert("L").convert("RGB"))
+    probes = np.stack([np.zeros_like(images[0]), blurred, noise, grey, images[0]])
     sizes = np.zeros((len(images) + len(probes), 2), np.int32)
     sizes[len(images):] = PHOTO_SIDE
     sizes[-1] = (MIN_PHOTO_SIDE - 1, PHOTO_SIDE)

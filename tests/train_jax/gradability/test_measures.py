@@ -18,6 +18,7 @@ from train_jax.gradability.measures import (
     measure_photos,
     reference_image_measures,
 )
+from tests.train_jax.export import gate_reference
 from train_jax.gradability.spec import GateSpec
 from train_jax.model.vgg16 import VGG16, ModelConfig
 
@@ -33,11 +34,13 @@ def photos(count: int = 6, side: int = 40, seed: int = 0) -> np.ndarray:
     return images
 
 
-def test_jax_image_measures_match_the_numpy_reference():
+def test_jax_image_measures_match_an_independent_float64_reference():
+    """Held to the formulas written out again in float64 (the export tests' reference),
+    not to the module's own numpy path, which shares their code."""
     images = photos()
     images[5] = (255, 0, 0)  # pure red: rg = 255, yb = 127.5 everywhere, no spread
     brightness, colourfulness, sharpness = (np.asarray(value) for value in image_measures(images))
-    expected_brightness, expected_colourfulness, expected_sharpness = reference_image_measures(images)
+    expected_brightness, expected_colourfulness, expected_sharpness = gate_reference.image_measures(images)
     np.testing.assert_allclose(brightness, expected_brightness, rtol=1e-5)
     np.testing.assert_allclose(colourfulness, expected_colourfulness, rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(sharpness, expected_sharpness, atol=1e-4)
