@@ -94,8 +94,9 @@ def model_statistics(server, model: str) -> dict:
 
 def settled_count(read, expected: int = 0, seconds: float = 10.0, quiet: float = 0.3) -> int:
     """read() `quiet` seconds after it reached `expected` (or after `seconds` if it never
-    did): what lands in that pause (a resent request) is in the count returned. Triton counts a request when it releases it, a moment after the client
-    has its answer or refusal: read at once on a loaded machine, a count comes up short.
+    did): what lands in that pause (a resent request) is in the count returned. Triton
+    counts a request when it releases it, a moment after the client has its answer or
+    refusal: read at once on a loaded machine, a count comes up short.
     A count taken before a test's requests (its baseline) waits `quiet` too, so that what
     earlier requests left to count lands before it, not inside the test's difference."""
     deadline = time.monotonic() + seconds
