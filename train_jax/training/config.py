@@ -167,8 +167,20 @@ def write_json(path: Path, values: Any) -> None:
     write_atomically(path, (json.dumps(values, indent=2, sort_keys=True) + "\n").encode())
 
 
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
+def read_json(path: Path) -> dict[str, Any]:
+    """A run folder's JSON object; a missing, damaged or hand-edited file is a UserError
+    naming it, never a traceback."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing: the run folder is incomplete") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path} cannot be read as JSON ({error}): the file is damaged; restore it, "
+                        "or train the run again") from None
+    if not isinstance(values, dict):
+        raise UserError(f"{path} holds a JSON {type(values).__name__}, not the object it was written as: "
+                        "the file is damaged; restore it, or train the run again")
+    return values
 
 
 # A Kubernetes indexed Job gives each pod its index here: the process id.

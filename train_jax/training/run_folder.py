@@ -325,7 +325,13 @@ def read_threshold(paths: RunPaths) -> dict[str, Any]:
     """The decision threshold chosen when training finished, with its rule."""
     if not paths.threshold.is_file():
         raise UserError(f"{paths.threshold} is missing: the run did not finish training")
-    return read_json(paths.threshold)
+    record = read_json(paths.threshold)
+    threshold = record.get("decision_threshold")
+    # A threshold outside [0, 1] would serve one answer for every photo: refuse it, whoever wrote it.
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise UserError(f"{paths.threshold}: decision_threshold {threshold!r} is not a probability between 0 and 1: "
+                        "the file was edited or damaged; restore it, or train the run again")
+    return record
 
 
 def append_epoch_metrics(paths: RunPaths, values: dict[str, Any]) -> None:
