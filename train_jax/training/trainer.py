@@ -90,7 +90,7 @@ from train_jax.training.run_folder import (
 )
 from train_jax.training.steps import EpochMetrics, make_train_step, zero_metrics
 from train_jax.training.threshold import OperatingPoint, log_threshold, roc_auc, threshold_record
-from train_jax.training.verdict import CollapseWatch, judge, write_verdict
+from train_jax.training.verdict import CollapseWatch, judge, read_verdict, write_verdict
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +270,13 @@ class FittedRun:
 
 
 def train(config: TrainConfig, resume: bool = False) -> RunPaths:
+    paths = RunPaths(Path(config.out))
+    # The verdict is the last thing a run writes: resuming a finished run must not choose
+    # its threshold and fit its gate again over what `cataract operating-point` chose since.
+    if resume and paths.config.is_file() and (verdict := read_verdict(paths)) is not None:
+        log.info("%s finished training already (verdict: %s): nothing to resume; its threshold, gate and verdict "
+                 "are kept (`cataract operating-point %s` chooses them again)", paths.root, verdict.text, paths.root)
+        return paths
     return finalize(fit(prepare_run(config, resume)))
 
 
@@ -278,6 +285,14 @@ def train(config: TrainConfig, resume: bool = False) -> RunPaths:
 
 def prepare_run(config: TrainConfig, resume: bool = False) -> PreparedRun:
     paths = RunPaths(Path(config.out))
+    if paths.root.exists() and not paths.root.is_dir():
+        raise UserError(f"--out {paths.root} is a file, not a folder: choose another --out")
+    # A folder with files but neither of a run's first two (split.json, then config.json) is not
+    # a run, killed or finished (the photos' folder, say): a run written there would mix with
+    # its files or overwrite them. Only process 0 asks: the others may start after it wrote.
+    started = paths.split.is_file() or paths.config.is_file()
+    if not resume and is_writer() and not started and paths.root.is_dir() and any(paths.root.iterdir()):
+        raise UserError(f"--out {paths.root} holds files but no training run: choose an empty or new folder")
     has_checkpoints = paths.checkpoints.is_dir() and any(paths.checkpoints.iterdir())
     if resume and not has_checkpoints:
         raise UserError(f"--resume: {paths.root} has no checkpoint to resume from")
