@@ -122,11 +122,12 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
     allow_unproven: export a run that did not learn instead of refusing it."""
     if cpu_precision not in PRECISION_CHOICES:
         raise UserError(f"--cpu-precision must be one of {', '.join(PRECISION_CHOICES)}, got {cpu_precision!r}")
+    repository = Path(repository)
+    check_repository_path(repository)  # before the run loads, not seconds later
     run = load_run(run_dir)
     verdict = read_verdict(run.paths)
     check_verdict(run.paths.root, verdict, allow_unproven)
     gate = GateSpec.load(run.paths.root)  # a run trained before the gate: UserError, how to fit one
-    repository = Path(repository)
     with repository_lock(repository):
         return _export_locked(run, verdict, gate, repository, version, cpu_precision)
 
@@ -143,9 +144,19 @@ def check_verdict(run_dir: Path, verdict: Verdict | None, allow_unproven: bool) 
                     "exported_unproven: true", run_dir, verdict.figures)
 
 
+def check_repository_path(repository: Path) -> None:
+    if repository.exists() and not repository.is_dir():
+        raise UserError(f"--repository {repository} is a file, not a model repository folder")
+
+
 @contextlib.contextmanager
-def repository_lock(repository: Path):
-    """Hold the repository's export lock (waiting for another export to finish first)."""
+def repository_lock(repository: Path, create: bool = True):
+    """Hold the repository's export lock (waiting for another export to finish first);
+    create the repository first, unless `create` is False (rollback: a mistyped path must
+    not leave a folder behind)."""
+    check_repository_path(repository)
+    if not create and not repository.is_dir():
+        raise UserError(f"--repository {repository} does not exist: export a run there first")
     repository.mkdir(parents=True, exist_ok=True)
     with open(repository / LOCK_FILE, "w") as lock:
         try:

@@ -31,7 +31,7 @@ def rollback(repository: str | Path, version: int | None) -> RollbackResult:
     """Serve `version`, or the newest with `version=None` (ending a pin)."""
     repository = Path(repository)
     model_dir = repository / CLASSIFIER
-    with repository_lock(repository):
+    with repository_lock(repository, create=False):
         versions = version_numbers(model_dir)
         if not versions:
             raise UserError(f"{model_dir} holds no exported version: nothing to roll back to")
