@@ -15,6 +15,17 @@ from train_jax.settings import check_settings, setting
 PHOTOS_HELP = "folder of photos to send (searched recursively; up to 64 used)"
 
 
+def integers(flag: str, text: str | None, minimum: int) -> list[int] | None:
+    """A flag's comma-separated integers, each at least `minimum` (None stays None); a typo
+    is a UserError naming the flag before anything runs."""
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and int(part) >= minimum for part in parts):
+        raise UserError(f"{flag} takes comma-separated integers >= {minimum}, got {text!r}")
+    return [int(part) for part in parts]
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainBenchConfig:
     image_size: int | None = setting(None, "square input side (default: 224 on GPUs, 64 on CPU)")
@@ -38,6 +49,7 @@ class TrainBenchConfig:
 
     def __post_init__(self):
         check_settings(self)
+        integers("--batch-sizes", self.batch_sizes, 1)
         if self.end_to_end and self.data is None:
             raise UserError("--end-to-end reads photos: give --data DIR")
 
@@ -53,6 +65,7 @@ class InferenceBenchConfig:
     def __post_init__(self):
         check_settings(self)
         check_image_size(self.image_size)
+        integers("--batch-sizes", self.batch_sizes, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +79,7 @@ class InputBenchConfig:
 
     def __post_init__(self):
         check_settings(self)
+        integers("--workers", self.workers, 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,12 +108,11 @@ class ServeBenchConfig:
 
     def __post_init__(self):
         check_settings(self)
-        if not all(level.strip().isdigit() and int(level) >= 1 for level in self.concurrency.split(",")):
-            raise UserError(f"--concurrency takes comma-separated integers >= 1, got {self.concurrency!r}")
+        integers("--concurrency", self.concurrency, 1)
 
     @property
     def levels(self) -> list[int]:
-        return [int(level) for level in self.concurrency.split(",")]
+        return integers("--concurrency", self.concurrency, 1)
 
 
 def concurrency_setting(default: int) -> int:

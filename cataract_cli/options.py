@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cataract_contract import CLASSIFIER, PRECISION_CHOICES
+from cataract_contract import CLASSIFIER, MIN_PHOTO_SIDE, PRECISION_CHOICES
 from client.triton_client import PROTOCOLS, TRANSPORTS
 from doors.access import SESSION_HOURS
 from serving.embedded import DEFAULT_POLL_SECONDS, ServerOptions
@@ -30,12 +30,21 @@ class GlobalSettings:
 # -- shared by several commands ----------------------------------------------------------------
 
 
+def check_output_file(flag: str, path: str | None) -> None:
+    """Refuse an output FILE that is a folder before the command works for minutes."""
+    if path is not None and Path(path).is_dir():
+        raise UserError(f"{flag} {path} is a folder: give the file to write, e.g. {Path(path) / 'report'}")
+
+
 @dataclasses.dataclass(frozen=True)
 class JsonOutput:
     """Where a command writes its results as JSON (`--json` prints JSON, see main.py)."""
 
     json_out: str | None = setting(None, "also write the results as JSON to FILE", metavar="FILE",
                                    deprecated_alias="--json")
+
+    def __post_init__(self):
+        check_output_file("--json-out", self.json_out)
 
     def write(self, results: dict[str, Any]) -> None:
         if self.json_out is not None:
@@ -103,7 +112,10 @@ class SynthSettings:
     n: int = setting(200, "number of photos")
     seed: int = setting(0, "random seed")
     test_fraction: float = setting(0.2, "share of photos in test/")
-    height: int = setting(256, "photo height in pixels")
+    height: int = setting(256, "photo height in pixels (at least the served photo-size limit)", minimum=MIN_PHOTO_SIDE)
+
+    def __post_init__(self):
+        check_settings(self)  # --n and --test-fraction are checked where the photos are drawn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +130,7 @@ class AuditSettings:
 
     def __post_init__(self):
         check_settings(self)
+        check_output_file("--html", self.html)
 
 
 # -- training ------------------------------------------------------------------------------------
