@@ -165,8 +165,8 @@ def change_gate(run_root: Path, settings: OperatingPointSettings) -> dict[str, A
         return dataclasses.asdict(GateSpec.load(run_root).limits) if GateSpec.exists(run_root) else None
 
     before = limits()
-    if settings.fit_gate:
-        fit.fit_gate_for_run(run_root)
+    if settings.fit_gate:  # fitted again at the quantile a clinic chose before, unless told another
+        fit.fit_gate_for_run(run_root, quantile=before["quantile"] if before else fit.DEFAULT_QUANTILE)
     if settings.gate_quantile is not None:
         fit.refit_limits(run_root, settings.gate_quantile)
     return {"before": before, "after": limits()}

@@ -44,6 +44,8 @@ DEFAULT_QUANTILE = 0.005
 # recipe) refused all 40 noise images at that quantile, block 5 alone 30 of them.
 DEFAULT_FEATURE_BLOCKS = (1, 2, 3, 4, 5)
 CROSS_FIT_FOLDS = 5
+# Above this share of clean validation photos refused, the log warns (issue 20's goal for clean photos).
+MAX_VALIDATION_REFUSALS = 0.05
 # The pooled features enter the distance as log(feature + floor), the floor this share of
 # the feature's mean over the training photos. Averages of ReLU outputs are positive and
 # skewed, and a picture unlike the training photos leaves many of them near zero, where
@@ -273,5 +275,10 @@ def log_gate(spec: GateSpec) -> None:
     log.info("  not an eye photo above feature distance %.1f", limits.max_feature_distance)
     if validation:
         reasons = ", ".join(f"{name} {count}" for name, count in validation["by_reason"].items() if count) or "none"
-        log.info("  refuses %d of %d validation photos (%.1f%%; %s)", validation["refused"], validation["photos"],
-                 100 * validation["refusal_rate"], reasons)
+        # Every validation photo is a clean eye photo: refusing many of them is a gate too strict to use.
+        strict = validation["refusal_rate"] > MAX_VALIDATION_REFUSALS
+        (log.warning if strict else log.info)(
+            "  refuses %d of %d validation photos (%.1f%%; %s)%s", validation["refused"], validation["photos"],
+            100 * validation["refusal_rate"], reasons,
+            f": more than {MAX_VALIDATION_REFUSALS:.0%} of clean eye photos would be sent back to be retaken; "
+            "a smaller --gate-quantile loosens it" if strict else "")
