@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -93,6 +94,9 @@ def test_the_gate_is_refitted_stricter_or_fitted_for_a_run_without_one(run, caps
     after = GateSpec.load(run).limits
     assert gate["before"]["quantile"] == before.quantile and gate["after"]["quantile"] == after.quantile == 0.05
     assert after.min_brightness >= before.min_brightness and after.max_feature_distance <= before.max_feature_distance
+    # Fitted again (new weights, say), the gate keeps the quantile the clinic chose.
+    assert main(["operating-point", str(run), "--fit-gate", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["gate"]["after"]["quantile"] == 0.05
 
     (run / "gradability.json").unlink()
     (run / "gradability.npz").unlink()
@@ -100,6 +104,14 @@ def test_the_gate_is_refitted_stricter_or_fitted_for_a_run_without_one(run, caps
     out = capsys.readouterr().out
     assert GateSpec.exists(run) and "gradability gate limits (RUN/gradability.json):" in out
     assert "  quantile: none -> " in out
+
+
+def test_a_gate_that_refuses_many_clean_photos_is_warned_about(run, capsys, caplog):
+    with caplog.at_level(logging.INFO):
+        assert main(["operating-point", str(run), "--gate-quantile", "0.45"]) == 0
+    refused = GateSpec.load(run).validation["refusal_rate"]
+    assert refused > 0.05  # almost half of each measure's range is refused
+    assert "more than 5% of clean eye photos would be sent back to be retaken" in caplog.text
 
 
 @pytest.mark.parametrize("command", [["operating-point", "RUN", "--operating-point", "sensitivity=1.5"],

@@ -158,8 +158,15 @@ def test_rollback_refuses_what_it_cannot_serve(two_versions, tmp_path):
     with pytest.raises(UserError, match="no model.savedmodel: it is not a complete export"):
         rollback(copy, 9)
     assert {path: path.read_bytes() for path in repository.rglob("*.pbtxt")} == before, "a refused rollback changed a config"
+    (tmp_path / "empty").mkdir()
     empty = run_cli("rollback", "--repository", str(tmp_path / "empty"), "--latest")
     assert empty.returncode == 2 and "holds no exported version" in empty.stderr
+    with pytest.raises(UserError, match="does not exist: export a run there first"):
+        rollback(tmp_path / "mistyped", None)
+    assert not (tmp_path / "mistyped").exists()  # a mistyped path leaves no folder behind
+    (tmp_path / "a_file").write_text("mine")
+    with pytest.raises(UserError, match="is a file, not a model repository folder"):
+        rollback(tmp_path / "a_file", None)
 
 
 def test_rollback_refuses_a_card_that_lacks_a_field(two_versions, tmp_path):
