@@ -82,6 +82,7 @@ from train_jax.training.run_folder import (
     RunPaths,
     append_epoch_metrics,
     checkpoint_manager,
+    checkpoint_problem,
     forget_epochs_after,
     intact_checkpoint,
     restore_progress,
@@ -90,7 +91,7 @@ from train_jax.training.run_folder import (
 )
 from train_jax.training.steps import EpochMetrics, make_train_step, zero_metrics
 from train_jax.training.threshold import OperatingPoint, log_threshold, roc_auc, threshold_record
-from train_jax.training.verdict import CollapseWatch, judge, read_verdict, write_verdict
+from train_jax.training.verdict import CollapseWatch, Verdict, judge, read_verdict, write_verdict
 
 log = logging.getLogger(__name__)
 
@@ -271,13 +272,31 @@ class FittedRun:
 
 def train(config: TrainConfig, resume: bool = False) -> RunPaths:
     paths = RunPaths(Path(config.out))
-    # The verdict is the last thing a run writes: resuming a finished run must not choose
-    # its threshold and fit its gate again over what `cataract operating-point` chose since.
-    if resume and paths.config.is_file() and (verdict := read_verdict(paths)) is not None:
-        log.info("%s finished training already (verdict: %s): nothing to resume; its threshold, gate and verdict "
-                 "are kept (`cataract operating-point %s` chooses them again)", paths.root, verdict.text, paths.root)
+    # Resuming a finished run must not choose its threshold and fit its gate again over what
+    # `cataract operating-point` chose since; one with a damaged checkpoint resumes to mend it.
+    if resume and (verdict := finished_and_intact(paths)) is not None:
+        log.info("%s finished training already (verdict: %s) and its checkpoints are intact: nothing to resume; "
+                 "its threshold, gate and verdict are kept (`cataract operating-point %s --operating-point RULE` "
+                 "or `--fit-gate` chooses them again)", paths.root, verdict.text, paths.root)
         return paths
     return finalize(fit(prepare_run(config, resume)))
+
+
+def finished_and_intact(paths: RunPaths) -> Verdict | None:
+    """The verdict of a run that finished (the verdict is the last thing training writes)
+    and whose newest and best checkpoints are as they were saved; None when resuming it
+    has work to do."""
+    if not paths.config.is_file() or (verdict := read_verdict(paths)) is None:
+        return None
+    manager = checkpoint_manager(paths, read_only=True)
+    try:
+        latest = manager.latest_step()
+        if latest is None or checkpoint_problem(paths, latest):
+            return None
+        best = int(restore_progress(manager, latest)["best_epoch"])
+    finally:
+        manager.close()
+    return None if checkpoint_problem(paths, best) else verdict
 
 
 # -- stage 1: prepare ---------------------------------------------------------------------
@@ -289,10 +308,12 @@ def prepare_run(config: TrainConfig, resume: bool = False) -> PreparedRun:
         raise UserError(f"--out {paths.root} is a file, not a folder: choose another --out")
     # A folder with files but neither of a run's first two (split.json, then config.json) is not
     # a run, killed or finished (the photos' folder, say): a run written there would mix with
-    # its files or overwrite them. Only process 0 asks: the others may start after it wrote.
+    # its files or overwrite them. Every process asks, and all answer alike: process 0 writes
+    # split.json before anything else, and only after this check.
     started = paths.split.is_file() or paths.config.is_file()
-    if not resume and is_writer() and not started and paths.root.is_dir() and any(paths.root.iterdir()):
-        raise UserError(f"--out {paths.root} holds files but no training run: choose an empty or new folder")
+    if not resume and not started and (foreign := foreign_files(paths.root)):
+        raise UserError(f"--out {paths.root} holds files but no training run (e.g. {foreign[0].name}): "
+                        "choose an empty or new folder")
     has_checkpoints = paths.checkpoints.is_dir() and any(paths.checkpoints.iterdir())
     if resume and not has_checkpoints:
         raise UserError(f"--resume: {paths.root} has no checkpoint to resume from")
@@ -332,6 +353,13 @@ def prepare_run(config: TrainConfig, resume: bool = False) -> PreparedRun:
         parallel=parallel, local=local, resume=resume_point,
         cache_block=POOLINGS - config.unfreeze_blocks if config.augmented_views else 0,
     )
+
+
+def foreign_files(folder: Path) -> list[Path]:
+    """What a folder holds besides hidden files and a new volume's lost+found, sorted."""
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if not path.name.startswith(".") and path.name != "lost+found")
 
 
 def find_resume_point(paths: RunPaths, requested: TrainConfig) -> ResumePoint:
