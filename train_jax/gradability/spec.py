@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +90,19 @@ class GateSpec:
         root = Path(run_root)
         if not cls.exists(root):
             raise UserError(f"{root / SPEC_FILE} is missing: the run has no gradability gate ({FIT_GATE_HINT})")
-        described = json.loads((root / SPEC_FILE).read_text())
-        with np.load(root / ARRAYS_FILE) as arrays:
-            values = {name: np.asarray(arrays[name], np.float32) for name in ARRAY_FIELDS}
-            if FLOOR_FIELD in arrays:
-                values[FLOOR_FIELD] = np.asarray(arrays[FLOOR_FIELD], np.float32)
-            training, validation = ({name: np.asarray(arrays[name]) for name in names if name in arrays}
-                                    for names in (TRAINING_MEASURES, VALIDATION_MEASURES))
-        return cls(limits=GateLimits(**described["limits"]), feature_blocks=tuple(described["feature_blocks"]),
-                   method=described.get("method", ""), blind_spots=tuple(described.get("blind_spots", ())),
-                   validation=described.get("validation", {}), training_measures=training,
-                   validation_measures=validation, **values)
+        try:
+            described = json.loads((root / SPEC_FILE).read_text())
+            with np.load(root / ARRAYS_FILE) as arrays:
+                values = {name: np.asarray(arrays[name], np.float32) for name in ARRAY_FIELDS}
+                if FLOOR_FIELD in arrays:
+                    values[FLOOR_FIELD] = np.asarray(arrays[FLOOR_FIELD], np.float32)
+                training, validation = ({name: np.asarray(arrays[name]) for name in names if name in arrays}
+                                        for names in (TRAINING_MEASURES, VALIDATION_MEASURES))
+            return cls(limits=GateLimits(**described["limits"]), feature_blocks=tuple(described["feature_blocks"]),
+                       method=described.get("method", ""), blind_spots=tuple(described.get("blind_spots", ())),
+                       validation=described.get("validation", {}), training_measures=training,
+                       validation_measures=validation, **values)
+        # A hand-edited or truncated file: JSON or zip errors, missing or mistyped fields.
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as error:
+            raise UserError(f"{root}'s gradability gate ({SPEC_FILE}, {ARRAYS_FILE}) is damaged "
+                            f"({type(error).__name__}: {error}): {FIT_GATE_HINT}") from None

@@ -219,7 +219,10 @@ def checkpoint_problem(paths: RunPaths, step: int) -> str | None:
     record = paths.checksums / f"{step}.json"
     if not record.is_file():
         return "it was never completely recorded (no checksum file)"
-    expected = read_json(record)
+    try:
+        expected = read_json(record)
+    except UserError:
+        return "its checksum record is damaged"
     actual = checkpoint_file_digests(paths, step)
     changed = sorted(name for name in expected if actual.get(name) != expected[name])
     if changed:
