@@ -21,7 +21,7 @@ def integers(flag: str, text: str | None, minimum: int) -> list[int] | None:
     if text is None:
         return None
     parts = [part.strip() for part in text.split(",")]
-    if not all(part.isdigit() and int(part) >= minimum for part in parts):
+    if not all(part.isdecimal() and part.isascii() and int(part) >= minimum for part in parts):
         raise UserError(f"{flag} takes comma-separated integers >= {minimum}, got {text!r}")
     return [int(part) for part in parts]
 
@@ -53,6 +53,10 @@ class TrainBenchConfig:
         if self.end_to_end and self.data is None:
             raise UserError("--end-to-end reads photos: give --data DIR")
 
+    @property
+    def batches(self) -> list[int] | None:
+        return integers("--batch-sizes", self.batch_sizes, 1)
+
 
 @dataclasses.dataclass(frozen=True)
 class InferenceBenchConfig:
@@ -67,6 +71,10 @@ class InferenceBenchConfig:
         check_image_size(self.image_size)
         integers("--batch-sizes", self.batch_sizes, 1)
 
+    @property
+    def batches(self) -> list[int]:
+        return integers("--batch-sizes", self.batch_sizes, 1)
+
 
 @dataclasses.dataclass(frozen=True)
 class InputBenchConfig:
@@ -80,6 +88,10 @@ class InputBenchConfig:
     def __post_init__(self):
         check_settings(self)
         integers("--workers", self.workers, 0)
+
+    @property
+    def worker_counts(self) -> list[int] | None:
+        return integers("--workers", self.workers, 0)
 
 
 @dataclasses.dataclass(frozen=True)

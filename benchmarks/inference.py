@@ -29,7 +29,7 @@ def run_inference_benchmark(config: InferenceBenchConfig) -> dict:
           f"{device_description()}")
     print(f"{'batch':>6s} {'images/s':>10s} {'ms/batch':>9s} {'TFLOP/s':>8s}")
     figures = []
-    for batch in [int(b) for b in config.batch_sizes.split(",")]:
+    for batch in config.batches:
         images = jax.device_put(random_photos(batch, config.image_size)[0])
         flops = step_flops(predict, state, images)
         compiled = predict.lower(state, images).compile()

@@ -26,7 +26,7 @@ def run_input_benchmark(config: InputBenchConfig) -> dict:
     records = discover(config.data)["train"]
     if len(records) < config.batch_size:
         raise UserError(f"{config.data} has {len(records)} training photos, fewer than a batch of {config.batch_size}")
-    counts = [int(w) for w in (config.workers or f"0,{min(16, os.cpu_count() or 1)}").split(",")]
+    counts = config.worker_counts or [0, min(16, os.cpu_count() or 1)]
     print(f"input pipeline, images/s | {len(records)} photos of {config.data}, {config.image_size}x{config.image_size}, "
           f"batch {config.batch_size}, fresh augmentation | {device_description()}")
     epochs = max(1, -(-config.images // len(records)))

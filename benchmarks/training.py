@@ -209,7 +209,7 @@ def run_training_benchmark(config: TrainBenchConfig) -> dict:
     accelerated = jax.default_backend() != "cpu"
     size = config.image_size or (224 if accelerated else 64)
     check_image_size(size)
-    batches = [int(b) for b in (config.batch_sizes or ("64,256" if accelerated else "32")).split(",")]
+    batches = config.batches or ([64, 256] if accelerated else [32])
     dtype = resolve_compute_dtype(config.compute_dtype, jax.default_backend())
     # Keras times the full VGG16 only.
     use_keras = not (config.skip_keras or accelerated) and config.width == 1 and keras_available()
@@ -329,7 +329,7 @@ def run_end_to_end_benchmark(config: TrainBenchConfig) -> dict:
     recipe = TrainConfig(data=config.data, out="", workers=config.workers)
     chosen = recipe.resolved(jax.default_backend(), 1, 1, os.cpu_count() or 1,
                              int(len(records) * (1 - recipe.validation_fraction)))
-    batch = max(int(b) for b in config.batch_sizes.split(",")) if config.batch_sizes else chosen.batch_size
+    batch = max(config.batches) if config.batches else chosen.batch_size
     if len(records) < batch:
         raise UserError(f"{config.data} has {len(records)} training photos, fewer than a batch of {batch}")
     print(f"training end to end | {len(records)} photos of {config.data}, {size}x{size}, {network(config.width)}, "

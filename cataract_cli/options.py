@@ -33,7 +33,7 @@ class GlobalSettings:
 def check_output_file(flag: str, path: str | None) -> None:
     """Refuse an output FILE that is a folder before the command works for minutes."""
     if path is not None and Path(path).is_dir():
-        raise UserError(f"{flag} {path} is a folder: give the file to write, e.g. {Path(path) / 'report'}")
+        raise UserError(f"{flag} {path} is a folder: give the file to write, e.g. {Path(path) / ('report.html' if flag == '--html' else 'results.json')}")
 
 
 @dataclasses.dataclass(frozen=True)

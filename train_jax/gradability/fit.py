@@ -281,4 +281,4 @@ def log_gate(spec: GateSpec) -> None:
             "  refuses %d of %d validation photos (%.1f%%; %s)%s", validation["refused"], validation["photos"],
             100 * validation["refusal_rate"], reasons,
             f": more than {MAX_VALIDATION_REFUSALS:.0%} of clean eye photos would be sent back to be retaken; "
-            "a smaller --gate-quantile loosens it" if strict else "")
+            "`cataract operating-point RUN --gate-quantile Q` with a smaller Q loosens it" if strict else "")
