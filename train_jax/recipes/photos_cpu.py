@@ -32,8 +32,9 @@ a random head at 1e-4 and dropout 0.5 (validation AUC 0.836), and 0.844 with the
 dropout 0.5 (validation AUC 0.947, training loss 3.1 under dropout). Validation (74 photos)
 is too small to choose between recipes whose held-out AUCs differ by less than its noise.
 Orthogonal kernels for the random base (2026-12-02) raised the probe's cross-validated AUC
-on the training pool but gave held-out AUC 0.914, 0.948, 0.805, and left the gradability
-gate's feature distance refusing almost no drawn scenes: kept He-normal (README).
+on the training pool; on the held-out fold they gave 0.914, 0.948, 0.805 (spread 0.142, the
+minimum further from the goal), and the gradability gate then refused no drawn scenes or
+objects: He-normal kept (README).
 """
 
 

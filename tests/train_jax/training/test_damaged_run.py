@@ -46,6 +46,7 @@ def error_of(argv: list[str], capsys) -> str:
     ("threshold.json", "garbage", "threshold.json cannot be read as JSON"),
     ("threshold.json", json.dumps({"decision_threshold": 1.7, "best_epoch": 1}), "decision_threshold 1.7 is not a probability"),
     ("threshold.json", json.dumps({"decision_threshold": "high", "best_epoch": 1}), "decision_threshold 'high' is not a probability"),
+    ("gradability.json", '{"limits": {', "gradability gate (gradability.json, gradability.npz) is damaged"),
 ])
 def test_evaluate_export_and_operating_point_name_a_damaged_run_file(tiny_run, synthetic_photos, tmp_path, capsys, name,
                                                                     text, expected):
@@ -85,6 +86,26 @@ def test_resuming_a_finished_run_keeps_the_threshold_chosen_since(tiny_run, tmp_
         assert main([*train_command(config), "--resume"]) == 0
     assert "finished training already" in caplog.text
     assert {name: (run / name).read_bytes() for name in chosen} == chosen
+
+
+def test_a_damaged_checksum_record_is_a_damaged_checkpoint_not_an_error(tiny_run, tmp_path):
+    from train_jax.training.run_folder import RunPaths, checkpoint_problem
+
+    run = copy_of(tiny_run, tmp_path)
+    record = sorted((run / "checksums").glob("*.json"))[-1]
+    record.write_text("{")
+    assert checkpoint_problem(RunPaths(run), int(record.stem)) == "its checksum record is damaged"
+
+
+def test_hidden_files_and_lost_and_found_leave_an_out_folder_free_for_a_run(tmp_path):
+    from train_jax.training.trainer import foreign_files
+
+    volume = tmp_path / "volume"
+    (volume / "lost+found").mkdir(parents=True)
+    (volume / ".gitkeep").write_text("")
+    assert foreign_files(volume) == []
+    (volume / "notes.txt").write_text("mine")
+    assert foreign_files(volume) == [volume / "notes.txt"]
 
 
 def test_train_refuses_an_out_that_holds_other_files_or_is_a_file(synthetic_photos, tmp_path, capsys):
