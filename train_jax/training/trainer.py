@@ -322,7 +322,6 @@ def prepare_run(config: TrainConfig, resume: bool = False) -> PreparedRun:
     resume_point = find_resume_point(paths, config) if resume else None
     if resume_point is not None:
         config = resume_point.config
-    paths.root.mkdir(parents=True, exist_ok=True)
 
     splits = photos.discover(config.data)
     if "train" not in splits:
@@ -336,6 +335,8 @@ def prepare_run(config: TrainConfig, resume: bool = False) -> PreparedRun:
         train_images, validation_images = new_split(config, paths, scanned, test, unreadable)
         config = config.resolved(jax.default_backend(), jax.device_count(), jax.process_count(), os.cpu_count() or 1,
                                  len(train_images))
+    # Made only once the photos were found and split: a mistyped --data leaves no empty run folder.
+    paths.root.mkdir(parents=True, exist_ok=True)
     if len(train_images) < config.batch_size:
         raise UserError(f"--batch-size {config.batch_size} is larger than the {len(train_images)} training photos")
     if config.augmented_views and jax.process_count() > 1:

@@ -113,6 +113,9 @@ def test_train_refuses_an_out_that_holds_other_files_or_is_a_file(synthetic_phot
     photos_as_out = tiny_config(synthetic_photos, synthetic_photos, epochs=1)
     assert "holds files but no training run" in error_of(train_command(photos_as_out), capsys)
     assert sorted(path.relative_to(synthetic_photos) for path in synthetic_photos.rglob("*")) == before
+    missing_data = tiny_config(tmp_path / "no-such-photos", tmp_path / "new-run", epochs=1)
+    assert "does not exist" in error_of(train_command(missing_data), capsys)
+    assert not (tmp_path / "new-run").exists()  # a mistyped --data leaves no empty run folder
     a_file = tmp_path / "notes.txt"
     a_file.write_text("mine")
     assert "is a file, not a folder" in error_of(train_command(tiny_config(synthetic_photos, a_file, epochs=1)), capsys)
