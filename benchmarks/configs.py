@@ -49,7 +49,7 @@ class TrainBenchConfig:
 
     def __post_init__(self):
         check_settings(self)
-        integers("--batch-sizes", self.batch_sizes, 1)
+        self.batches  # noqa: B018  (parsed once here, so a typo fails before anything runs)
         if self.end_to_end and self.data is None:
             raise UserError("--end-to-end reads photos: give --data DIR")
 
@@ -69,7 +69,7 @@ class InferenceBenchConfig:
     def __post_init__(self):
         check_settings(self)
         check_image_size(self.image_size)
-        integers("--batch-sizes", self.batch_sizes, 1)
+        self.batches  # noqa: B018  (parsed here, so a typo fails before anything runs)
 
     @property
     def batches(self) -> list[int]:
@@ -87,7 +87,7 @@ class InputBenchConfig:
 
     def __post_init__(self):
         check_settings(self)
-        integers("--workers", self.workers, 0)
+        self.worker_counts  # noqa: B018  (parsed here, so a typo fails before anything runs)
 
     @property
     def worker_counts(self) -> list[int] | None:
@@ -120,7 +120,7 @@ class ServeBenchConfig:
 
     def __post_init__(self):
         check_settings(self)
-        integers("--concurrency", self.concurrency, 1)
+        self.levels  # noqa: B018  (parsed here, so a typo fails before anything runs)
 
     @property
     def levels(self) -> list[int]:

@@ -30,10 +30,10 @@ class GlobalSettings:
 # -- shared by several commands ----------------------------------------------------------------
 
 
-def check_output_file(flag: str, path: str | None) -> None:
+def check_output_file(flag: str, path: str | None, example: str) -> None:
     """Refuse an output FILE that is a folder before the command works for minutes."""
     if path is not None and Path(path).is_dir():
-        raise UserError(f"{flag} {path} is a folder: give the file to write, e.g. {Path(path) / ('report.html' if flag == '--html' else 'results.json')}")
+        raise UserError(f"{flag} {path} is a folder: give the file to write, e.g. {Path(path) / example}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +44,7 @@ class JsonOutput:
                                    deprecated_alias="--json")
 
     def __post_init__(self):
-        check_output_file("--json-out", self.json_out)
+        check_output_file("--json-out", self.json_out, "results.json")
 
     def write(self, results: dict[str, Any]) -> None:
         if self.json_out is not None:
@@ -130,7 +130,7 @@ class AuditSettings:
 
     def __post_init__(self):
         check_settings(self)
-        check_output_file("--html", self.html)
+        check_output_file("--html", self.html, "report.html")
 
 
 # -- training ------------------------------------------------------------------------------------
