@@ -23,6 +23,8 @@ Signature `serving_default`:
     -> heatmap       float32 [batch, size/32, size/32]: class-activation map, the per-position
                      evidence for cataract over normal (its mean plus the bias gap is the
                      model's logit difference); positive values push towards "cataract".
+                     A head that reads earlier blocks too (ModelConfig.head_blocks) adds
+                     their evidence, each averaged down to this grid, so the identity holds.
     -> gradable      bool [batch, 1] and
     -> ungradable_reason int32 [batch, 1] (an UngradableReason, 0 = gradable): the
                      gradability gate of a GateSpec (train_jax/gradability/spec.py), its
@@ -92,6 +94,7 @@ def build_module(model: VGG16, threshold: float = 0.5, gate: GateSpec | None = N
     arrays = flax_arrays(model)
     blocks = [len(block) for block in model.blocks]
     feature_blocks = () if gate is None else gate.feature_blocks
+    head_blocks = config.head_block_indices()  # 0-based
     cataract, normal = CATARACT, 1 - CATARACT  # two classes
 
     class CataractClassifier(tf.Module):
@@ -112,7 +115,7 @@ def build_module(model: VGG16, threshold: float = 0.5, gate: GateSpec | None = N
         def classify(self, image):
             """The network's outputs, and the pooled features of the gate's blocks (by number)."""
             x = self._normalise(image)
-            index, pooled = 0, {}
+            index, pooled, head_maps = 0, {}, []
             for number, conv_count in enumerate(blocks, start=1):
                 for _ in range(conv_count):
                     x = tf.nn.conv2d(x, self.kernels[index], strides=1, padding="SAME")
@@ -121,11 +124,27 @@ def build_module(model: VGG16, threshold: float = 0.5, gate: GateSpec | None = N
                 x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="VALID")
                 if number in feature_blocks:
                     pooled[number] = tf.reduce_mean(x, axis=[1, 2])
-            logits = tf.matmul(tf.reduce_mean(x, axis=[1, 2]), self.head_kernel) + self.head_bias + self.operating_point
+                if number - 1 in head_blocks:
+                    head_maps.append(x)
+            head_inputs = tf.concat([tf.reduce_mean(m, axis=[1, 2]) for m in head_maps], axis=1)
+            logits = tf.matmul(head_inputs, self.head_kernel) + self.head_bias + self.operating_point
+            return {OUTPUT_PROBABILITIES: tf.nn.softmax(logits), OUTPUT_HEATMAP: self._heatmap(head_maps)}, pooled
+
+        def _heatmap(self, head_maps):
+            """VGG16.class_activation_map: each head block's evidence, averaged down to the last grid, summed."""
             direction = self.head_kernel[:, cataract : cataract + 1] - self.head_kernel[:, normal : normal + 1]
             side = config.image_size // 2**POOLINGS
-            heatmap = tf.reshape(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), direction), [-1, side, side])
-            return {OUTPUT_PROBABILITIES: tf.nn.softmax(logits), OUTPUT_HEATMAP: heatmap}, pooled
+            heatmap, offset = 0.0, 0
+            for feature_map in head_maps:
+                count, block_side = feature_map.shape[-1], feature_map.shape[1]
+                step = block_side // side
+                evidence = tf.matmul(tf.reshape(feature_map, [-1, count]), direction[offset : offset + count])
+                if step == 1:  # the last block: the graph of a VGG16 head, as before head blocks existed
+                    heatmap += tf.reshape(evidence, [-1, side, side])
+                else:
+                    heatmap += tf.reduce_mean(tf.reshape(evidence, [-1, side, step, side, step]), axis=[2, 4])
+                offset += count
+            return heatmap
 
     module = CataractClassifier()
     image_spec = tf.TensorSpec([None, config.image_size, config.image_size, 3], tf.uint8, name=INPUT_IMAGE)

@@ -75,6 +75,10 @@ class TrainConfig:
     clip_norm: float = setting(1.0, "clip gradients by global norm; 0: off", minimum=0.0)
     label_smoothing: float = setting(0.1, "label smoothing of the cross-entropy", minimum=0.0, below=1.0)
     dropout: float = setting(0.5, "dropout before the dense layer", minimum=0.0, below=1.0)
+    # On a frozen random base, block 4's averages beside block 5's separate the classes
+    # better (train_jax/recipes/photos_cpu.py).
+    head_blocks: int = setting(1, "the dense layer reads the global averages of this many of the last blocks "
+                                  "(1: block 5's only, as VGG16)", minimum=1, maximum=POOLINGS)
     patience: int = setting(3, "early stopping patience in epochs, each phase against its own best", minimum=1)
     validation_fraction: float = setting(0.2, "share of train/ held out for validation", minimum=1e-6, below=1.0)
     # A screening aid must not miss cases: by default the threshold finds 90% of the

@@ -27,7 +27,6 @@ from tqdm import tqdm
 
 from cataract_contract import CATARACT
 from train_jax.data.pipeline import epoch_batches
-from train_jax.model.architecture import POOLINGS
 from train_jax.training.predict import pad_batch
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ MIN_SCALE_FRACTION = 0.01
 
 
 def pooled_features(run, cache) -> tuple[np.ndarray, np.ndarray]:
-    """The head's inputs (globally averaged last-block features, before dropout) for every
+    """The head's inputs (the head blocks' global averages, before dropout) for every
     training photo, and their labels: every cached augmented view when the frozen-feature
     cache is on, else each photo once, unaugmented. Every process computes all of them on
     its own devices, so every process fits the same head."""
@@ -52,7 +51,8 @@ def pooled_features(run, cache) -> tuple[np.ndarray, np.ndarray]:
 
     @jax.jit
     def pooled(state, inputs):
-        return nnx.merge(graphdef, state).activations(inputs, first_block, POOLINGS).astype(np.float32).mean(axis=(1, 2))
+        model = nnx.merge(graphdef, state)
+        return model.pooled(model.head_maps(inputs, from_block=first_block))
 
     labels = run.train_labels
     if cache is not None:

@@ -342,6 +342,10 @@ def prepare_run(config: TrainConfig, resume: bool = False) -> PreparedRun:
     if config.augmented_views and jax.process_count() > 1:
         raise UserError("the frozen-feature cache (--augmented-views > 0) trains on one process: "
                         "pass --augmented-views 0 to train on several")
+    if config.augmented_views and config.head_blocks > config.unfreeze_blocks + 1:
+        raise UserError(f"--head-blocks {config.head_blocks} reads blocks the frozen-feature cache does not keep (it "
+                        f"holds block {POOLINGS - config.unfreeze_blocks}'s output): use --head-blocks at most "
+                        f"{config.unfreeze_blocks + 1}, or --augmented-views 0")
     parallel = DataParallel.global_mesh(config.batch_size)
     local = DataParallel.local_mesh(config.batch_size)
 
@@ -457,6 +461,7 @@ def new_model(config: TrainConfig, paths: RunPaths, train_images: list[ScannedIm
         # Random weights learn best from unit-scale inputs: torchvision's normalisation.
         preprocessing=weights.preprocessing if weights else "torch",
         compute_dtype=config.compute_dtype,
+        head_blocks=config.head_blocks,
     )
     model = VGG16(model_config, rngs=nnx.Rngs(config.seed))
     report = pretrained.load_into(model, weights) if weights else None
