@@ -31,12 +31,13 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "setup: creating $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
-# The install is skipped when pyproject.toml has not changed since the last one.
-stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+# The install is skipped when neither pyproject.toml nor the lock has changed since the last one.
+stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     echo "setup: installing the project and its dependencies into $VENV (first time: several minutes)"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
+    # At the lock's versions (scripts/lock.sh writes it): the ones the suite passed with.
+    "$VENV/bin/python" -m pip install --quiet -c "$ROOT/requirements.lock" -e "$ROOT[dev]"
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 fi

@@ -1,6 +1,6 @@
 # The official Triton image of a release (BASE) plus Pillow, which the `preprocess` python
-# model uses to decode photos: the version the decoder was tested with (scripts/app.Dockerfile
-# pins the same). scripts/serve_gpu.sh tags the build by this file's hash.
+# model uses to decode photos: the version the decoder was tested with (requirements.lock's, which
+# scripts/app.Dockerfile installs). scripts/serve_gpu.sh tags the build by this file's hash.
 ARG BASE=nvcr.io/nvidia/tritonserver:26.07-py3
 FROM ${BASE}
 RUN pip install --no-cache-dir "pillow==13.0.0"

@@ -24,8 +24,8 @@ from cataract_contract import cache_root
 RUNTIME_REQUIREMENTS = (
     "nvidia-pytriton==0.7.0",
     "tensorflow-cpu==2.21.0",
-    "numpy>=1.26,<2",
-    "pillow>=10,<14",
+    "numpy==1.26.4",  # pytriton 0.7 needs NumPy 1 (the project's own environment has NumPy 2)
+    "pillow==13.0.0",  # the preprocess model's decoder: requirements.lock's (tests/deploy/test_deploy.py)
 )
 # The python backend stub embeds the system's libpython (e.g. Debian's libpython3.11), so the
 # server environment is built on that same interpreter: extension modules of any other

@@ -23,6 +23,7 @@ import yaml
 import cataract_contract as contract
 from tests.helpers import REPOSITORY
 from serving.embedded import ServerOptions
+from serving.runtime import RUNTIME_REQUIREMENTS
 from cataract_cli.main import build_parser
 from dashboards import app as dashboard
 from train_jax.export import repository
@@ -294,15 +295,52 @@ def pins(name: str) -> dict[str, str]:
             for package, version in re.findall(r'"([A-Za-z0-9_.\-\[\],]+)==([^"]+)"', text)}
 
 
-@pytest.mark.parametrize("name", ("app.Dockerfile", "triton-gpu.Dockerfile"))
-def test_the_images_pin_the_pillow_and_the_libraries_the_tests_ran_with(name):
-    pinned = pins(name)
-    assert "pillow" in pinned, f"{name} pins no Pillow: the decoder of every photo"
-    for package, version in pinned.items():
-        assert version == importlib.metadata.version(package), f"{name}: {package}=={version}, tested with another"
-    if name == "app.Dockerfile":
-        unpinned = re.findall(r'"([A-Za-z0-9_.\-\[\],]+)[<>~]=', " ".join(dockerfile(name)))
-        assert not unpinned, f"{name}: {unpinned} are ranges, not the versions the tests ran with"
+LOCK = REPOSITORY / "requirements.lock"
+# What the lock leaves out (pip freeze does): the installers and the project itself.
+NOT_LOCKED = {"pip", "setuptools", "wheel", "cataract-screening"}
+
+
+def normalised(name: str) -> str:
+    """A distribution's name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.cache
+def locked() -> dict[str, str]:
+    """requirements.lock's version of each package."""
+    lines = [line for line in LOCK.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return {normalised(name): version for name, version in (line.split("==", 1) for line in lines)}
+
+
+def test_the_tests_run_on_the_lock_s_versions_and_the_lock_names_every_installed_package():
+    installed = {normalised(dist.metadata["Name"]): dist.version.split("+")[0]  # +cpu: the lock drops build tags
+                 for dist in importlib.metadata.distributions()}
+    unlocked = sorted(set(installed) - set(locked()) - NOT_LOCKED)
+    assert not unlocked, f"{unlocked} are installed but not in requirements.lock: run scripts/lock.sh"
+    other = {name: (installed[name], version) for name, version in locked().items()
+             if name in installed and installed[name] != version}
+    assert not other, f"installed, locked: {other} (scripts/setup.sh installs through the lock)"
+
+
+@pytest.mark.parametrize("name", ("app.Dockerfile", "train-gpu.Dockerfile"))
+def test_the_python_images_install_at_the_lock_s_versions_only(name):
+    lines = dockerfile(name)
+    assert any(line.startswith("COPY ") and "requirements.lock" in line for line in lines), f"{name} copies no lock"
+    installs = [command.strip() for line in lines if line.startswith("RUN ") for command in line[4:].split("&&")
+                if "pip install" in command]
+    assert installs, f"{name} installs nothing with pip"
+    for command in installs:
+        assert "--no-deps ." in command or "-c requirements.lock" in command, f"{name}: `{command}` is not constrained by the lock"
+        assert not re.search(r"[=<>~!]=|[<>]", command.replace("-c requirements.lock", "")), \
+            f"{name}: `{command}` names versions of its own; the lock names them"
+
+
+def test_every_server_decodes_photos_with_the_lock_s_pillow():
+    pillow = locked()["pillow"]
+    assert pins("triton-gpu.Dockerfile") == {"pillow": pillow}, "the GPU Triton image's Pillow"
+    assert all("==" in requirement for requirement in RUNTIME_REQUIREMENTS), "the embedded server's runtime is pinned"
+    runtime = dict(requirement.split("==", 1) for requirement in RUNTIME_REQUIREMENTS)
+    assert runtime["pillow"] == pillow, "the embedded server's runtime (serving/runtime.py)"
 
 
 def restricted_groups(arguments: list[str], option: str) -> list[tuple[set[str], str, str]]:
