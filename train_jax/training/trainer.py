@@ -322,37 +322,35 @@ def prepare_run(config: TrainConfig, resume: bool = False) -> PreparedRun:
     resume_point = find_resume_point(paths, config) if resume else None
     if resume_point is not None:
         config = resume_point.config
-
     splits = photos.discover(config.data)
     if "train" not in splits:
         raise UserError(f"{config.data} has a test/ split but no train/ split to learn from")
+    # A model built anew (a new run, or one whose every checkpoint was damaged) needs its
+    # weights: read them before the photos are, so a wrong --weights fails at once.
+    fresh = resume_point is None or resume_point.checkpoint is None
+    weights = pretrained.resolve(config.weights) if fresh else None
     # Every process scans and splits alike (the split is seeded); only process 0 writes.
     scanned, unreadable = photos.scan(splits["train"], "reading training photos")
     if resume_point is not None:
         train_images, validation_images = saved_split(resume_point.split, scanned)
     else:
         test, _ = photos.scan(splits.get("test", []), "reading test photos")
-        train_images, validation_images = new_split(config, paths, scanned, test, unreadable)
+        train_images, validation_images, split_record = new_split(config, scanned, test, unreadable)
         config = config.resolved(jax.default_backend(), jax.device_count(), jax.process_count(), os.cpu_count() or 1,
                                  len(train_images))
-    # Made only once the photos were found and split: a mistyped --data leaves no empty run folder.
+    check_run_settings(config, len(train_images))
+    # Made only once the photos were found and split and the settings fit them: a mistyped
+    # --data or a refused setting leaves no run folder behind.
     paths.root.mkdir(parents=True, exist_ok=True)
-    if len(train_images) < config.batch_size:
-        raise UserError(f"--batch-size {config.batch_size} is larger than the {len(train_images)} training photos")
-    if config.augmented_views and jax.process_count() > 1:
-        raise UserError("the frozen-feature cache (--augmented-views > 0) trains on one process: "
-                        "pass --augmented-views 0 to train on several")
-    if config.augmented_views and config.head_blocks > config.unfreeze_blocks + 1:
-        raise UserError(f"--head-blocks {config.head_blocks} reads blocks the frozen-feature cache does not keep (it "
-                        f"holds block {POOLINGS - config.unfreeze_blocks}'s output): use --head-blocks at most "
-                        f"{config.unfreeze_blocks + 1}, or --augmented-views 0")
+    if resume_point is None and is_writer():
+        write_json(paths.split, split_record)
     parallel = DataParallel.global_mesh(config.batch_size)
     local = DataParallel.local_mesh(config.batch_size)
 
-    if resume_point is not None and resume_point.checkpoint is not None:
+    if fresh:  # a new run, or one whose every checkpoint was damaged: that one starts again
+        model = new_model(config, paths, weights, train_images, validation_images, len(unreadable))
+    else:
         model = VGG16(resume_point.model_config, rngs=nnx.Rngs(config.seed))  # fit restores the checkpoint's weights
-    else:  # a new run, or one whose every checkpoint was damaged: that one starts again
-        model = new_model(config, paths, train_images, validation_images, len(unreadable))
     return PreparedRun(
         config=config, paths=paths, train=train_images, validation=validation_images, model=model,
         parallel=parallel, local=local, resume=resume_point,
@@ -413,9 +411,23 @@ def saved_split(split: dict, scanned: list[ScannedImage]) -> tuple[list[ScannedI
     return [as_saved(path) for path in split["train"]], [as_saved(path) for path in split["validation"]]
 
 
-def new_split(config: TrainConfig, paths: RunPaths, scanned: list[ScannedImage], test: list[ScannedImage],
-              unreadable: list[photos.UnreadableFile]) -> tuple[list[ScannedImage], list[ScannedImage]]:
-    """Apply the data checks, split train/ into train and validation, record it all."""
+def check_run_settings(config: TrainConfig, train_count: int) -> None:
+    """Settings (every "auto" decided) that cannot train on these photos or this machine."""
+    if train_count < config.batch_size:
+        raise UserError(f"--batch-size {config.batch_size} is larger than the {train_count} training photos")
+    if config.augmented_views and jax.process_count() > 1:
+        raise UserError("the frozen-feature cache (--augmented-views > 0) trains on one process: "
+                        "pass --augmented-views 0 to train on several")
+    if config.augmented_views and config.head_blocks > config.unfreeze_blocks + 1:
+        raise UserError(f"--head-blocks {config.head_blocks} reads blocks the frozen-feature cache does not keep (it "
+                        f"holds block {POOLINGS - config.unfreeze_blocks}'s output): use --head-blocks at most "
+                        f"{config.unfreeze_blocks + 1}, or --augmented-views 0")
+
+
+def new_split(config: TrainConfig, scanned: list[ScannedImage], test: list[ScannedImage],
+              unreadable: list[photos.UnreadableFile]) -> tuple[list[ScannedImage], list[ScannedImage], dict]:
+    """Apply the data checks and split train/ into train and validation; also the record
+    of it all that split.json keeps."""
     check = check_training_data(scanned, test, config.label_conflicts)
     if check.dropped:
         log.warning("label conflicts: dropped %d training photos whose copies carry the other label "
@@ -433,27 +445,21 @@ def new_split(config: TrainConfig, paths: RunPaths, scanned: list[ScannedImage],
     photos.require_both_classes([image.record for image in check.usable], f"{config.data} (train)")
     train_images, validation_images = split_train_validation(check.usable, config.validation_fraction, config.seed)
     photos.require_both_classes([image.record for image in validation_images], "the validation split")
-    if not is_writer():
-        return train_images, validation_images
-    write_json(
-        paths.split,
-        {
-            "train": [image.record.path for image in train_images],
-            "validation": [image.record.path for image in validation_images],
-            "content_hashes": {image.record.path: image.content_hash for image in train_images + validation_images},
-            "unreadable": [dataclasses.asdict(bad) for bad in unreadable],
-            "dropped_label_conflicts": check.dropped,
-            "relabelled": check.relabelled,
-            "leaked_test": check.leaked_test,
-        },
-    )
-    return train_images, validation_images
+    record = {
+        "train": [image.record.path for image in train_images],
+        "validation": [image.record.path for image in validation_images],
+        "content_hashes": {image.record.path: image.content_hash for image in train_images + validation_images},
+        "unreadable": [dataclasses.asdict(bad) for bad in unreadable],
+        "dropped_label_conflicts": check.dropped,
+        "relabelled": check.relabelled,
+        "leaked_test": check.leaked_test,
+    }
+    return train_images, validation_images, record
 
 
-def new_model(config: TrainConfig, paths: RunPaths, train_images: list[ScannedImage],
-              validation_images: list[ScannedImage], unreadable_count: int) -> VGG16:
+def new_model(config: TrainConfig, paths: RunPaths, weights: pretrained.PretrainedWeights | None,
+              train_images: list[ScannedImage], validation_images: list[ScannedImage], unreadable_count: int) -> VGG16:
     """A freshly initialised VGG16 with the pretrained weights merged in; config.json written."""
-    weights = pretrained.resolve(config.weights)
     model_config = ModelConfig(
         image_size=config.image_size,
         width=config.width,

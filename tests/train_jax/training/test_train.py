@@ -197,6 +197,7 @@ def test_bad_arguments_fail_in_one_line(synthetic_photos, tmp_path, extra, messa
     assert main(args) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("cataract train: error:") and message in error
+    assert not (tmp_path / "run").exists(), "a refused setting leaves no run folder behind"
 
 
 def test_missing_data_fails_in_one_line_without_traceback(tmp_path):
