@@ -157,7 +157,7 @@ def row_figures(photos: PhotoSet, decided: dict[str, np.ndarray]) -> dict[str, A
         "refused": int(refused.sum()), "refusal_rate": float(refused.mean()) if len(photos) else 0.0,
         "reasons": {reason: reasons.count(reason) for reason in sorted(set(reasons), key=reasons.count, reverse=True)},
         "median": {name: float(np.median(decided[name])) if len(photos) else None
-                   for name in ("brightness", "colourfulness", "sharpness", "feature_distance")},
+                   for name in ("brightness", "colourfulness", "sharpness", "colour_distance", "feature_distance")},
     }
     if photos.labels:
         figures["refused_by_class"] = {label: f"{int(refused[[item == label for item in photos.labels]].sum())}/"
@@ -222,19 +222,20 @@ def serving_cost(model, spec, threshold: float, eye_photos: PhotoSet, config: Gr
 def arithmetic(model, spec, pixels: np.ndarray) -> dict:
     """FLOPs per photo from XLA's cost analysis, beside the timing that load on this machine
     makes noisy: the classifier's forward pass, and what the gate adds to it (its image
-    measures and the feature distance; the pooled features average activations the
+    measures, the colour histogram and distance, and the feature distance; the pooled features average activations the
     classifier computes anyway)."""
     import jax
     from flax import nnx
 
     from benchmarks.timing import step_flops
-    from train_jax.gradability.measures import feature_distance, image_measures
+    from train_jax.gradability.measures import colour_distance, colour_histogram, feature_distance, image_measures
     from train_jax.training.predict import make_predict
 
     graphdef, state = nnx.split(model, nnx.Param)
     features = np.zeros((len(pixels), spec.feature_count), np.float32)
     classifier = step_flops(make_predict(graphdef), state, pixels) / len(pixels)
-    added = step_flops(jax.jit(lambda images, pooled: (image_measures(images), feature_distance(spec, pooled))),
+    added = step_flops(jax.jit(lambda images, pooled: (image_measures(images), colour_distance(spec, colour_histogram(images)),
+                                                       feature_distance(spec, pooled))),
                        pixels, features) / len(pixels)
     return {"classifier_flops_per_photo": classifier, "gate_flops_per_photo": added, "share": added / classifier}
 

@@ -121,6 +121,11 @@ HEATMAP_REDUCTION = 32
 #                     this check (min_colourfulness None) skips it. After the blur check:
 #                     blurring drains a photo's colour spread too, and "too blurred" is the
 #                     advice that helps
+#   NOT_AN_EYE_PHOTO  the photo's colours are far from the training photos': the squared
+#                     Mahalanobis distance of its logged rg-chromaticity histogram to the
+#                     training photos' mean under a shrunk covariance > limit
+#                     (train_jax/gradability/spec.py); a gate fitted before this check
+#                     (max_colour_distance None) skips it; or
 #   NOT_AN_EYE_PHOTO  the network's pooled features are far from the training photos':
 #                     the smallest Mahalanobis distance to a class mean under a shrunk
 #                     shared covariance > limit
@@ -182,19 +187,23 @@ class GateLimits:
     max_feature_distance: float
     min_photo_side: int = MIN_PHOTO_SIDE
     min_colourfulness: float | None = None  # None: fitted before the colour check, which it skips
+    max_colour_distance: float | None = None  # None: fitted before the colour-distribution check, which it skips
 
 
-def gate_checks(shorter_side: Any, brightness: Any, colourfulness: Any, sharpness: Any, feature_distance: Any,
-                limits: GateLimits) -> tuple[tuple[Any, UngradableReason], ...]:
+def gate_checks(shorter_side: Any, brightness: Any, colourfulness: Any, sharpness: Any, colour_distance: Any,
+                feature_distance: Any, limits: GateLimits) -> tuple[tuple[Any, UngradableReason], ...]:
     """The gate's checks as (failed, reason) pairs, in the order above (the first that
     fails gives the reason), of arrays or tensors of any library; shorter_side 0 = not known."""
-    colour = () if limits.min_colourfulness is None else (
+    grey = () if limits.min_colourfulness is None else (
         (colourfulness < limits.min_colourfulness, UngradableReason.GREYSCALE),)
+    colours = () if limits.max_colour_distance is None else (
+        (colour_distance > limits.max_colour_distance, UngradableReason.NOT_AN_EYE_PHOTO),)
     return (((shorter_side > 0) & (shorter_side < limits.min_photo_side), UngradableReason.TOO_SMALL),
             (brightness < limits.min_brightness, UngradableReason.TOO_DARK),
             (brightness > limits.max_brightness, UngradableReason.TOO_BRIGHT),
             (sharpness < limits.min_sharpness, UngradableReason.BLURRED),
-            *colour,
+            *grey,
+            *colours,
             (feature_distance > limits.max_feature_distance, UngradableReason.NOT_AN_EYE_PHOTO))
 
 
@@ -207,12 +216,13 @@ def first_failed(checks: tuple[tuple[Any, UngradableReason], ...], gradable: Any
     return reason
 
 
-def gate_decision(photo_size: Any, brightness: Any, colourfulness: Any, sharpness: Any, feature_distance: Any,
-                  limits: GateLimits, xp: Any = np) -> tuple[Any, Any]:
+def gate_decision(photo_size: Any, brightness: Any, colourfulness: Any, sharpness: Any, colour_distance: Any,
+                  feature_distance: Any, limits: GateLimits, xp: Any = np) -> tuple[Any, Any]:
     """The gate's decision from its measures: (gradable bool (N,), ungradable_reason int32
     (N,)). photo_size is (N, 2) height, width (0 = not known); `xp` is numpy or jax.numpy
     (the served graph computes the same in TensorFlow, train_jax/export/savedmodel.py)."""
-    checks = gate_checks(xp.min(photo_size, axis=-1), brightness, colourfulness, sharpness, feature_distance, limits)
+    checks = gate_checks(xp.min(photo_size, axis=-1), brightness, colourfulness, sharpness, colour_distance,
+                         feature_distance, limits)
     reason = first_failed(checks, xp.zeros(xp.shape(brightness), xp.int32), xp.where).astype(xp.int32)
     return reason == 0, reason
 
@@ -339,6 +349,7 @@ class ServedParameters:
     gate_max_feature_distance: float | None = _gated(repr, float)
     gate_min_photo_side: int | None = _gated(str, int)
     gate_min_colourfulness: float | None = _gated(repr, float)  # None too in a gate fitted before it
+    gate_max_colour_distance: float | None = _gated(repr, float)  # None too in a gate fitted before it
 
     def to_strings(self) -> dict[str, str]:
         """The config parameters, as repository.write_configs takes them (a gate field only

@@ -386,6 +386,8 @@ def check_gate(model, gate: GateSpec, images: np.ndarray, photo_size: np.ndarray
                 (expected["sharpness"], limits.min_sharpness), (expected["feature_distance"], limits.max_feature_distance)]
     if limits.min_colourfulness is not None:
         compared.append((expected["colourfulness"], limits.min_colourfulness))
+    if limits.max_colour_distance is not None:
+        compared.append((expected["colour_distance"], limits.max_colour_distance))
     for measured, limit in compared:
         borderline |= np.abs(np.asarray(measured, np.float64) - limit) <= GATE_MARGIN * max(abs(limit), 1.0)
     if np.any(differing & ~borderline):

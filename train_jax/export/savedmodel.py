@@ -33,8 +33,8 @@ Signature `serving_default`:
                      photo_size input: the interface of versions exported before the gate.
 
 Under the embedded server's bfloat16 precision (oneDNN auto-mixed precision,
-savedmodel_runner) the brightness, colourfulness and sharpness stay float32 (no convolution or MatMul
-feeds them: the Laplacian is a sum of slices), while the feature distance, fed by the
+savedmodel_runner) the brightness, colourfulness, sharpness and colour distance stay float32 (no
+convolution or MatMul feeds them: the Laplacian is a sum of slices), while the feature distance, fed by the
 network's bfloat16 features and computed by a MatMul, runs in bfloat16. Measured on the
 real-photo run's 74 validation photos (224 px, feature block 5): the distance moved by a
 median 1.7% (95th percentile 10%), and every gate decision agreed with float32. The MatMul
@@ -64,7 +64,7 @@ from cataract_contract import (
     gate_checks,
     operating_point_offsets,
 )
-from train_jax.gradability.spec import GateSpec
+from train_jax.gradability.spec import COLOUR_BINS, COLOUR_FLOOR, LIT_SUM, GateSpec
 from train_jax.model.architecture import POOLINGS
 from train_jax.model.vgg16 import CAFFE_BGR_MEAN, TORCH_RGB_MEAN, TORCH_RGB_STD, VGG16
 
@@ -162,10 +162,37 @@ def build_module(model: VGG16, threshold: float = 0.5, gate: GateSpec | None = N
     return module
 
 
+def colour_histogram(image):
+    """spec.py's chromaticity histogram (N, COLOUR_BINS ** 2) of uint8 images, binned in
+    integers as JAX bins them. One comparison per bin: a one-hot tensor would hold
+    COLOUR_BINS ** 2 values per pixel, and a MatMul would count in bfloat16 under oneDNN's
+    mixed precision."""
+    import tensorflow as tf
+
+    rgb = tf.cast(image, tf.int32)
+    total = tf.reduce_sum(rgb, axis=-1)
+    bins = tf.minimum(COLOUR_BINS * rgb[..., :2] // tf.maximum(total, 1)[..., None], COLOUR_BINS - 1)
+    index = tf.where(total >= LIT_SUM, bins[..., 0] * COLOUR_BINS + bins[..., 1], -1)
+    counts = tf.stack([tf.reduce_sum(tf.cast(tf.equal(index, number), tf.float32), axis=[1, 2])
+                       for number in range(COLOUR_BINS**2)], axis=1)  # exact: whole numbers far below 2 ** 24
+    lit = tf.reduce_sum(tf.cast(total >= LIT_SUM, tf.float32), axis=[1, 2])
+    return counts / tf.maximum(lit, 1.0)[:, None]
+
+
+def colour_distance(gate: GateSpec, image):
+    """spec.py's colour distance (N,), elementwise: 64 x 64 products a photo stay in float32,
+    where a MatMul would run in bfloat16 under the embedded server's mixed precision."""
+    import tensorflow as tf
+
+    offsets = tf.math.log(colour_histogram(image) + COLOUR_FLOOR) - tf.constant(gate.colour_mean)
+    return tf.reduce_sum(offsets[:, :, None] * tf.constant(gate.colour_precision)[None] * offsets[:, None, :], axis=[1, 2])
+
+
 def gate_measures(gate: GateSpec, image, features):
     """The gate's measures in TensorFlow, as cataract_contract and spec.py define them:
-    (brightness, colourfulness, sharpness, feature_distance), each (N,), of uint8 images and
-    the pooled features of gate.feature_blocks (N, D)."""
+    (brightness, colourfulness, sharpness, colour_distance, feature_distance), each (N,), of
+    uint8 images and the pooled features of gate.feature_blocks (N, D); colour_distance
+    zeros for a gate fitted before that check (which skips it)."""
     import tensorflow as tf
 
     rgb = tf.cast(image, tf.float32)
@@ -189,7 +216,8 @@ def gate_measures(gate: GateSpec, image, features):
     flat = tf.reshape(offsets, [-1, gate.feature_count])
     squared = tf.reduce_sum(tf.matmul(flat, tf.constant(gate.precision)) * flat, axis=1)
     distance = tf.reduce_min(tf.reshape(squared, [-1, gate.class_means.shape[0]]), axis=1)
-    return brightness, colourfulness, sharpness, distance
+    colours = tf.zeros_like(brightness) if gate.colour_mean is None else colour_distance(gate, image)
+    return brightness, colourfulness, sharpness, colours, distance
 
 
 def gate_graph(gate: GateSpec, image, photo_size, features):
@@ -198,9 +226,8 @@ def gate_graph(gate: GateSpec, image, photo_size, features):
     checked in the order of cataract_contract.gate_decision."""
     import tensorflow as tf
 
-    brightness, colourfulness, sharpness, distance = gate_measures(gate, image, features)
     shorter = tf.reduce_min(photo_size, axis=1)
-    checks = gate_checks(shorter, brightness, colourfulness, sharpness, distance, gate.limits)
+    checks = gate_checks(shorter, *gate_measures(gate, image, features), gate.limits)
     reason = first_failed(checks, tf.zeros_like(shorter), tf.where)
     return tf.equal(reason, 0), reason
 

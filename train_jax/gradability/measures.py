@@ -3,6 +3,9 @@ fitting at the end of training compute, and what the exported TensorFlow graph m
 
     image_measures    brightness, colourfulness and sharpness of resized uint8 photos, as
                       the contract defines them (cataract_contract, "gradability")
+    colour_histogram  the share of lit pixels in each rg-chromaticity bin (spec.py)
+    colour_distance   the squared Mahalanobis distance of the logged histogram to the
+                      training photos' mean (spec.py)
     pooled_features   the network's pooled features (spec.py's definition), from the same
                       blocks training runs (VGG16.activations)
     feature_distance  the smallest squared Mahalanobis distance of the logged features to a
@@ -30,7 +33,7 @@ from scipy import signal
 from cataract_contract import COLOURFULNESS_MEAN_WEIGHT, LAPLACIAN_KERNEL, LUMA, gate_decision
 from train_jax.data.pipeline import epoch_batches
 from train_jax.data.scan import ImageRecord
-from train_jax.gradability.spec import GateSpec
+from train_jax.gradability.spec import COLOUR_BINS, COLOUR_FLOOR, LIT_SUM, GateSpec
 from train_jax.model.vgg16 import VGG16
 from train_jax.training.parallel import local_values
 from train_jax.training.predict import pad_batch
@@ -76,6 +79,33 @@ def reference_image_measures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return y.mean(axis=(1, 2)), colourfulness(images, np), sharpness
 
 
+def colour_histogram(images: jax.Array) -> jax.Array:
+    """(N, COLOUR_BINS ** 2) float32: spec.py's chromaticity histogram of uint8 (N, S, S, 3)
+    photos, binned in integers (the exported graph bins every pixel alike)."""
+    rgb = images.astype(jnp.int32).reshape(images.shape[0], -1, 3)
+    total = rgb.sum(axis=-1)
+    lit = total >= LIT_SUM
+    bins = jnp.minimum(COLOUR_BINS * rgb[..., :2] // jnp.maximum(total, 1)[..., None], COLOUR_BINS - 1)
+    index = jnp.where(lit, bins[..., 0] * COLOUR_BINS + bins[..., 1], -1)
+    counts = (index[..., None] == jnp.arange(COLOUR_BINS**2)).sum(axis=1)  # XLA fuses the compare into the sum
+    return counts.astype(jnp.float32) / jnp.maximum(lit.sum(axis=1), 1)[:, None].astype(jnp.float32)
+
+
+def colour_distance(spec: GateSpec, histograms: Any, xp: Any = jnp) -> Any:
+    """(N,) spec.py's colour distance of (N, COLOUR_BINS ** 2) histograms, for numpy or
+    jax.numpy (`xp`); zeros for a gate fitted before the check (which then skips it)."""
+    if spec.colour_mean is None:
+        return xp.zeros(histograms.shape[0], xp.float32)
+    return distance_to_mean(histograms, spec.colour_mean, spec.colour_precision, xp)
+
+
+def distance_to_mean(histograms: Any, mean: Any, precision: Any, xp: Any = np) -> Any:
+    """The colour distance under (mean, precision) for numpy or jax.numpy: fitting's
+    cross-fitted distances and the gate compute it alike."""
+    offsets = xp.log(histograms + COLOUR_FLOOR) - xp.asarray(mean)
+    return xp.einsum("nd,de,ne->n", offsets, xp.asarray(precision), offsets)
+
+
 def pooled_features(model: VGG16, images: jax.Array, blocks: tuple[int, ...]) -> jax.Array:
     """(N, D) float32: the global average of each 1-based block in `blocks` (after its max
     pooling), concatenated in that order; the blocks after the last one listed never run."""
@@ -108,11 +138,12 @@ def distance_to_means(features: Any, floor: Any, shift: Any, scale: Any, class_m
 @dataclasses.dataclass(frozen=True)
 class PhotoMeasures:
     """What the gate measures of each photo, in order: (N,) brightness, colourfulness and
-    sharpness, (N, D) pooled features."""
+    sharpness, (N, COLOUR_BINS ** 2) colour histograms, (N, D) pooled features."""
 
     brightness: np.ndarray
     colourfulness: np.ndarray
     sharpness: np.ndarray
+    colour_histogram: np.ndarray
     features: np.ndarray
 
 
@@ -130,7 +161,8 @@ def measure_photos(model: VGG16, blocks: tuple[int, ...], batches: Iterable[np.n
             parts.append([np.asarray(value)[: len(chunk)] for value in measured])
     if not parts:
         width = sum(model.config.block_channels()[block - 1] for block in blocks)
-        return PhotoMeasures(*(np.zeros(0, np.float32) for _ in range(3)), np.zeros((0, width), np.float32))
+        return PhotoMeasures(*(np.zeros(0, np.float32) for _ in range(3)), np.zeros((0, COLOUR_BINS**2), np.float32),
+                             np.zeros((0, width), np.float32))
     return PhotoMeasures(*(np.concatenate(values) for values in zip(*parts)))
 
 
@@ -143,7 +175,7 @@ def measure_records(model: VGG16, blocks: tuple[int, ...], records: list[ImageRe
 
 @functools.partial(jax.jit, static_argnums=(0, 1))  # compiled once per model structure and blocks
 def _measure(graphdef, blocks: tuple[int, ...], state, images: jax.Array) -> tuple[jax.Array, ...]:
-    return *image_measures(images), pooled_features(nnx.merge(graphdef, state), images, blocks)
+    return *image_measures(images), colour_histogram(images), pooled_features(nnx.merge(graphdef, state), images, blocks)
 
 
 def decide(spec: GateSpec, measures: PhotoMeasures, photo_size: Any = None) -> dict[str, np.ndarray]:
@@ -152,14 +184,17 @@ def decide(spec: GateSpec, measures: PhotoMeasures, photo_size: Any = None) -> d
     count = len(measures.brightness)
     size = np.zeros((count, 2), np.int32) if photo_size is None else np.asarray(photo_size, np.int32)
     distance = np.asarray(feature_distance(spec, jnp.asarray(measures.features)))
+    colours = np.asarray(colour_distance(spec, jnp.asarray(measures.colour_histogram)))
     gradable, reason = gate_decision(jnp.asarray(size), jnp.asarray(measures.brightness),
                                      jnp.asarray(measures.colourfulness), jnp.asarray(measures.sharpness),
-                                     jnp.asarray(distance), spec.limits, xp=jnp)
+                                     jnp.asarray(colours), jnp.asarray(distance), spec.limits, xp=jnp)
     return {"gradable": np.asarray(gradable), "reason": np.asarray(reason), "brightness": measures.brightness,
-            "colourfulness": measures.colourfulness, "sharpness": measures.sharpness, "feature_distance": distance}
+            "colourfulness": measures.colourfulness, "sharpness": measures.sharpness, "colour_distance": colours,
+            "feature_distance": distance}
 
 
 def gate(model: VGG16, spec: GateSpec, images: np.ndarray, photo_size: Any = None) -> dict[str, np.ndarray]:
     """The gate on uint8 (N, S, S, 3) photos, resized as the classifier sees them:
-    dict(gradable, reason, brightness, colourfulness, sharpness, feature_distance), each (N,)."""
+    dict(gradable, reason, brightness, colourfulness, sharpness, colour_distance,
+    feature_distance), each (N,)."""
     return decide(spec, measure_photos(model, spec.feature_blocks, [np.asarray(images)]), photo_size)

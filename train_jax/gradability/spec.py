@@ -12,8 +12,17 @@ The gate's measures and the order of its checks are the contract's (cataract_con
     z         (logged - feature_shift) / feature_scale
     distance  min over classes c of (z - class_means[c]) . precision . (z - class_means[c])
               (the squared Mahalanobis distance under the shrunk shared covariance)
+The colour-distribution check's histogram and distance, in exact integer arithmetic up to
+the shares, so every library bins every pixel alike:
+    lit        pixels whose R + G + B >= LIT_SUM (the chromaticity of near-black pixels is noise)
+    bins       r = min(COLOUR_BINS * R // (R + G + B), COLOUR_BINS - 1), g likewise with G
+    histogram  (COLOUR_BINS ** 2,) the share of lit pixels in each (r, g) bin, r major (all 0
+               when no pixel is lit)
+    distance   (log(histogram + COLOUR_FLOOR) - colour_mean) . colour_precision . (same)
+               (one Gaussian for all classes, its covariance shrunk by Ledoit-Wolf); a gate
+               fitted before the check has neither array (colour_mean None) and skips it
 JAX (train_jax/gradability/measures.py) and the exported TensorFlow graph
-(train_jax/export/savedmodel.py) both compute it from this spec.
+(train_jax/export/savedmodel.py) both compute them from this spec.
 """
 
 from __future__ import annotations
@@ -36,9 +45,16 @@ ARRAYS_FILE = "gradability.npz"
 FIT_GATE_HINT = "fit one with `cataract operating-point RUN --fit-gate`"
 ARRAY_FIELDS = ("feature_shift", "feature_scale", "class_means", "precision")
 FLOOR_FIELD = "feature_floor"  # absent from gates fitted before it (their features are not logged)
-# Each training photo's cross-fitted measures, kept for refitting the limits.
-# (A gate fitted before the colour check stores no colourfulness: refitting keeps it without.)
-IMAGE_MEASURES = ("brightness", "colourfulness", "sharpness", "feature_distance")
+COLOUR_FIELDS = ("colour_mean", "colour_precision")  # absent from gates fitted before the colour-distribution check
+# The chromaticity histogram (above). 8 x 8 bins of r and g: fine enough to tell the skin,
+# sclera and iris of eye photos from foliage, cloth or paint, coarse enough that 300
+# training photos fill the bins eye photos use.
+COLOUR_BINS = 8
+LIT_SUM = 48  # R + G + B: a mean of 16 of 255
+COLOUR_FLOOR = 1e-3  # added to each share before the log: an empty bin is far, but not infinitely
+# Each training photo's cross-fitted measures, kept for refitting the limits. (A gate fitted
+# before the colour or colour-distribution check stores no such measure: refitting keeps it without.)
+IMAGE_MEASURES = ("brightness", "colourfulness", "sharpness", "colour_distance", "feature_distance")
 TRAINING_MEASURES = tuple(f"training_{name}" for name in IMAGE_MEASURES)
 # Each validation photo's measures, kept to validate refitted limits again.
 VALIDATION_MEASURES = tuple(f"validation_{name}" for name in IMAGE_MEASURES)
@@ -53,6 +69,8 @@ class GateSpec:
     class_means: np.ndarray  # (classes, D) float32, standardised features
     precision: np.ndarray  # (D, D) float32, inverse of the shrunk shared covariance
     feature_floor: np.ndarray | None = None  # (D,) float32, added before the log; None: no log
+    colour_mean: np.ndarray | None = None  # (COLOUR_BINS ** 2,) float32, logged histograms; None: no colour-distribution check
+    colour_precision: np.ndarray | None = None  # (COLOUR_BINS ** 2, COLOUR_BINS ** 2) float32
     method: str = ""  # how the limits were fitted, in words (model card, report)
     blind_spots: tuple[str, ...] = ()  # what the gate is known not to catch (model card)
     validation: dict[str, Any] = dataclasses.field(default_factory=dict)  # refusals on validation photos
@@ -69,14 +87,16 @@ class GateSpec:
     def save(self, run_root: str | Path) -> None:
         root = Path(run_root)
         arrays = {name: np.asarray(getattr(self, name), np.float32) for name in ARRAY_FIELDS}
-        if self.feature_floor is not None:
-            arrays[FLOOR_FIELD] = np.asarray(self.feature_floor, np.float32)
+        optional = (FLOOR_FIELD, *COLOUR_FIELDS)
+        arrays.update({name: np.asarray(getattr(self, name), np.float32) for name in optional
+                       if getattr(self, name) is not None})
         for measures in (self.training_measures, self.validation_measures):
             arrays.update({name: np.asarray(values, np.float32) for name, values in measures.items()})
         with (root / ARRAYS_FILE).open("wb") as stream:  # npz wants a file; written before the JSON that names it
             np.savez(stream, **arrays)
         described = {"limits": dataclasses.asdict(self.limits), "feature_blocks": list(self.feature_blocks),
                      "feature_count": self.feature_count, "logged_features": self.feature_floor is not None,
+                     "colour_bins": COLOUR_BINS if self.colour_mean is not None else None,
                      "method": self.method,
                      "blind_spots": list(self.blind_spots), "validation": self.validation}
         write_atomically(root / SPEC_FILE, (json.dumps(described, indent=2) + "\n").encode())
@@ -94,8 +114,8 @@ class GateSpec:
             described = json.loads((root / SPEC_FILE).read_text())
             with np.load(root / ARRAYS_FILE) as arrays:
                 values = {name: np.asarray(arrays[name], np.float32) for name in ARRAY_FIELDS}
-                if FLOOR_FIELD in arrays:
-                    values[FLOOR_FIELD] = np.asarray(arrays[FLOOR_FIELD], np.float32)
+                values.update({name: np.asarray(arrays[name], np.float32) for name in (FLOOR_FIELD, *COLOUR_FIELDS)
+                               if name in arrays})
                 training, validation = ({name: np.asarray(arrays[name]) for name in names if name in arrays}
                                         for names in (TRAINING_MEASURES, VALIDATION_MEASURES))
             return cls(limits=GateLimits(**described["limits"]), feature_blocks=tuple(described["feature_blocks"]),

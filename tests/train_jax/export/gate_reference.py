@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 import cataract_contract as contract
+from train_jax.gradability import spec as spec_module
 from train_jax.gradability.spec import GateSpec
 
 FEATURE_BLOCKS = (4, 5)
@@ -40,6 +41,26 @@ def image_measures(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return luminance.mean(axis=(1, 2)), colourfulness, sharpness
 
 
+def colour_histogram(images: np.ndarray) -> np.ndarray:
+    """spec.py's chromaticity histogram (N, bins ** 2) in float64, counted by np.bincount."""
+    bins = spec_module.COLOUR_BINS
+    rgb = images.astype(np.int64).reshape(len(images), -1, 3)
+    total = rgb.sum(axis=-1)
+    histograms = np.zeros((len(images), bins * bins))
+    for row, (pixels, sums) in enumerate(zip(rgb, total)):
+        lit = sums >= spec_module.LIT_SUM
+        r, g = (np.minimum(bins * pixels[lit, channel] // sums[lit], bins - 1) for channel in (0, 1))
+        histograms[row] = np.bincount(r * bins + g, minlength=bins * bins) / max(1, lit.sum())
+    return histograms
+
+
+def colour_distance(spec: GateSpec, images: np.ndarray) -> np.ndarray:
+    if spec.colour_mean is None:
+        return np.zeros(len(images))
+    offsets = np.log(colour_histogram(images) + spec_module.COLOUR_FLOOR) - spec.colour_mean
+    return np.einsum("nd,de,ne->n", offsets, spec.colour_precision.astype(np.float64), offsets)
+
+
 def feature_distance(spec: GateSpec, features: np.ndarray) -> np.ndarray:
     features = features.astype(np.float64)
     logged = features if spec.feature_floor is None else np.log(features + spec.feature_floor)
@@ -51,6 +72,7 @@ def feature_distance(spec: GateSpec, features: np.ndarray) -> np.ndarray:
 def measures(model, spec: GateSpec, images: np.ndarray) -> dict[str, np.ndarray]:
     brightness, colourfulness, sharpness = image_measures(images)
     return {"brightness": brightness, "colourfulness": colourfulness, "sharpness": sharpness,
+            "colour_distance": colour_distance(spec, images),
             "feature_distance": feature_distance(spec, pooled_features(model, images, spec.feature_blocks))}
 
 
@@ -59,6 +81,7 @@ def decide(model, spec: GateSpec, images: np.ndarray, photo_size: np.ndarray) ->
     measured = measures(model, spec, images)
     return contract.gate_decision(np.asarray(photo_size), measured["brightness"].astype(np.float32),
                                   measured["colourfulness"].astype(np.float32), measured["sharpness"].astype(np.float32),
+                                  measured["colour_distance"].astype(np.float32),
                                   measured["feature_distance"].astype(np.float32), spec.limits)
 
 
@@ -74,12 +97,13 @@ def fit_gate(model, images: np.ndarray, labels: np.ndarray, quantile: float = 0.
     classes = np.unique(labels)
     means = np.stack([z[labels == label].mean(axis=0) for label in classes])
     centred = z - means[np.searchsorted(classes, labels)]
-    covariance = np.cov(centred, rowvar=False)
-    shrunk = (1 - SHRINKAGE) * covariance + SHRINKAGE * np.trace(covariance) / len(covariance) * np.eye(len(covariance))
+    colours = np.log(colour_histogram(images) + spec_module.COLOUR_FLOOR)
+    colour_mean = colours.mean(axis=0)
     spec = GateSpec(limits=contract.GateLimits(quantile, 0, 0, 0, 0), feature_blocks=feature_blocks,
                     feature_shift=shift.astype(np.float32), feature_scale=scale.astype(np.float32),
-                    class_means=means.astype(np.float32), precision=np.linalg.inv(shrunk).astype(np.float32),
-                    feature_floor=floor.astype(np.float32),
+                    class_means=means.astype(np.float32), precision=shrunk_precision(centred),
+                    feature_floor=floor.astype(np.float32), colour_mean=colour_mean.astype(np.float32),
+                    colour_precision=shrunk_precision(colours - colour_mean),
                     method="test stand-in: quantiles of the fitting photos", blind_spots=("a test gate",),
                     validation={"refused": 0.0})
     measured = measures(model, spec, images)
@@ -88,21 +112,33 @@ def fit_gate(model, images: np.ndarray, labels: np.ndarray, quantile: float = 0.
         max_brightness=float(np.quantile(measured["brightness"], 1 - quantile)),
         min_sharpness=float(np.quantile(measured["sharpness"], quantile)),
         max_feature_distance=float(np.quantile(measured["feature_distance"], 1 - quantile)),
-        min_colourfulness=float(np.quantile(measured["colourfulness"], quantile)))
+        min_colourfulness=float(np.quantile(measured["colourfulness"], quantile)),
+        max_colour_distance=float(np.quantile(measured["colour_distance"], 1 - quantile)))
     return dataclasses.replace(spec, limits=limits)
+
+
+def shrunk_precision(centred: np.ndarray) -> np.ndarray:
+    """The inverse of the covariance of centred rows, shrunk by SHRINKAGE towards its mean variance."""
+    covariance = np.cov(centred, rowvar=False)
+    shrunk = (1 - SHRINKAGE) * covariance + SHRINKAGE * np.trace(covariance) / len(covariance) * np.eye(len(covariance))
+    return np.linalg.inv(shrunk).astype(np.float32)
 
 
 def probes(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Photos the gate must refuse, beside ones it should pass, with their photo sizes:
-    the images themselves, black, blurred (a box blur), noise, the first in grey, and the
-    first again at a tiny decoded size."""
+    the images themselves, black, blurred (a box blur), noise, the first in grey, the first
+    in green (colours no fitting photo has), and the first again at a tiny decoded size."""
     from PIL import Image, ImageFilter
 
     size = images.shape[1]
     blurred = np.stack([np.asarray(Image.fromarray(image).filter(ImageFilter.BoxBlur(size / 8))) for image in images[:2]])
     noise = np.random.default_rng(1).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
     grey = np.repeat(np.asarray(Image.fromarray(images[0]).convert("L"))[None, ..., None], 3, axis=-1)
-    batch = np.concatenate([images, np.zeros_like(images[:1]), blurred, noise, grey, images[:1]])
+    green = images[:1].astype(np.float64)
+    # The same luminance, most of it moved into the green channel (the brightness check passes).
+    luma = green @ np.array([0.299, 0.587, 0.114])
+    green = np.stack([luma * 0.3, np.minimum(255, luma * (1 - 0.413 * 0.3) / 0.587), luma * 0.3], axis=-1)
+    batch = np.concatenate([images, np.zeros_like(images[:1]), blurred, noise, grey, green.astype(np.uint8), images[:1]])
     photo_size = np.full((len(batch), 2), 480, np.int32)
     photo_size[:len(images)] = 0  # not known: not checked
     photo_size[-1] = (contract.MIN_PHOTO_SIDE - 1, 300)

@@ -38,7 +38,7 @@ VARYING = {
     "weights_source", "validation_accuracy", "validation_sensitivity", "validation_specificity",
     "validation_roc_auc", "validation_count", "cpu_precision", "training_precision",
     "cpu_bfloat16_decision_agreement", "gate_quantile", "gate_min_brightness", "gate_max_brightness",
-    "gate_min_sharpness", "gate_max_feature_distance", "gate_min_colourfulness",
+    "gate_min_sharpness", "gate_max_feature_distance", "gate_min_colourfulness", "gate_max_colour_distance",
 }
 # A model card's config parameters, as export writes them for the 32x32 test model, as a
 # version exported before the gradability gate had them.
@@ -66,7 +66,7 @@ UNGATED_PARAMETERS = {
     "cpu_bfloat16_decision_agreement": "n/a",
     "heatmap": "class-activation map: per-position evidence for cataract over normal; positive pushes to cataract",
 }
-GATE_LIMITS = contract.GateLimits(0.02, 31.5, 230.25, -1.75, 412.5, min_colourfulness=15.25)
+GATE_LIMITS = contract.GateLimits(0.02, 31.5, 230.25, -1.75, 412.5, min_colourfulness=15.25, max_colour_distance=96.5)
 GATE_PARAMETERS = dataclasses.replace(  # those of a version exported with the gate
     contract.ServedParameters.from_config(UNGATED_PARAMETERS), **contract.gate_parameters(GATE_LIMITS)).to_strings()
 # A parameter as text format writes it; the value is a quoted string with escapes.

@@ -42,7 +42,7 @@ def eye_like(count: int, seed: int = 0) -> np.ndarray:
 @pytest.fixture(scope="module")
 def gated(tmp_path_factory):
     """A narrow model, a gate fitted on its eye-like photos, its SavedModel and the probes:
-    the fitting photos (most pass), black, blurred, noise, grey and a tiny decoded size."""
+    the fitting photos (most pass), black, blurred, noise, grey, green and a tiny decoded size."""
     model = VGG16(ModelConfig(image_size=SIZE, width=0.25), rngs=nnx.Rngs(3))
     model.eval()
     photos = eye_like(40)
@@ -69,7 +69,10 @@ def test_the_savedmodel_decides_as_the_jax_gate_and_the_reference_on_every_kind_
     assert reasons[8] == Reason.TOO_DARK and list(reasons[9:11]) == [Reason.BLURRED] * 2
     assert all(reason != Reason.GRADABLE for reason in reasons[11:13])  # noise
     assert reasons[13] == Reason.GREYSCALE  # the first photo in grey
-    assert reasons[14] == Reason.TOO_SMALL and reasons[0] == Reason.GRADABLE  # the same photo, at a known tiny size
+    # The first photo in green: refused by the colour-distribution check, the one before the features'.
+    assert reasons[14] == Reason.NOT_AN_EYE_PHOTO and jax_gate["colour_distance"][14] > gate.limits.max_colour_distance
+    assert jax_gate["colour_distance"][0] <= gate.limits.max_colour_distance
+    assert reasons[15] == Reason.TOO_SMALL and reasons[0] == Reason.GRADABLE  # the same photo, at a known tiny size
 
 
 def test_photo_size_left_out_or_zero_is_not_checked(gated):
@@ -94,13 +97,15 @@ def test_the_gate_order_in_the_graph_is_the_contracts(gated):
                              limits.max_brightness + 1], count).astype(np.float32)
     colourfulness = (limits.min_colourfulness + rng.choice([-1.0, 1.0], count)).astype(np.float32)
     sharpness = (limits.min_sharpness + rng.choice([-0.5, 0.5], count)).astype(np.float32)
+    colours = (limits.max_colour_distance * rng.choice([0.5, 2.0], count)).astype(np.float32)
     distance = (limits.max_feature_distance * rng.choice([0.5, 2.0], count)).astype(np.float32)
     photo_size = rng.choice([0, 10, 500], (count, 2)).astype(np.int32)
-    expected = contract.gate_decision(photo_size, brightness, colourfulness, sharpness, distance, limits)[1]
+    expected = contract.gate_decision(photo_size, brightness, colourfulness, sharpness, colours, distance, limits)[1]
     # The graph's chain, fed these measures directly instead of measuring photos.
     reason = tf.where(distance > limits.max_feature_distance, int(contract.UngradableReason.NOT_AN_EYE_PHOTO), 0)
     shorter = tf.reduce_min(photo_size, axis=1)
-    for failed, code in ((colourfulness < limits.min_colourfulness, contract.UngradableReason.GREYSCALE),
+    for failed, code in ((colours > limits.max_colour_distance, contract.UngradableReason.NOT_AN_EYE_PHOTO),
+                         (colourfulness < limits.min_colourfulness, contract.UngradableReason.GREYSCALE),
                          (sharpness < limits.min_sharpness, contract.UngradableReason.BLURRED),
                          (brightness > limits.max_brightness, contract.UngradableReason.TOO_BRIGHT),
                          (brightness < limits.min_brightness, contract.UngradableReason.TOO_DARK),

@@ -9,9 +9,17 @@ import json
 import numpy as np
 import pytest
 
-from train_jax.gradability.fit import GREY_SHARE, cross_fitted_distances, fit_gate, refit_limits, standardised_statistics
-from train_jax.gradability.measures import PhotoMeasures, distance_to_means
-from train_jax.gradability.spec import GateSpec
+from train_jax.gradability.fit import (
+    GREY_SHARE,
+    colour_statistics,
+    cross_fitted_colour_distances,
+    cross_fitted_distances,
+    fit_gate,
+    refit_limits,
+    standardised_statistics,
+)
+from train_jax.gradability.measures import PhotoMeasures, distance_to_mean, distance_to_means
+from train_jax.gradability.spec import COLOUR_BINS, GateSpec
 
 
 def eye_like(count: int, seed: int) -> tuple[PhotoMeasures, np.ndarray]:
@@ -20,13 +28,20 @@ def eye_like(count: int, seed: int) -> tuple[PhotoMeasures, np.ndarray]:
     labels = np.arange(count) % 2
     features = rng.gamma(4.0, size=(count, 12)) * (1.0 + labels[:, None])  # positive, as pooled ReLU outputs are
     return PhotoMeasures(rng.uniform(60, 180, count), rng.uniform(20, 60, count), rng.normal(-0.8, 0.2, count),
-                         features.astype(np.float32)), labels
+                         histograms(rng, count, bins=slice(20, 30)), features.astype(np.float32)), labels
+
+
+def histograms(rng: np.random.Generator, count: int, bins: slice) -> np.ndarray:
+    """Chromaticity histograms whose shares fall in `bins`."""
+    shares = np.zeros((count, COLOUR_BINS**2))
+    shares[:, bins] = rng.dirichlet(np.full(bins.stop - bins.start, 2.0), count)
+    return shares.astype(np.float32)
 
 
 def negatives(count: int = 20) -> PhotoMeasures:
     rng = np.random.default_rng(9)
     return PhotoMeasures(rng.uniform(0, 5, count), rng.uniform(0, 5, count), rng.normal(1.5, 0.1, count),
-                         rng.uniform(30, 60, (count, 12)).astype(np.float32))
+                         histograms(rng, count, bins=slice(40, 50)), rng.uniform(30, 60, (count, 12)).astype(np.float32))
 
 
 def fitted(validation: PhotoMeasures | None = None, quantile: float = 0.02) -> GateSpec:
@@ -38,7 +53,7 @@ def fitted(validation: PhotoMeasures | None = None, quantile: float = 0.02) -> G
 def test_no_validation_or_negative_photo_moves_a_limit_or_a_statistic():
     clean, against_negatives = fitted(), fitted(validation=negatives())
     assert clean.limits == against_negatives.limits
-    for name in ("feature_shift", "feature_scale", "class_means", "precision"):
+    for name in ("feature_shift", "feature_scale", "class_means", "precision", "colour_mean", "colour_precision"):
         np.testing.assert_array_equal(getattr(clean, name), getattr(against_negatives, name))
     assert against_negatives.validation["refusal_rate"] == 1.0  # what validation measures, not what it chooses
     assert clean.validation["refusal_rate"] < 0.25
@@ -53,6 +68,7 @@ def test_each_limit_is_the_training_photos_quantile():
     assert spec.limits.min_sharpness == pytest.approx(np.quantile(measures["training_sharpness"], 0.05))
     assert spec.limits.min_colourfulness == pytest.approx(GREY_SHARE * np.quantile(measures["training_colourfulness"], 0.05))
     assert spec.limits.max_feature_distance == pytest.approx(np.quantile(measures["training_feature_distance"], 0.95))
+    assert spec.limits.max_colour_distance == pytest.approx(np.quantile(measures["training_colour_distance"], 0.95))
 
 
 def test_cross_fitted_distances_are_larger_than_in_sample_ones():
@@ -60,6 +76,18 @@ def test_cross_fitted_distances_are_larger_than_in_sample_ones():
     in_sample = distance_to_means(train.features, *standardised_statistics(train.features, labels))
     crossed = cross_fitted_distances(train.features, labels, np.arange(120) // 2)
     assert np.median(crossed) > np.median(in_sample)
+    colours_in_sample = distance_to_mean(train.colour_histogram, *colour_statistics(train.colour_histogram))
+    colours_crossed = cross_fitted_colour_distances(train.colour_histogram, np.arange(120) // 2)
+    assert np.median(colours_crossed) > np.median(colours_in_sample)
+
+
+def test_the_colour_distribution_check_refuses_the_negatives_colours_and_passes_the_validation_photos():
+    spec = fitted(validation=dataclasses.replace(eye_like(40, seed=1)[0], brightness=np.full(40, 120.0),
+                                                 colour_histogram=negatives(40).colour_histogram))
+    assert spec.validation["refused"] == 40  # most as not eye photos (an earlier check may name a few first)
+    assert spec.validation["by_reason"]["not_an_eye_photo"] >= 30
+    assert (spec.validation_measures["validation_colour_distance"] > spec.limits.max_colour_distance).all()
+    assert fitted().validation_measures["validation_colour_distance"].max() < 2 * spec.limits.max_colour_distance
 
 
 def test_refit_limits_moves_every_limit_with_the_quantile_and_keeps_the_arrays(tmp_path):
@@ -71,12 +99,13 @@ def test_refit_limits_moves_every_limit_with_the_quantile_and_keeps_the_arrays(t
         assert stricter.min_brightness >= looser.min_brightness and stricter.max_brightness <= looser.max_brightness
         assert stricter.min_sharpness >= looser.min_sharpness and stricter.min_colourfulness >= looser.min_colourfulness
         assert stricter.max_feature_distance <= looser.max_feature_distance
+        assert stricter.max_colour_distance <= looser.max_colour_distance
     assert refitted[0.01].limits == spec.limits
     rates = [refitted[q].validation["refusal_rate"] for q in sorted(refitted)]
     assert rates == sorted(rates) and rates[-1] > rates[0]
     stored = GateSpec.load(tmp_path)
     assert stored.limits == refitted[0.2].limits and "0.2 quantile" in stored.method
-    for name in ("feature_shift", "feature_scale", "class_means", "precision"):
+    for name in ("feature_shift", "feature_scale", "class_means", "precision", "colour_mean", "colour_precision"):
         np.testing.assert_array_equal(getattr(stored, name), getattr(spec, name))
     for name, values in {**spec.training_measures, **spec.validation_measures}.items():
         np.testing.assert_allclose({**stored.training_measures, **stored.validation_measures}[name], values, rtol=1e-6)
@@ -108,19 +137,25 @@ def test_a_gate_fitted_before_the_feature_floor_reads_back_unlogged(tmp_path):
     assert json.loads((tmp_path / "gradability.json").read_text())["logged_features"] is False
 
 
-def test_a_gate_fitted_before_the_colour_check_refits_and_reads_back_without_it(tmp_path):
+@pytest.mark.parametrize(("limit", "measure", "arrays", "words"), [
+    ("min_colourfulness", "colourfulness", (), "colourfulness"),
+    ("max_colour_distance", "colour_distance", ("colour_mean", "colour_precision"), "chromaticity"),
+], ids=["colour-check", "colour-distribution-check"])
+def test_a_gate_fitted_before_a_check_refits_and_reads_back_without_it(tmp_path, limit, measure, arrays, words):
     spec = fitted()
-    before = spec.with_limits(dataclasses.replace(spec.limits, min_colourfulness=None))
-    before = dataclasses.replace(before, **{kind: {name: values for name, values in getattr(spec, kind).items()
-                                                   if "colourfulness" not in name}
-                                            for kind in ("training_measures", "validation_measures")})
+    before = spec.with_limits(dataclasses.replace(spec.limits, **{limit: None}))
+    before = dataclasses.replace(before, **{name: None for name in arrays},
+                                 **{kind: {name: values for name, values in getattr(spec, kind).items()
+                                           if not name.endswith(measure)}
+                                    for kind in ("training_measures", "validation_measures")})
     before.save(tmp_path)
     limits = json.loads((tmp_path / "gradability.json").read_text())["limits"]
-    del limits["min_colourfulness"]  # as such a gate's file has it: no key at all
+    del limits[limit]  # as such a gate's file has it: no key at all
     (tmp_path / "gradability.json").write_text(json.dumps({**json.loads((tmp_path / "gradability.json").read_text()),
                                                            "limits": limits}))
-    assert GateSpec.load(tmp_path).limits.min_colourfulness is None
+    loaded = GateSpec.load(tmp_path)
+    assert getattr(loaded.limits, limit) is None and all(getattr(loaded, name) is None for name in arrays)
     refitted = refit_limits(tmp_path, 0.05)
-    assert refitted.limits.min_colourfulness is None and refitted.limits.min_sharpness > before.limits.min_sharpness
-    assert "colourfulness" not in refitted.method and refitted.method.startswith("Four checks")
-    assert "colourfulness" in fitted().method and fitted().method.startswith("Five checks")
+    assert getattr(refitted.limits, limit) is None and refitted.limits.min_sharpness > before.limits.min_sharpness
+    assert words not in refitted.method and refitted.method.startswith("Five checks")
+    assert words in fitted().method and fitted().method.startswith("Six checks")

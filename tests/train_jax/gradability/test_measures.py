@@ -9,8 +9,11 @@ import pytest
 from flax import nnx
 
 from cataract_contract import GateLimits, UngradableReason
-from train_jax.gradability.fit import standardised_statistics
+from train_jax.gradability.fit import colour_statistics, standardised_statistics
 from train_jax.gradability.measures import (
+    colour_distance,
+    colour_histogram,
+    distance_to_mean,
     distance_to_means,
     feature_distance,
     gate,
@@ -19,7 +22,7 @@ from train_jax.gradability.measures import (
     reference_image_measures,
 )
 from tests.train_jax.export import gate_reference
-from train_jax.gradability.spec import GateSpec
+from train_jax.gradability.spec import COLOUR_BINS, COLOUR_FLOOR, GateSpec
 from train_jax.model.vgg16 import VGG16, ModelConfig
 
 
@@ -49,6 +52,36 @@ def test_jax_image_measures_match_an_independent_float64_reference():
     assert colourfulness[0] > 50  # independent channels of noise
     assert sharpness[1] == pytest.approx(0.0, abs=1e-6)  # flat: log10(1 / 1)
     assert sharpness[0] > 1.0 > sharpness[3]  # noise is far sharper than a smooth ramp
+
+
+def test_the_colour_histogram_bins_every_pixel_as_the_reference_and_the_definition_do():
+    images = photos(8, 24, seed=2)
+    images[5] = (255, 0, 0)  # pure red: r = 1 (the last bin), g = 0
+    images[6] = (100, 100, 100)  # grey: r = g = 1/3, bin 8 * 100 // 300 = 2
+    images[7, :12] = (10, 10, 10)  # half too dark to count, half (0, 200, 100): r = 0, g = 1600 // 300 = 5
+    images[7, 12:] = (0, 200, 100)
+    histograms = np.asarray(colour_histogram(images))
+    assert histograms.shape == (8, COLOUR_BINS**2) and histograms.dtype == np.float32
+    np.testing.assert_allclose(histograms, gate_reference.colour_histogram(images), atol=1e-7)
+    shares = histograms.sum(axis=1)
+    assert shares[2] == 0.0  # the dark photo: no pixel lit, no share
+    np.testing.assert_allclose(np.delete(shares, 2), 1.0, rtol=1e-6)
+    for row, (r, g) in ((5, (7, 0)), (6, (2, 2)), (7, (0, 5))):
+        assert histograms[row, r * COLOUR_BINS + g] == 1.0  # the dark half of row 7 is left out
+
+
+def test_the_colour_distance_is_the_squared_mahalanobis_distance_of_the_logged_histogram():
+    rng = np.random.default_rng(3)
+    histograms = rng.dirichlet(np.full(COLOUR_BINS**2, 0.5), 50).astype(np.float32)
+    mean, precision = colour_statistics(histograms)
+    spec = dataclasses.replace(spec_for(rng.gamma(2.0, size=(50, 4)).astype(np.float32), np.arange(50) % 2,
+                                        GateLimits(0.01, 0, 255, -9, 1e9)), colour_mean=mean, colour_precision=precision)
+    probe = histograms[:3]
+    offsets = np.log(probe.astype(np.float64) + COLOUR_FLOOR) - mean
+    by_hand = np.array([row @ precision @ row for row in offsets])
+    np.testing.assert_allclose(np.asarray(colour_distance(spec, probe)), by_hand, rtol=1e-4)
+    # A gate fitted before the check measures nothing for it.
+    assert not np.asarray(colour_distance(dataclasses.replace(spec, colour_mean=None), probe)).any()
 
 
 def tiny_model(side: int = 32) -> VGG16:
@@ -105,7 +138,28 @@ def test_gate_gives_the_contract_s_reasons_in_its_order():
     assert decided["reason"].tolist() == [UngradableReason.TOO_SMALL, UngradableReason.GREYSCALE,
                                           UngradableReason.TOO_DARK, UngradableReason.BLURRED, 0]
     assert decided["gradable"].tolist() == [False, False, False, False, True]
-    assert set(decided) == {"gradable", "reason", "brightness", "colourfulness", "sharpness", "feature_distance"}
+    assert set(decided) == {"gradable", "reason", "brightness", "colourfulness", "sharpness", "colour_distance",
+                            "feature_distance"}
     # A gate fitted before the colour check has no limit for it, and passes the grey photo.
     before_colour = gate(model, spec.with_limits(dataclasses.replace(limits, min_colourfulness=None)), images, sizes)
     assert before_colour["reason"][1] == 0
+
+
+def test_the_colour_distribution_check_refuses_colours_the_training_photos_lack():
+    """Fitted on reddish photos, it passes another reddish one and refuses the same photo
+    in green as not an eye photo, whatever the features say (their limit is left open)."""
+    model = tiny_model()
+    rng = np.random.default_rng(6)
+    reddish = np.clip(rng.normal((170, 110, 90), 25, (30, 32, 32, 3)), 0, 255).astype(np.uint8)
+    mean, precision = colour_statistics(np.asarray(colour_histogram(reddish)))
+    fitted = distance_to_mean(np.asarray(colour_histogram(reddish[:29])), mean, precision)
+    limits = GateLimits(0.01, 0, 255, -9, 1e12, min_colourfulness=None, max_colour_distance=float(fitted.max()) * 2)
+    features = measure_photos(model, (5,), [reddish]).features
+    spec = dataclasses.replace(spec_for(features, np.arange(30) % 2, limits), colour_mean=mean, colour_precision=precision)
+    green = reddish[29:][..., [1, 0, 2]]  # red and green swapped
+    decided = gate(model, spec, np.concatenate([reddish[29:], green]))
+    assert decided["reason"].tolist() == [0, UngradableReason.NOT_AN_EYE_PHOTO]
+    assert decided["colour_distance"][1] > limits.max_colour_distance > decided["colour_distance"][0]
+    skipped = gate(model, spec.with_limits(dataclasses.replace(limits, max_colour_distance=None)), green)
+    assert skipped["reason"].tolist() == [0]  # a gate fitted before the check
+

@@ -23,7 +23,7 @@ def test_training_fits_a_gate_that_refuses_dark_and_blurred_photos(tiny_run, syn
     validation = spec.validation
     assert validation["photos"] == len(json.loads((tiny_run / "split.json").read_text())["validation"])
     assert set(spec.training_measures) == {"training_brightness", "training_colourfulness", "training_sharpness",
-                                           "training_feature_distance"}
+                                           "training_colour_distance", "training_feature_distance"}
     side = model.config.image_size
     eyes = [decode_image(read_image_bytes(path)) for path in split_photos(synthetic_photos, 6)]
     blurred = [resize_for_model(eye.filter(ImageFilter.GaussianBlur(max(eye.size) / 40)), side) for eye in eyes]
