@@ -72,8 +72,10 @@ def add_commands(commands) -> None:
         help="does the run's gradability gate refuse non-eye, dark, blurred and tiny pictures, and pass clean eyes",
         description=(
             "Draw negative sets (noise and textures, documents, scenes, fundus-like images, objects, screenshots, "
-            "radiographs, charts, blank surfaces, sketches, eye photos darkened, dimmed, brightened, blurred, "
-            f"streaked or shrunk; and kinds used in no choice of the gate, reported apart as unseen: "
+            "radiographs, charts, blank surfaces, sketches, ECG printouts, microscope slides, skin close-ups, "
+            "street maps, food plates, leaf close-ups, fabric patterns, abstract paintings, eye photos darkened, "
+            "dimmed, brightened, blurred, streaked or shrunk; and kinds used in no choice of the gate, reported apart "
+            "as unseen: "
             f"{', '.join(UNSEEN_KINDS[:-1])} and {UNSEEN_KINDS[-1]}), decode and resize each as a served photo, "
             "and judge them with RUN's gate. Prints per kind the photos, the share refused and the reasons, the "
             "false-refusal rate on the run's validation photos and issue 20's goals; --cost also times the "
