@@ -37,7 +37,7 @@ class OperatingPointSettings:
                                           metavar="RULE")
     gate_quantile: float | None = setting(
         None, "refit the gradability gate's limits at this quantile of the training photos' measures (each check "
-              "then refuses about that share of photos like them, the colour check fewer: higher is stricter)", above=0.0, below=0.5,
+              "then refuses about that share of photos like them, the grey check fewer: higher is stricter)", above=0.0, below=0.5,
         metavar="Q")
     fit_gate: bool = setting(False, "fit the gradability gate of a run trained before the gate existed")
     json: bool = setting(False, "print the result as one JSON object")

@@ -186,7 +186,7 @@ class GateLimits:
     min_sharpness: float
     max_feature_distance: float
     min_photo_side: int = MIN_PHOTO_SIDE
-    min_colourfulness: float | None = None  # None: fitted before the colour check, which it skips
+    min_colourfulness: float | None = None  # None: fitted before the grey check, which it skips
     max_colour_distance: float | None = None  # None: fitted before the colour-distribution check, which it skips
 
 

@@ -18,7 +18,7 @@ Two groups, kept apart on purpose:
               screenshots/UI  flat panels, title bars, buttons, input boxes and text
               dim             eye photos at 5-15% brightness
               motion-blurred  eye photos streaked along a line of max(width, height) / 25
-            these four informed the colour check chosen on 2026-12-01 and so moved to seen:
+            these four informed the grey check chosen on 2026-12-01 and so moved to seen:
               radiographs     X-ray-like films: bright bone shapes (rounded bars, ellipses,
                               joints) softly lit on a dark ground, a little blurred, film grain,
                               sometimes a bright label in a corner

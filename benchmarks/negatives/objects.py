@@ -1,7 +1,8 @@
 """Things photographed on a background: objects (shaded balls, boxes and four-legged animal
 shapes, each with its shadow) and food plates (a meal on a plate or platter on a table,
-sometimes cutlery, a glass or a napkin), with the helpers only they use, among them Layer,
-shapes that are laid over a picture and throw their own shadow."""
+sometimes cutlery, a glass or a napkin), with their helpers, among them Layer, shapes that
+are laid over a picture and throw their own shadow (everyday.py's drawings use Layer
+and food_table too)."""
 
 from __future__ import annotations
 

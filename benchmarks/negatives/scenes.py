@@ -1,7 +1,8 @@
 """Places and surfaces as a camera sees them: scenes (outdoor views of sky, ground, houses,
 trees and sun, or indoor rooms), blank surfaces (accidental shots of a wall, ceiling, floor
 or tabletop, sometimes with a light switch, a socket or an edge) and leaf close-ups (leaves
-filling the frame over blurred foliage, soil or sky), with the helpers only they use."""
+filling the frame over blurred foliage, soil or sky), with their helpers (everyday.py's
+flowers grow over leaf_backdrop too)."""
 
 from __future__ import annotations
 

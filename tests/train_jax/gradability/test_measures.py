@@ -140,7 +140,7 @@ def test_gate_gives_the_contract_s_reasons_in_its_order():
     assert decided["gradable"].tolist() == [False, False, False, False, True]
     assert set(decided) == {"gradable", "reason", "brightness", "colourfulness", "sharpness", "colour_distance",
                             "feature_distance"}
-    # A gate fitted before the colour check has no limit for it, and passes the grey photo.
+    # A gate fitted before the grey check has no limit for it, and passes the grey photo.
     before_colour = gate(model, spec.with_limits(dataclasses.replace(limits, min_colourfulness=None)), images, sizes)
     assert before_colour["reason"][1] == 0
 

@@ -32,7 +32,7 @@ def test_training_fits_a_gate_that_refuses_dark_and_blurred_photos(tiny_run, syn
     assert decided["reason"][0] == UngradableReason.TOO_DARK
     # Every blurred photo fails the blur check (an earlier check, too bright, may name it first).
     assert (decided["sharpness"][1:] < spec.limits.min_sharpness).all() and not decided["gradable"].any()
-    # Grey copies of the eye photos fail the colour check (too dark or bright may name it first).
+    # Grey copies of the eye photos fail the grey check (too dark or bright may name it first).
     grey = gate(model, spec, np.stack([resize_for_model(eye.convert("L").convert("RGB"), side) for eye in eyes]))
     assert (grey["colourfulness"] < spec.limits.min_colourfulness).all() and not grey["gradable"].any()
     assert (grey["reason"] == UngradableReason.GREYSCALE).sum() >= 4
