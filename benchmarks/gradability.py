@@ -32,6 +32,7 @@ import numpy as np
 from benchmarks.configs import GradabilityBenchConfig
 from benchmarks.negatives import BLURRED, DARK, KINDS, NOT_EYE, make_negatives
 from cataract_contract import CLASS_NAMES, UngradableReason, decode_image, read_image_bytes, resize_for_model
+from train_jax.gradability.spec import IMAGE_MEASURES
 
 EYE_PHOTOS = "eye photos"  # the clean validation photos' row and group
 SEEN, UNSEEN = "seen kinds", "unseen kinds"
@@ -157,7 +158,7 @@ def row_figures(photos: PhotoSet, decided: dict[str, np.ndarray]) -> dict[str, A
         "refused": int(refused.sum()), "refusal_rate": float(refused.mean()) if len(photos) else 0.0,
         "reasons": {reason: reasons.count(reason) for reason in sorted(set(reasons), key=reasons.count, reverse=True)},
         "median": {name: float(np.median(decided[name])) if len(photos) else None
-                   for name in ("brightness", "colourfulness", "sharpness", "colour_distance", "feature_distance")},
+                   for name in IMAGE_MEASURES},
     }
     if photos.labels:
         figures["refused_by_class"] = {label: f"{int(refused[[item == label for item in photos.labels]].sum())}/"

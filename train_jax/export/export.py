@@ -333,7 +333,7 @@ def output_gaps(outputs: dict[str, np.ndarray], probabilities: np.ndarray, heatm
 
 def gate_probes(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The parity photos with photos the gate must refuse after them (black, blurred, noise,
-    the first photo in grey, and the first photo at a decoded size too small), and each
+    the first photo in grey, in green, and at a decoded size too small), and each
     one's photo_size: 0, 0 (not known) for the parity photos, as a raw call sends it, a
     plausible size for the probes."""
     from PIL import Image, ImageFilter
@@ -343,7 +343,10 @@ def gate_probes(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     blurred = np.asarray(first.filter(ImageFilter.GaussianBlur(size / 16)))
     noise = np.random.default_rng(1).integers(0, 256, images.shape[1:], dtype=np.uint8)
     grey = np.asarray(first.convert("L").convert("RGB"))
-    probes = np.stack([np.zeros_like(images[0]), blurred, noise, grey, images[0]])
+    # The same luminance moved into the green channel: colours no eye photo has (the colour-distribution check).
+    luminance = grey[..., 0].astype(np.float32)
+    green = np.stack([luminance * 0.3, np.minimum(255, luminance * 1.49), luminance * 0.3], axis=-1).astype(np.uint8)
+    probes = np.stack([np.zeros_like(images[0]), blurred, noise, grey, green, images[0]])
     sizes = np.zeros((len(images) + len(probes), 2), np.int32)
     sizes[len(images):] = PHOTO_SIDE
     sizes[-1] = (MIN_PHOTO_SIDE - 1, PHOTO_SIDE)

@@ -163,20 +163,22 @@ def build_module(model: VGG16, threshold: float = 0.5, gate: GateSpec | None = N
 
 
 def colour_histogram(image):
-    """spec.py's chromaticity histogram (N, COLOUR_BINS ** 2) of uint8 images, binned in
-    integers as JAX bins them. One comparison per bin: a one-hot tensor would hold
-    COLOUR_BINS ** 2 values per pixel, and a MatMul would count in bfloat16 under oneDNN's
-    mixed precision."""
+    """spec.py's chromaticity histogram (N, COLOUR_BINS ** 2) of uint8 images, binned and
+    counted in integers as JAX bins them, so the counts are exact on every backend (a float
+    count would round in TensorRT's FP16). One comparison per bin: a one-hot tensor would
+    hold COLOUR_BINS ** 2 values per pixel, and a MatMul would count in bfloat16 under
+    oneDNN's mixed precision."""
     import tensorflow as tf
 
     rgb = tf.cast(image, tf.int32)
     total = tf.reduce_sum(rgb, axis=-1)
+    lit = total >= LIT_SUM
     bins = tf.minimum(COLOUR_BINS * rgb[..., :2] // tf.maximum(total, 1)[..., None], COLOUR_BINS - 1)
-    index = tf.where(total >= LIT_SUM, bins[..., 0] * COLOUR_BINS + bins[..., 1], -1)
-    counts = tf.stack([tf.reduce_sum(tf.cast(tf.equal(index, number), tf.float32), axis=[1, 2])
-                       for number in range(COLOUR_BINS**2)], axis=1)  # exact: whole numbers far below 2 ** 24
-    lit = tf.reduce_sum(tf.cast(total >= LIT_SUM, tf.float32), axis=[1, 2])
-    return counts / tf.maximum(lit, 1.0)[:, None]
+    index = tf.where(lit, bins[..., 0] * COLOUR_BINS + bins[..., 1], -1)
+    counts = tf.stack([tf.reduce_sum(tf.cast(tf.equal(index, number), tf.int32), axis=[1, 2])
+                       for number in range(COLOUR_BINS**2)], axis=1)
+    lit_count = tf.reduce_sum(tf.cast(lit, tf.int32), axis=[1, 2])
+    return tf.cast(counts, tf.float32) / tf.cast(tf.maximum(lit_count, 1), tf.float32)[:, None]
 
 
 def colour_distance(gate: GateSpec, image):

@@ -122,7 +122,7 @@ BLIND_SPOTS = (
 )
 
 
-COLOUR_METHOD = "colourfulness (Hasler and Suesstrunk 2003) below {share:g} times its {q:g} quantile is grey; "
+GREY_METHOD = "colourfulness (Hasler and Suesstrunk 2003) below {share:g} times its {q:g} quantile is grey; "
 COLOUR_DISTRIBUTION_METHOD = (
     "the photo's colours are not an eye photo's when the squared Mahalanobis distance of its logged "
     "{bins} x {bins} rg-chromaticity histogram to the training photos' mean, under their covariance shrunk by "
@@ -134,7 +134,7 @@ def describe(quantile: float, feature_blocks: tuple[int, ...], grey: bool = True
     """The method in words; grey or colours False for a gate fitted before the colour or the
     colour-distribution check."""
     return METHOD.format(count=CHECK_COUNTS[4 + grey + colours],
-                         colour=COLOUR_METHOD.format(share=GREY_SHARE, q=quantile) if grey else "",
+                         colour=GREY_METHOD.format(share=GREY_SHARE, q=quantile) if grey else "",
                          colours=COLOUR_DISTRIBUTION_METHOD.format(bins=COLOUR_BINS, upper=1 - quantile) if colours else "",
                          q=quantile, upper=1 - quantile, blocks=list(feature_blocks), folds=CROSS_FIT_FOLDS)
 
@@ -213,7 +213,7 @@ def limits_at(measures: dict[str, np.ndarray], quantile: float) -> GateLimits:
     def at(name: str, q: float) -> float:
         return float(np.quantile(measures[name], q))
 
-    # A gate fitted before the colour or colour-distribution check stores no such measure and stays without it.
+    # A gate fitted before the grey or colour-distribution check stores no such measure and stays without it.
     grey = (GREY_SHARE * at("training_colourfulness", quantile) if "training_colourfulness" in measures
             else None)
     colours = at("training_colour_distance", 1 - quantile) if "training_colour_distance" in measures else None
@@ -228,7 +228,7 @@ def refusals(limits: GateLimits, measures: dict[str, np.ndarray], prefix: str) -
     """How many of the photos whose measures are `prefix`_brightness etc. the limits
     refuse: overall and per reason (the first check that fails), counts and rates."""
     brightness = measures[f"{prefix}_brightness"]
-    # Unread by a gate without the colour or colour-distribution check.
+    # Unread by a gate without the grey or colour-distribution check.
     grey, colours = (measures.get(f"{prefix}_{name}", np.zeros_like(brightness)) for name in ("colourfulness", "colour_distance"))
     _, reason = gate_decision(np.zeros((len(brightness), 2), np.int32), brightness, grey,
                               measures[f"{prefix}_sharpness"], colours, measures[f"{prefix}_feature_distance"], limits)

@@ -184,7 +184,7 @@ def decide(spec: GateSpec, measures: PhotoMeasures, photo_size: Any = None) -> d
     count = len(measures.brightness)
     size = np.zeros((count, 2), np.int32) if photo_size is None else np.asarray(photo_size, np.int32)
     distance = np.asarray(feature_distance(spec, jnp.asarray(measures.features)))
-    colours = np.asarray(colour_distance(spec, jnp.asarray(measures.colour_histogram)))
+    colours = np.asarray(colour_distance(spec, measures.colour_histogram, np))  # numpy: exact, never TF32 on a GPU
     gradable, reason = gate_decision(jnp.asarray(size), jnp.asarray(measures.brightness),
                                      jnp.asarray(measures.colourfulness), jnp.asarray(measures.sharpness),
                                      jnp.asarray(colours), jnp.asarray(distance), spec.limits, xp=jnp)

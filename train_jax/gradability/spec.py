@@ -1,6 +1,6 @@
 """The gradability gate of one run, as fitted when training ended: RUN/gradability.json
 (the limits, the method, what validation measured) and RUN/gradability.npz (the feature
-statistics, and each training and validation photo's measures, so the limits can be
+and colour statistics, and each training and validation photo's measures, so the limits can be
 refitted at another quantile, and validated again, without training again).
 
 The gate's measures and the order of its checks are the contract's (cataract_contract,
@@ -53,7 +53,7 @@ COLOUR_BINS = 8
 LIT_SUM = 48  # R + G + B: a mean of 16 of 255
 COLOUR_FLOOR = 1e-3  # added to each share before the log: an empty bin is far, but not infinitely
 # Each training photo's cross-fitted measures, kept for refitting the limits. (A gate fitted
-# before the colour or colour-distribution check stores no such measure: refitting keeps it without.)
+# before the grey or colour-distribution check stores no such measure: refitting keeps it without.)
 IMAGE_MEASURES = ("brightness", "colourfulness", "sharpness", "colour_distance", "feature_distance")
 TRAINING_MEASURES = tuple(f"training_{name}" for name in IMAGE_MEASURES)
 # Each validation photo's measures, kept to validate refitted limits again.
@@ -118,7 +118,11 @@ class GateSpec:
                                if name in arrays})
                 training, validation = ({name: np.asarray(arrays[name]) for name in names if name in arrays}
                                         for names in (TRAINING_MEASURES, VALIDATION_MEASURES))
-            return cls(limits=GateLimits(**described["limits"]), feature_blocks=tuple(described["feature_blocks"]),
+            limits = GateLimits(**described["limits"])
+            if ("colour_mean" in values) != (limits.max_colour_distance is not None) or \
+                    ("colour_mean" in values) != ("colour_precision" in values):
+                raise ValueError("the colour-distribution check's limit and statistics do not come together")
+            return cls(limits=limits, feature_blocks=tuple(described["feature_blocks"]),
                        method=described.get("method", ""), blind_spots=tuple(described.get("blind_spots", ())),
                        validation=described.get("validation", {}), training_measures=training,
                        validation_measures=validation, **values)

@@ -140,7 +140,7 @@ def test_a_gate_fitted_before_the_feature_floor_reads_back_unlogged(tmp_path):
 @pytest.mark.parametrize(("limit", "measure", "arrays", "words"), [
     ("min_colourfulness", "colourfulness", (), "colourfulness"),
     ("max_colour_distance", "colour_distance", ("colour_mean", "colour_precision"), "chromaticity"),
-], ids=["colour-check", "colour-distribution-check"])
+], ids=["grey-check", "colour-distribution-check"])
 def test_a_gate_fitted_before_a_check_refits_and_reads_back_without_it(tmp_path, limit, measure, arrays, words):
     spec = fitted()
     before = spec.with_limits(dataclasses.replace(spec.limits, **{limit: None}))
@@ -159,3 +159,12 @@ def test_a_gate_fitted_before_a_check_refits_and_reads_back_without_it(tmp_path,
     assert getattr(refitted.limits, limit) is None and refitted.limits.min_sharpness > before.limits.min_sharpness
     assert words not in refitted.method and refitted.method.startswith("Five checks")
     assert words in fitted().method and fitted().method.startswith("Six checks")
+
+
+def test_a_colour_limit_without_its_statistics_is_a_damaged_gate(tmp_path):
+    """Else the check would measure zeros against its limit and pass every photo."""
+    from train_jax.errors import UserError
+
+    dataclasses.replace(fitted(), colour_mean=None, colour_precision=None).save(tmp_path)
+    with pytest.raises(UserError, match="is damaged .*limit and statistics do not come together"):
+        GateSpec.load(tmp_path)
