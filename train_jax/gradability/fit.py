@@ -28,8 +28,14 @@ from cataract_contract import GateLimits, UngradableReason, gate_decision
 from train_jax.data.checks import copy_groups
 from train_jax.data.scan import ScannedImage
 from train_jax.errors import UserError
-from train_jax.gradability.measures import PhotoMeasures, distance_to_mean, distance_to_means, measure_records
-from train_jax.gradability.spec import COLOUR_BINS, COLOUR_FLOOR, GateSpec
+from train_jax.gradability.measures import (
+    PhotoMeasures,
+    distance_to_mean,
+    distance_to_means,
+    logged_shares,
+    measure_records,
+)
+from train_jax.gradability.spec import COLOUR_BINS, GateSpec
 from train_jax.model.vgg16 import VGG16
 
 log = logging.getLogger(__name__)
@@ -91,7 +97,7 @@ METHOD = (
     "{count} checks after the photo-size check, each limit from a quantile of the run's training photos (no negative "
     "example chooses one): mean luminance below the {q:g} quantile is too dark, above the {upper:g} quantile too "
     "bright; sharpness (log variance of the Laplacian over the luminance's variance) below the {q:g} quantile is "
-    "blurred; {colour}{colours}the network's pooled "
+    "blurred; {grey}{colours}the network's pooled "
     "features of blocks {blocks} (global averages, logged above a floor of a tenth "
     "of each one's training mean, then standardised) are not an eye photo "
     "when their smallest squared Mahalanobis distance to a class mean, under one shared covariance shrunk by "
@@ -134,7 +140,7 @@ def describe(quantile: float, feature_blocks: tuple[int, ...], grey: bool = True
     """The method in words; grey or colours False for a gate fitted before the colour or the
     colour-distribution check."""
     return METHOD.format(count=CHECK_COUNTS[4 + grey + colours],
-                         colour=GREY_METHOD.format(share=GREY_SHARE, q=quantile) if grey else "",
+                         grey=GREY_METHOD.format(share=GREY_SHARE, q=quantile) if grey else "",
                          colours=COLOUR_DISTRIBUTION_METHOD.format(bins=COLOUR_BINS, upper=1 - quantile) if colours else "",
                          q=quantile, upper=1 - quantile, blocks=list(feature_blocks), folds=CROSS_FIT_FOLDS)
 
@@ -174,7 +180,7 @@ def colour_statistics(histograms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mean, precision) of chromaticity histograms: their logs' mean and the inverse of
     their covariance shrunk by Ledoit-Wolf (bins no photo fills have no spread; the
     shrinkage keeps the inverse finite)."""
-    logged = np.log(histograms.astype(np.float64) + COLOUR_FLOOR)
+    logged = logged_shares(histograms.astype(np.float64))
     mean = logged.mean(axis=0)
     precision = LedoitWolf(assume_centered=True).fit(logged - mean).precision_
     return np.asarray(mean, np.float32), np.asarray(precision, np.float32)

@@ -99,10 +99,15 @@ def colour_distance(spec: GateSpec, histograms: Any, xp: Any = jnp) -> Any:
     return distance_to_mean(histograms, spec.colour_mean, spec.colour_precision, xp)
 
 
+def logged_shares(histograms: Any, xp: Any = np) -> Any:
+    """spec.py's log(histogram + COLOUR_FLOOR): what the colour statistics are fitted on."""
+    return xp.log(histograms + COLOUR_FLOOR)
+
+
 def distance_to_mean(histograms: Any, mean: Any, precision: Any, xp: Any = np) -> Any:
     """The colour distance under (mean, precision) for numpy or jax.numpy: fitting's
     cross-fitted distances and the gate compute it alike."""
-    offsets = xp.log(histograms + COLOUR_FLOOR) - xp.asarray(mean)
+    offsets = logged_shares(histograms, xp) - xp.asarray(mean)
     return xp.einsum("nd,de,ne->n", offsets, xp.asarray(precision), offsets)
 
 
