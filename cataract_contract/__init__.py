@@ -173,6 +173,43 @@ def reason_text(code: int) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class GateCheck:
+    """One of the gate's checks after the photo-size check: a photo whose `measure` lies below
+    (a limit named min_...) or above (max_...) its GateLimits `limit` is refused with `reason`.
+    `refuses` says so in words, before the limit's value (printed with `decimals`)."""
+
+    limit: str
+    measure: str
+    reason: UngradableReason
+    refuses: str
+    decimals: int = 1
+
+    @property
+    def is_minimum(self) -> bool:
+        return self.limit.startswith("min_")
+
+    def failed(self, measured: Any, limit: float) -> Any:
+        return measured < limit if self.is_minimum else measured > limit
+
+
+# The gate's measures, each (N,) a photo, by name: what gate_decision reads.
+GATE_MEASURES = ("brightness", "colourfulness", "sharpness", "colour_distance", "feature_distance")
+# The checks after the photo-size check, in the order above. Fitting, validating, logging,
+# exporting and the served graph all read this one table: a new check is a row here, a
+# field of GateLimits, and its measure.
+GATE_CHECKS = (
+    GateCheck("min_brightness", "brightness", UngradableReason.TOO_DARK, "too dark below mean luminance"),
+    GateCheck("max_brightness", "brightness", UngradableReason.TOO_BRIGHT, "too bright above mean luminance"),
+    GateCheck("min_sharpness", "sharpness", UngradableReason.BLURRED, "blurred below sharpness", decimals=3),
+    GateCheck("min_colourfulness", "colourfulness", UngradableReason.GREYSCALE, "grey below colourfulness"),
+    GateCheck("max_colour_distance", "colour_distance", UngradableReason.NOT_AN_EYE_PHOTO,
+              "not an eye photo's colours above colour distance"),
+    GateCheck("max_feature_distance", "feature_distance", UngradableReason.NOT_AN_EYE_PHOTO,
+              "not an eye photo above feature distance"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
 class GateLimits:
     """The gradability gate's limits, as fitted on one run's training photos: each fitted
     limit is the training photos' `quantile` (lower tail for a minimum, upper for a
@@ -189,22 +226,20 @@ class GateLimits:
     min_colourfulness: float | None = None  # None: fitted before the grey check, which it skips
     max_colour_distance: float | None = None  # None: fitted before the colour-distribution check, which it skips
 
+    def checks(self) -> tuple[tuple[GateCheck, float], ...]:
+        """The checks these limits make, with their limits, in order (a gate fitted before a
+        check has no limit for it and skips it)."""
+        return tuple((check, getattr(self, check.limit)) for check in GATE_CHECKS
+                     if getattr(self, check.limit) is not None)
 
-def gate_checks(shorter_side: Any, brightness: Any, colourfulness: Any, sharpness: Any, colour_distance: Any,
-                feature_distance: Any, limits: GateLimits) -> tuple[tuple[Any, UngradableReason], ...]:
+
+def gate_checks(shorter_side: Any, measures: Mapping[str, Any], limits: GateLimits
+                ) -> tuple[tuple[Any, UngradableReason], ...]:
     """The gate's checks as (failed, reason) pairs, in the order above (the first that
-    fails gives the reason), of arrays or tensors of any library; shorter_side 0 = not known."""
-    grey = () if limits.min_colourfulness is None else (
-        (colourfulness < limits.min_colourfulness, UngradableReason.GREYSCALE),)
-    colours = () if limits.max_colour_distance is None else (
-        (colour_distance > limits.max_colour_distance, UngradableReason.NOT_AN_EYE_PHOTO),)
-    return (((shorter_side > 0) & (shorter_side < limits.min_photo_side), UngradableReason.TOO_SMALL),
-            (brightness < limits.min_brightness, UngradableReason.TOO_DARK),
-            (brightness > limits.max_brightness, UngradableReason.TOO_BRIGHT),
-            (sharpness < limits.min_sharpness, UngradableReason.BLURRED),
-            *grey,
-            *colours,
-            (feature_distance > limits.max_feature_distance, UngradableReason.NOT_AN_EYE_PHOTO))
+    fails gives the reason), of arrays or tensors of any library: `measures` by the names
+    of GATE_MEASURES; shorter_side 0 = not known."""
+    size = ((shorter_side > 0) & (shorter_side < limits.min_photo_side), UngradableReason.TOO_SMALL)
+    return (size, *((check.failed(measures[check.measure], limit), check.reason) for check, limit in limits.checks()))
 
 
 def first_failed(checks: tuple[tuple[Any, UngradableReason], ...], gradable: Any, where: Callable) -> Any:
@@ -216,14 +251,13 @@ def first_failed(checks: tuple[tuple[Any, UngradableReason], ...], gradable: Any
     return reason
 
 
-def gate_decision(photo_size: Any, brightness: Any, colourfulness: Any, sharpness: Any, colour_distance: Any,
-                  feature_distance: Any, limits: GateLimits, xp: Any = np) -> tuple[Any, Any]:
+def gate_decision(photo_size: Any, measures: Mapping[str, Any], limits: GateLimits, xp: Any = np) -> tuple[Any, Any]:
     """The gate's decision from its measures: (gradable bool (N,), ungradable_reason int32
-    (N,)). photo_size is (N, 2) height, width (0 = not known); `xp` is numpy or jax.numpy
-    (the served graph computes the same in TensorFlow, train_jax/export/savedmodel.py)."""
-    checks = gate_checks(xp.min(photo_size, axis=-1), brightness, colourfulness, sharpness, colour_distance,
-                         feature_distance, limits)
-    reason = first_failed(checks, xp.zeros(xp.shape(brightness), xp.int32), xp.where).astype(xp.int32)
+    (N,)). photo_size is (N, 2) height, width (0 = not known); `measures` (N,) each, by the
+    names of GATE_MEASURES; `xp` is numpy or jax.numpy (the served graph computes the same
+    in TensorFlow, train_jax/export/savedmodel.py)."""
+    checks = gate_checks(xp.min(photo_size, axis=-1), measures, limits)
+    reason = first_failed(checks, xp.zeros(xp.shape(measures["brightness"]), xp.int32), xp.where).astype(xp.int32)
     return reason == 0, reason
 
 

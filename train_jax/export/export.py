@@ -383,16 +383,10 @@ def check_gate(model, gate: GateSpec, images: np.ndarray, photo_size: np.ndarray
         expected = measures.gate(float32_model, gate, images, photo_size)
     reasons = served[OUTPUT_UNGRADABLE_REASON].reshape(-1)
     differing = (reasons != expected["reason"]) | (served[OUTPUT_GRADABLE].reshape(-1) != expected["gradable"])
-    limits = gate.limits
     borderline = np.zeros(len(images), bool)
-    compared = [(expected["brightness"], limits.min_brightness), (expected["brightness"], limits.max_brightness),
-                (expected["sharpness"], limits.min_sharpness), (expected["feature_distance"], limits.max_feature_distance)]
-    if limits.min_colourfulness is not None:
-        compared.append((expected["colourfulness"], limits.min_colourfulness))
-    if limits.max_colour_distance is not None:
-        compared.append((expected["colour_distance"], limits.max_colour_distance))
-    for measured, limit in compared:
-        borderline |= np.abs(np.asarray(measured, np.float64) - limit) <= GATE_MARGIN * max(abs(limit), 1.0)
+    for check, limit in gate.limits.checks():
+        measured = np.asarray(expected[check.measure], np.float64)
+        borderline |= np.abs(measured - limit) <= GATE_MARGIN * max(abs(limit), 1.0)
     if np.any(differing & ~borderline):
         rows = np.flatnonzero(differing & ~borderline)
         raise UserError(f"the SavedModel's gradability gate differs from the JAX gate on {len(rows)} of {len(images)} photos "

@@ -191,10 +191,10 @@ def colour_distance(gate: GateSpec, image):
 
 
 def gate_measures(gate: GateSpec, image, features):
-    """The gate's measures in TensorFlow, as cataract_contract and spec.py define them:
-    (brightness, colourfulness, sharpness, colour_distance, feature_distance), each (N,), of
-    uint8 images and the pooled features of gate.feature_blocks (N, D); colour_distance
-    zeros for a gate fitted before that check (which skips it)."""
+    """The gate's measures in TensorFlow, as cataract_contract and spec.py define them: each
+    (N,), by the names of GATE_MEASURES, of uint8 images and the pooled features of
+    gate.feature_blocks (N, D); colour_distance zeros for a gate fitted before that check
+    (which skips it)."""
     import tensorflow as tf
 
     rgb = tf.cast(image, tf.float32)
@@ -219,7 +219,8 @@ def gate_measures(gate: GateSpec, image, features):
     squared = tf.reduce_sum(tf.matmul(flat, tf.constant(gate.precision)) * flat, axis=1)
     distance = tf.reduce_min(tf.reshape(squared, [-1, gate.class_means.shape[0]]), axis=1)
     colours = tf.zeros_like(brightness) if gate.colour_mean is None else colour_distance(gate, image)
-    return brightness, colourfulness, sharpness, colours, distance
+    return {"brightness": brightness, "colourfulness": colourfulness, "sharpness": sharpness,
+            "colour_distance": colours, "feature_distance": distance}
 
 
 def gate_graph(gate: GateSpec, image, photo_size, features):
@@ -229,7 +230,7 @@ def gate_graph(gate: GateSpec, image, photo_size, features):
     import tensorflow as tf
 
     shorter = tf.reduce_min(photo_size, axis=1)
-    checks = gate_checks(shorter, *gate_measures(gate, image, features), gate.limits)
+    checks = gate_checks(shorter, gate_measures(gate, image, features), gate.limits)
     reason = first_failed(checks, tf.zeros_like(shorter), tf.where)
     return tf.equal(reason, 0), reason
 

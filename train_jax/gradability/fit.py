@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.covariance import LedoitWolf
 from sklearn.model_selection import GroupKFold
 
-from cataract_contract import GateLimits, UngradableReason, gate_decision
+from cataract_contract import GATE_CHECKS, GATE_MEASURES, GateLimits, UngradableReason, gate_decision
 from train_jax.data.checks import copy_groups
 from train_jax.data.scan import ScannedImage
 from train_jax.errors import UserError
@@ -80,6 +80,8 @@ MIN_SCALE_FRACTION = 0.01
 # as grey, 1 of the demo's 64 validation photos (colourfulness 10.7 against 14.4); grey
 # pictures score about 0 whatever the share.
 GREY_SHARE = 0.5
+# Limits that are a share of their quantile, by GateLimits field (the others are the quantile).
+LIMIT_SHARES = {"min_colourfulness": GREY_SHARE}
 # The colour-distribution check (spec.py's chromaticity histogram; its reason is
 # NOT_AN_EYE_PHOTO): the pooled features of a random-initialised network judge texture and
 # layout more than colour, so green, blue or violet pictures with eye-like structure passed.
@@ -212,32 +214,27 @@ def cross_fitted_colour_distances(histograms: np.ndarray, groups: np.ndarray,
 
 
 def limits_at(measures: dict[str, np.ndarray], quantile: float) -> GateLimits:
-    """The limits at `quantile` of the training photos' stored measures."""
+    """The limits at `quantile` of the training photos' stored measures: each check's
+    lower tail for a minimum, upper tail for a maximum (the grey check's a share of it)."""
     if not 0.0 <= quantile < 0.5:
         raise UserError(f"the gate's quantile must be at least 0 and below 0.5, got {quantile}")
-
-    def at(name: str, q: float) -> float:
-        return float(np.quantile(measures[name], q))
-
-    # A gate fitted before the grey or colour-distribution check stores no such measure and stays without it.
-    grey = (GREY_SHARE * at("training_colourfulness", quantile) if "training_colourfulness" in measures
-            else None)
-    colours = at("training_colour_distance", 1 - quantile) if "training_colour_distance" in measures else None
-    return GateLimits(quantile=quantile, min_brightness=at("training_brightness", quantile),
-                      max_brightness=at("training_brightness", 1 - quantile),
-                      min_sharpness=at("training_sharpness", quantile),
-                      max_feature_distance=at("training_feature_distance", 1 - quantile), min_colourfulness=grey,
-                      max_colour_distance=colours)
+    limits = {}
+    for check in GATE_CHECKS:
+        stored = measures.get(f"training_{check.measure}")
+        if stored is None:  # a gate fitted before the check stores no such measure and stays without it
+            continue
+        limits[check.limit] = LIMIT_SHARES.get(check.limit, 1.0) * float(
+            np.quantile(stored, quantile if check.is_minimum else 1 - quantile))
+    return GateLimits(quantile=quantile, **limits)
 
 
 def refusals(limits: GateLimits, measures: dict[str, np.ndarray], prefix: str) -> dict[str, Any]:
     """How many of the photos whose measures are `prefix`_brightness etc. the limits
     refuse: overall and per reason (the first check that fails), counts and rates."""
-    brightness = measures[f"{prefix}_brightness"]
-    # Unread by a gate without the grey or colour-distribution check.
-    grey, colours = (measures.get(f"{prefix}_{name}", np.zeros_like(brightness)) for name in ("colourfulness", "colour_distance"))
-    _, reason = gate_decision(np.zeros((len(brightness), 2), np.int32), brightness, grey,
-                              measures[f"{prefix}_sharpness"], colours, measures[f"{prefix}_feature_distance"], limits)
+    count = len(measures[f"{prefix}_brightness"])
+    # A gate without the grey or colour-distribution check stores no such measure and never reads it.
+    measured = {name: measures.get(f"{prefix}_{name}", np.zeros(count, np.float32)) for name in GATE_MEASURES}
+    _, reason = gate_decision(np.zeros((count, 2), np.int32), measured, limits)
     return refusal_counts(reason)
 
 
@@ -332,14 +329,8 @@ def fit_gate_for_run(run_root: str | Path, feature_blocks: tuple[int, ...] = DEF
 def log_gate(spec: GateSpec) -> None:
     limits, validation = spec.limits, spec.validation
     log.info("gradability gate (quantile %g, feature blocks %s):", limits.quantile, list(spec.feature_blocks))
-    log.info("  too dark below mean luminance %.1f", limits.min_brightness)
-    log.info("  too bright above mean luminance %.1f", limits.max_brightness)
-    log.info("  blurred below sharpness %.3f", limits.min_sharpness)
-    if limits.min_colourfulness is not None:  # checked after blur, as the gate checks them
-        log.info("  grey below colourfulness %.1f", limits.min_colourfulness)
-    if limits.max_colour_distance is not None:
-        log.info("  not an eye photo's colours above colour distance %.1f", limits.max_colour_distance)
-    log.info("  not an eye photo above feature distance %.1f", limits.max_feature_distance)
+    for check, limit in limits.checks():  # in the order the gate checks them
+        log.info("  %s %.*f", check.refuses, check.decimals, limit)
     if validation:
         reasons = ", ".join(f"{name} {count}" for name, count in validation["by_reason"].items() if count) or "none"
         # Every validation photo is a clean eye photo: refusing many of them is a gate too strict to use.

@@ -190,12 +190,11 @@ def decide(spec: GateSpec, measures: PhotoMeasures, photo_size: Any = None) -> d
     size = np.zeros((count, 2), np.int32) if photo_size is None else np.asarray(photo_size, np.int32)
     distance = np.asarray(feature_distance(spec, jnp.asarray(measures.features)))
     colours = np.asarray(colour_distance(spec, measures.colour_histogram, np))  # numpy: exact, never TF32 on a GPU
-    gradable, reason = gate_decision(jnp.asarray(size), jnp.asarray(measures.brightness),
-                                     jnp.asarray(measures.colourfulness), jnp.asarray(measures.sharpness),
-                                     jnp.asarray(colours), jnp.asarray(distance), spec.limits, xp=jnp)
-    return {"gradable": np.asarray(gradable), "reason": np.asarray(reason), "brightness": measures.brightness,
-            "colourfulness": measures.colourfulness, "sharpness": measures.sharpness, "colour_distance": colours,
-            "feature_distance": distance}
+    measured = {"brightness": measures.brightness, "colourfulness": measures.colourfulness,
+                "sharpness": measures.sharpness, "colour_distance": colours, "feature_distance": distance}
+    gradable, reason = gate_decision(jnp.asarray(size), {name: jnp.asarray(value) for name, value in measured.items()},
+                                     spec.limits, xp=jnp)
+    return {"gradable": np.asarray(gradable), "reason": np.asarray(reason), **measured}
 
 
 def gate(model: VGG16, spec: GateSpec, images: np.ndarray, photo_size: Any = None) -> dict[str, np.ndarray]:

@@ -79,10 +79,8 @@ def measures(model, spec: GateSpec, images: np.ndarray) -> dict[str, np.ndarray]
 def decide(model, spec: GateSpec, images: np.ndarray, photo_size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(gradable, reason) (N,) by the contract's gate_decision on these measures."""
     measured = measures(model, spec, images)
-    return contract.gate_decision(np.asarray(photo_size), measured["brightness"].astype(np.float32),
-                                  measured["colourfulness"].astype(np.float32), measured["sharpness"].astype(np.float32),
-                                  measured["colour_distance"].astype(np.float32),
-                                  measured["feature_distance"].astype(np.float32), spec.limits)
+    return contract.gate_decision(np.asarray(photo_size), {name: value.astype(np.float32) for name, value in measured.items()},
+                                  spec.limits)
 
 
 def fit_gate(model, images: np.ndarray, labels: np.ndarray, quantile: float = 0.02,

@@ -100,7 +100,9 @@ def test_the_gate_order_in_the_graph_is_the_contracts(gated):
     colours = (limits.max_colour_distance * rng.choice([0.5, 2.0], count)).astype(np.float32)
     distance = (limits.max_feature_distance * rng.choice([0.5, 2.0], count)).astype(np.float32)
     photo_size = rng.choice([0, 10, 500], (count, 2)).astype(np.int32)
-    expected = contract.gate_decision(photo_size, brightness, colourfulness, sharpness, colours, distance, limits)[1]
+    measured = {"brightness": brightness, "colourfulness": colourfulness, "sharpness": sharpness,
+                "colour_distance": colours, "feature_distance": distance}
+    expected = contract.gate_decision(photo_size, measured, limits)[1]
     # The graph's chain, fed these measures directly instead of measuring photos.
     reason = tf.where(distance > limits.max_feature_distance, int(contract.UngradableReason.NOT_AN_EYE_PHOTO), 0)
     shorter = tf.reduce_min(photo_size, axis=1)

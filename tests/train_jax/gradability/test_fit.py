@@ -168,3 +168,25 @@ def test_a_colour_limit_without_its_statistics_is_a_damaged_gate(tmp_path):
     dataclasses.replace(fitted(), colour_mean=None, colour_precision=None).save(tmp_path)
     with pytest.raises(UserError, match="is damaged .*limit and statistics do not come together"):
         GateSpec.load(tmp_path)
+
+
+def test_every_check_of_the_contracts_table_has_a_limit_a_measure_and_a_logged_line(caplog):
+    """The table that fitting, validation, the log and the served graph read: each row's
+    limit is a field of GateLimits, its measure one the gate stores, and each row is fitted,
+    counted by its own reason and logged."""
+    from cataract_contract import GATE_CHECKS, GATE_MEASURES, GateLimits
+    from train_jax.gradability.fit import log_gate
+
+    fields = {field.name for field in dataclasses.fields(GateLimits)}
+    spec = fitted()
+    assert {check.measure for check in GATE_CHECKS} == set(GATE_MEASURES)
+    for check in GATE_CHECKS:
+        assert check.limit in fields and check.limit.startswith(("min_", "max_"))
+        assert getattr(spec.limits, check.limit) is not None  # a new fit makes every check
+        assert f"training_{check.measure}" in spec.training_measures
+    assert [check for check, _ in spec.limits.checks()] == list(GATE_CHECKS)
+    with caplog.at_level("INFO", logger="train_jax.gradability.fit"):
+        log_gate(spec)
+    logged = [record.getMessage() for record in caplog.records]
+    for check in GATE_CHECKS:
+        assert any(line.startswith(f"  {check.refuses} ") for line in logged), check.refuses
