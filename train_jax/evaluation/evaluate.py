@@ -23,7 +23,7 @@ from train_jax.data.scan import ImageRecord, ScannedImage
 from train_jax.errors import UserError
 from train_jax.evaluation.metrics import binary_metrics, bootstrap_intervals, reliability
 from train_jax.evaluation.report import GRADABILITY_KEY, write_report
-from train_jax.gradability.fit import refusal_counts
+from train_jax.gradability.fit import checks_text, refusal_counts, refused_by_check
 from train_jax.gradability.measures import decide, measure_records
 from train_jax.gradability.spec import FIT_GATE_HINT, GateSpec
 from train_jax.training.config import read_json, write_json
@@ -61,11 +61,13 @@ def gate_report(run: TrainedRun, test: list[ScannedImage], positive: np.ndarray,
         return None
     spec = GateSpec.load(run.paths.root)
     measured = measure_records(run.model, spec.feature_blocks, [image.record for image in test])
-    decision = decide(spec, measured, [(image.height, image.width) for image in test])
+    photo_size = np.array([(image.height, image.width) for image in test], np.int32).reshape(-1, 2)
+    decision = decide(spec, measured, photo_size)
     graded = decision["gradable"]
     refused = [{"file": image.record.path, "reason": reason_text(code)}
                for image, code in zip(test, decision["reason"]) if code]
-    report = {"test": refusal_counts(decision["reason"]), "validation": spec.validation,
+    counts = refusal_counts(decision["reason"], refused_by_check(spec.limits, decision, photo_size))
+    report = {"test": counts, "validation": spec.validation,
               "limits": dataclasses.asdict(spec.limits), "feature_blocks": list(spec.feature_blocks),
               "method": spec.method, "blind_spots": list(spec.blind_spots), "refused_test_photos": refused}
     if len(set(positive[graded])) == 2:  # figures need both classes among the graded photos
@@ -163,8 +165,10 @@ def gradability_lines(gradability: dict[str, Any] | None, everything: dict[str, 
         return [f"gradability: not checked, the run has no gate ({FIT_GATE_HINT})"]
     test = gradability["test"]
     reasons = ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in test["by_reason"].items() if count)
+    checks = checks_text(test)
     lines = [f"gradability: refused {test['refused']} of {test['photos']} test photos ({100 * test['refusal_rate']:.1f}%"
-             f"{': ' + reasons if reasons else ''}); validation {100 * gradability['validation']['refusal_rate']:.1f}%"]
+             f"{': ' + reasons if reasons else ''}{'; by check: ' + checks if checks else ''}); "
+             f"validation {100 * gradability['validation']['refusal_rate']:.1f}%"]
     graded = gradability.get("graded_test_at_threshold")
     if graded is None:
         lines.append("graded photos: too few of both classes for figures")

@@ -20,6 +20,7 @@ import numpy as np
 from cataract_contract import CLASS_NAMES, load_rgb
 from train_jax.data.scan import ImageRecord
 from train_jax.evaluation.metrics import binary_metrics, precision_recall_curve
+from train_jax.gradability.fit import checks_text
 from train_jax.training.curves import plot_learning_curves
 from train_jax.training.run_folder import RunPaths, read_threshold
 from train_jax.training.threshold import SENSITIVITY, SPECIFICITY, Achieved, roc_curve, with_achieved
@@ -153,6 +154,8 @@ def gradability_section(gate: dict[str, Any] | None, everything: dict[str, Any])
     rows = ""
     for name, counts in (("validation", gate["validation"]), ("test", gate["test"])):
         reasons = ", ".join(f"{reason.replace('_', ' ')} {count}" for reason, count in counts["by_reason"].items() if count)
+        if checks_text(counts):
+            reasons += f" (by check: {checks_text(counts)})"
         rows += (f"<tr><td>{name}</td><td>{counts['refused']} of {counts['photos']}</td>"
                  f"<td>{100 * counts['refusal_rate']:.1f}%</td><td>{e(reasons or 'none')}</td></tr>")
     graded = gate.get("graded_test_at_threshold")

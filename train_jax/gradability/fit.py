@@ -24,7 +24,15 @@ import numpy as np
 from sklearn.covariance import LedoitWolf
 from sklearn.model_selection import GroupKFold
 
-from cataract_contract import GATE_CHECKS, GATE_MEASURES, GateLimits, UngradableReason, gate_decision
+from cataract_contract import (
+    GATE_CHECKS,
+    GATE_MEASURES,
+    GateLimits,
+    UngradableReason,
+    first_failed,
+    gate_checks,
+    gate_decision,
+)
 from train_jax.data.checks import copy_groups
 from train_jax.data.scan import ScannedImage
 from train_jax.errors import UserError
@@ -235,18 +243,39 @@ def refusals(limits: GateLimits, measures: dict[str, np.ndarray], prefix: str) -
     # A gate without the grey or colour-distribution check stores no such measure and never reads it.
     measured = {name: measures.get(f"{prefix}_{name}", np.zeros(count, np.float32)) for name in GATE_MEASURES}
     _, reason = gate_decision(np.zeros((count, 2), np.int32), measured, limits)
-    return refusal_counts(reason)
+    return refusal_counts(reason, refused_by_check(limits, measured))
 
 
-def refusal_counts(reason: np.ndarray) -> dict[str, Any]:
+def refused_by_check(limits: GateLimits, measured: dict[str, np.ndarray], photo_size: np.ndarray | None = None
+                     ) -> dict[str, int]:
+    """How many photos each check refused (the first that failed), by its limit's name:
+    two checks give the reason "not an eye photo", and this tells them apart."""
+    count = len(measured["brightness"])
+    shorter = np.zeros(count, np.int32) if photo_size is None else np.min(np.asarray(photo_size), axis=-1)
+    checks = gate_checks(shorter, measured, limits)  # the size check first
+    names = ("min_photo_side", *(check.limit for check, _ in limits.checks()))
+    first = first_failed(tuple((failed, number) for number, (failed, _) in enumerate(checks, start=1)),
+                         np.zeros(count, np.int32), np.where)
+    return {name: int(np.sum(first == number)) for number, name in enumerate(names, start=1)}
+
+
+def refusal_counts(reason: np.ndarray, by_check: dict[str, int] | None = None) -> dict[str, Any]:
     """How many photos of these `ungradable_reason` codes were refused, overall and per
-    reason (named as UngradableReason, lower case): counts and rates."""
+    reason (named as UngradableReason, lower case): counts and rates; with `by_check`
+    (refused_by_check), per check too."""
     count = len(reason)
     by_reason = {code.name.lower(): int((reason == code).sum()) for code in UngradableReason if code}
     refused = int((reason != 0).sum())
-    return {"photos": count, "refused": refused, "refusal_rate": refused / count if count else float("nan"),
-            "by_reason": by_reason,
-            "rate_by_reason": {name: value / count if count else float("nan") for name, value in by_reason.items()}}
+    counts = {"photos": count, "refused": refused, "refusal_rate": refused / count if count else float("nan"),
+              "by_reason": by_reason,
+              "rate_by_reason": {name: value / count if count else float("nan") for name, value in by_reason.items()}}
+    return counts if by_check is None else {**counts, "by_check": by_check}
+
+
+def checks_text(counts: dict[str, Any]) -> str:
+    """The checks that refused photos, in words ("max feature distance 2, ..."); "" for
+    counts kept before they were split by check."""
+    return ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in counts.get("by_check", {}).items() if count)
 
 
 def fit_gate(train: PhotoMeasures, train_labels: np.ndarray, train_groups: np.ndarray, validation: PhotoMeasures,
@@ -333,6 +362,8 @@ def log_gate(spec: GateSpec) -> None:
         log.info("  %s %.*f", check.refuses, check.decimals, limit)
     if validation:
         reasons = ", ".join(f"{name} {count}" for name, count in validation["by_reason"].items() if count) or "none"
+        if checks_text(validation):
+            reasons += f"; by check: {checks_text(validation)}"
         # Every validation photo is a clean eye photo: refusing many of them is a gate too strict to use.
         strict = validation["refusal_rate"] > MAX_VALIDATION_REFUSALS
         (log.warning if strict else log.info)(

@@ -60,6 +60,21 @@ def test_no_validation_or_negative_photo_moves_a_limit_or_a_statistic():
     assert clean.validation["photos"] == 40 and sum(clean.validation["by_reason"].values()) == clean.validation["refused"]
 
 
+def test_refusals_are_counted_by_the_check_that_made_them():
+    """The two "not an eye photo" checks told apart: eye-like pictures, half with a
+    negative's colours, half with its features."""
+    eyes, _ = eye_like(20, seed=3)
+    strange = negatives(20)
+    half = np.arange(20) < 10
+    mixed = dataclasses.replace(eyes, colour_histogram=np.where(half[:, None], strange.colour_histogram, eyes.colour_histogram),
+                                features=np.where(half[:, None], eyes.features, strange.features))
+    validation = fitted(validation=mixed).validation
+    by_check = validation["by_check"]
+    assert sum(by_check.values()) == validation["refused"]
+    assert by_check["max_colour_distance"] >= 9 and by_check["max_feature_distance"] >= 9
+    assert by_check["max_colour_distance"] + by_check["max_feature_distance"] == validation["by_reason"]["not_an_eye_photo"]
+
+
 def test_each_limit_is_the_training_photos_quantile():
     spec = fitted(quantile=0.05)
     measures = spec.training_measures
