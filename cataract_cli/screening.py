@@ -61,6 +61,11 @@ def run_predict(triton: TritonSettings, settings: PredictSettings) -> int:
     from client.errors import InvalidImageError, ModelNotReadyError, ServerUnavailableError
     from client.triton_client import CataractClient, sources_from_paths
 
+    # Nothing to send is said before the server is asked (which may be down too); a missing
+    # photo among others is answered in its place with the others.
+    missing = [path for path in settings.images if not Path(path).exists()]
+    if len(missing) == len(settings.images):
+        raise UserError(f"no such file or folder: {' '.join(missing)}")
     sources = sources_from_paths(settings.images)
     if not sources:
         raise UserError(f"no image files in {' '.join(settings.images)}")

@@ -154,6 +154,14 @@ def test_predict_reports_a_photo_it_cannot_use_by_the_reason_and_exits_1(tmp_pat
     assert capsys.readouterr().out.splitlines()[1].split() == [str(photo), "error:", "not", "an", "image"]
 
 
+def test_predict_of_photos_that_do_not_exist_says_so_before_asking_a_server(tmp_path, capsys):
+    gone = tmp_path / "gone.jpg"
+    # Port 9 on the loopback: no Triton there, so a connection attempt would say so instead.
+    assert main(["predict", str(gone), str(tmp_path / "gone"), "--url", "127.0.0.1:9"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"cataract predict: error: no such file or folder: {gone} {tmp_path / 'gone'}"
+
+
 def test_train_help_lists_the_recipes(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
