@@ -83,6 +83,12 @@ def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dic
     scanned, unreadable = photos.scan(records, "reading test photos")
     records = [image.record for image in scanned]
     photos.require_both_classes(records, str(data))
+    # Checked before anything is written: the figures of an honest evaluation stay.
+    leaked = leaked_photos(run.paths, scanned)
+    if leaked is not None and len(set(leaked)) == len(records):
+        raise UserError(f"every one of the {len(records)} photos in {data} is a copy of the run's training or validation "
+                        f"photos: figures on them would say nothing about new photos, and {run.paths.evaluation} keeps "
+                        "its figures; evaluate on photos the run never saw (DATA/test)")
 
     _, validation_labels, validation_scores = read_predictions(run.paths.validation_predictions)
     validation_positive = np.array(validation_labels) == CATARACT
@@ -96,7 +102,6 @@ def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dic
     write_predictions(run.paths.root / "test_predictions.csv", [r.path for r in records], [r.label for r in records], test_scores)
 
     gradability = gate_report(run, scanned, test_positive, test_scores, threshold)
-    leaked = leaked_photos(run.paths, scanned)
     calibration, calibration_error = reliability(test_positive, test_scores)
     report: dict[str, Any] = {
         "run": str(run.paths.root),

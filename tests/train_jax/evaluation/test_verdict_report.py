@@ -1,9 +1,12 @@
-"""Training's verdict survives `cataract evaluate` in RUN/metrics.json and heads RUN/report.html."""
+"""Training's verdict survives `cataract evaluate` in RUN/metrics.json and heads RUN/report.html;
+an evaluation on the run's own photos is refused and loses nothing."""
 
 from __future__ import annotations
 
 import json
 import shutil
+
+import pytest
 
 from train_jax.evaluation.evaluate import evaluate, summary_lines
 from train_jax.evaluation.report import verdict_banner
@@ -33,3 +36,15 @@ def test_evaluate_keeps_the_verdict_beside_its_figures_and_puts_it_first(tiny_ru
     assert summary_lines(report)[0] == f"training's verdict: {DID_NOT_LEARN.text}"
     page = (run / "report.html").read_text()
     assert page.index("Did not learn") < page.index("<h1>Evaluation</h1>")
+
+
+def test_evaluating_on_the_run_s_own_photos_is_refused_and_keeps_the_honest_figures(tiny_run, synthetic_photos, tmp_path):
+    from train_jax.errors import UserError
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    evaluate(run, synthetic_photos / "test")
+    written = {name: (run / name).read_bytes() for name in ("metrics.json", "test_predictions.csv", "report.html")}
+    with pytest.raises(UserError, match="every one of the .* is a copy of the run's training or validation photos"):
+        evaluate(run, synthetic_photos / "train")
+    assert {name: (run / name).read_bytes() for name in written} == written
