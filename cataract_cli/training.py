@@ -13,11 +13,13 @@ from typing import Any
 
 from cataract_cli.commands import Overridable, add_command
 from cataract_cli.options import EvaluateSettings, ResumeSettings, RunFolder
+from train_jax.errors import UserError
 from train_jax.recipes import recipe_help, recipe_settings
 from train_jax.settings import check_settings, setting
 from train_jax.training.config import ClusterConfig, TrainConfig
 from train_jax.training.threshold import OPERATING_POINT_HELP, OperatingPoint
 
+log = logging.getLogger(__name__)
 
 def recipe_start(given: dict[str, Any]) -> dict[str, Any]:
     """The settings of the recipe --recipe names, if it names one: the flags given override them."""
@@ -126,14 +128,23 @@ def run_operating_point(settings: OperatingPointSettings) -> int:
     from train_jax.training.threshold import describe, log_threshold, threshold_record, with_achieved
 
     paths = RunPaths(Path(settings.run))
-    stored = read_threshold(paths)
+    rewritten = settings.operating_point is not None
+    try:
+        stored = read_threshold(paths)
+    except UserError as damaged:
+        if not rewritten:
+            raise
+        # The threshold is chosen from the stored validation scores, not from the old file:
+        # a damaged or missing one is replaced, never read.
+        log.warning("%s; choosing the threshold again from the validation scores", damaged)
+        stored = None
     _, labels, scores = read_predictions(paths.validation_predictions)
     is_positive, scores = np.array(labels) == CATARACT, np.array(scores)
-    before = after = with_achieved(stored, is_positive, scores)
-    rewritten = settings.operating_point is not None
+    before = after = None if stored is None else with_achieved(stored, is_positive, scores)
     if rewritten:
         point = OperatingPoint.parse(settings.operating_point)
-        after = {**stored, **threshold_record(point, is_positive, scores, stored["best_epoch"])}
+        best_epoch = stored["best_epoch"] if stored else trained_best_epoch(paths)
+        after = {**(stored or {}), **threshold_record(point, is_positive, scores, best_epoch)}
         write_json(paths.threshold, after)
         log_threshold(after)
     gate = change_gate(paths.root, settings)
@@ -145,12 +156,23 @@ def run_operating_point(settings: OperatingPointSettings) -> int:
         print(f"{paths.threshold}: {describe(before)}")
     else:
         print(f"{paths.threshold} rewritten (run `cataract evaluate` again for the test figures at it)\n"
-              f"  before: {describe(before)}\n  after:  {describe(after)}")
+              f"  before: {'damaged or missing' if before is None else describe(before)}\n  after:  {describe(after)}")
     if after["warning"]:
         print(f"WARNING: {after['warning']}")
     if gate:
         print(gate_lines(gate))
     return 0
+
+
+def trained_best_epoch(paths) -> int:
+    """The run's best epoch, from its checkpoints (for a threshold file that lost it)."""
+    from train_jax.training.run_folder import best_epoch_of, checkpoint_manager
+
+    manager = checkpoint_manager(paths, read_only=True)
+    try:
+        return best_epoch_of(manager, paths.root)
+    finally:
+        manager.close()
 
 
 def change_gate(run_root: Path, settings: OperatingPointSettings) -> dict[str, Any] | None:

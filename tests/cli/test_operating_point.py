@@ -79,6 +79,22 @@ def test_a_target_out_of_reach_is_printed_and_boxed_in_the_report(run, synthetic
     assert f"<p class='warning'><b>Target not reached</b>: {warning}.</p>" in (run / "report.html").read_text()
 
 
+@pytest.mark.parametrize("damage", ["out of range", "missing"])
+def test_a_damaged_or_missing_threshold_file_is_chosen_again_from_the_validation_scores(run, damage, capsys, caplog):
+    trained = stored(run)
+    if damage == "missing":
+        (run / "threshold.json").unlink()
+    else:
+        (run / "threshold.json").write_text(json.dumps({**trained, "decision_threshold": 7}))
+    assert main(["operating-point", str(run)]) == 2  # shown without a rewrite: the file is refused
+    assert "threshold.json" in capsys.readouterr().err
+    with caplog.at_level(logging.WARNING):
+        assert main(["operating-point", str(run), "--operating-point", trained["operating_point"]]) == 0
+    assert "choosing the threshold again from the validation scores" in caplog.text
+    assert "before: damaged or missing" in capsys.readouterr().out
+    assert stored(run) == trained  # the same rule on the same scores, the best epoch from the checkpoints
+
+
 def test_without_flags_it_shows_the_threshold_and_reads_a_file_from_before_operating_points(run, capsys):
     old = {"decision_threshold": 0.5, "rule": YOUDEN_RULE, "best_epoch": 1, "validation_photos": 15}
     (run / "threshold.json").write_text(json.dumps(old))

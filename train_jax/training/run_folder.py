@@ -278,6 +278,15 @@ class TrainedRun:
     best_epoch: int
 
 
+def best_epoch_of(manager: ocp.CheckpointManager, run_dir: str | Path) -> int:
+    """The epoch of the run's best checkpoint (lowest validation loss), as its latest
+    checkpoint records it."""
+    latest = manager.latest_step()
+    if latest is None:
+        raise UserError(f"{run_dir} has no checkpoint yet: let `cataract train` finish an epoch")
+    return int(restore_progress(manager, latest)["best_epoch"])
+
+
 def load_run(run_dir: str | Path) -> TrainedRun:
     """The run's best model (lowest validation loss), in evaluation mode."""
     paths = RunPaths(Path(run_dir))
@@ -287,10 +296,7 @@ def load_run(run_dir: str | Path) -> TrainedRun:
     model_config = ModelConfig(**info["model"])
     model = VGG16(model_config, rngs=nnx.Rngs(0))
     manager = checkpoint_manager(paths, read_only=True)
-    latest = manager.latest_step()
-    if latest is None:
-        raise UserError(f"{run_dir} has no checkpoint yet: let `cataract train` finish an epoch")
-    best_epoch = int(restore_progress(manager, latest)["best_epoch"])
+    best_epoch = best_epoch_of(manager, run_dir)
     problem = checkpoint_problem(paths, best_epoch)
     if problem:  # never fall back silently to another epoch's weights
         raise UserError(
