@@ -31,7 +31,8 @@ import numpy as np
 
 from benchmarks.configs import GradabilityBenchConfig
 from benchmarks.negatives import BLURRED, DARK, KINDS, NOT_EYE, make_negatives
-from cataract_contract import CLASS_NAMES, UngradableReason, decode_image, read_image_bytes, resize_for_model
+from cataract_contract import CLASS_NAMES, GateLimits, UngradableReason, decode_image, read_image_bytes, resize_for_model
+from train_jax.gradability.fit import refused_by_check
 from train_jax.gradability.spec import IMAGE_MEASURES
 
 EYE_PHOTOS = "eye photos"  # the clean validation photos' row and group
@@ -117,7 +118,7 @@ def run_gradability_benchmark(config: GradabilityBenchConfig) -> dict:
     rows, offset = [], 0
     for photos in sets:
         part = {name: np.asarray(values)[offset : offset + len(photos)] for name, values in decided.items()}
-        rows.append(row_figures(photos, part))
+        rows.append(row_figures(photos, part, spec.limits))
         offset += len(photos)
 
     report: dict[str, Any] = {
@@ -149,14 +150,15 @@ def reason_name(code: int) -> str:
     return UngradableReason(int(code)).name.lower().replace("_", " ")
 
 
-def row_figures(photos: PhotoSet, decided: dict[str, np.ndarray]) -> dict[str, Any]:
-    """One kind's figures: how many refused, why, and the measures' medians."""
+def row_figures(photos: PhotoSet, decided: dict[str, np.ndarray], limits: GateLimits) -> dict[str, Any]:
+    """One kind's figures: how many refused, why and by which check, and the measures' medians."""
     refused = ~decided["gradable"].astype(bool)
     reasons = [reason_name(code) for code in decided["reason"][refused]]
     figures = {
         "kind": photos.name, "group": photos.group, "description": photos.description, "photos": len(photos),
         "refused": int(refused.sum()), "refusal_rate": float(refused.mean()) if len(photos) else 0.0,
         "reasons": {reason: reasons.count(reason) for reason in sorted(set(reasons), key=reasons.count, reverse=True)},
+        "by_check": refused_by_check(limits, decided, photos.photo_size),
         "median": {name: float(np.median(decided[name])) if len(photos) else None
                    for name in IMAGE_MEASURES},
     }

@@ -127,8 +127,10 @@ def test_the_benchmark_runs_end_to_end_on_a_tiny_run(tiny_run, tmp_path):
         assert row["photos"] == (len(validation) if kind.eye_derived else 4)
     for row in rows.values():
         assert 0.0 <= row["refusal_rate"] <= 1.0 and sum(row["reasons"].values()) == row["refused"]
+        assert sum(row["by_check"].values()) == row["refused"]
         assert row["refusal_rate"] == pytest.approx(row["refused"] / row["photos"])
     assert rows["shrunk"]["refusal_rate"] == 1.0 and set(rows["shrunk"]["reasons"]) == {"too small"}
+    assert rows["shrunk"]["by_check"]["min_photo_side"] == rows["shrunk"]["photos"]
 
     assert [goal["goal"] for goal in report["goals"]] == [goal.name for goal in goals()] + [
         "the gate's serving cost (added time per photo)"]
