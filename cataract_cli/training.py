@@ -21,6 +21,7 @@ from train_jax.training.threshold import OPERATING_POINT_HELP, OperatingPoint
 
 log = logging.getLogger(__name__)
 
+
 def recipe_start(given: dict[str, Any]) -> dict[str, Any]:
     """The settings of the recipe --recipe names, if it names one: the flags given override them."""
     return recipe_settings(given["recipe"]) if given.get("recipe") else {}
