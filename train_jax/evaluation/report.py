@@ -154,8 +154,9 @@ def gradability_section(gate: dict[str, Any] | None, everything: dict[str, Any])
     rows = ""
     for name, counts in (("validation", gate["validation"]), ("test", gate["test"])):
         reasons = ", ".join(f"{reason.replace('_', ' ')} {count}" for reason, count in counts["by_reason"].items() if count)
-        if checks_text(counts):
-            reasons += f" (by check: {checks_text(counts)})"
+        checks = checks_text(counts)
+        if checks:
+            reasons += f" (by check: {checks})"
         rows += (f"<tr><td>{name}</td><td>{counts['refused']} of {counts['photos']}</td>"
                  f"<td>{100 * counts['refusal_rate']:.1f}%</td><td>{e(reasons or 'none')}</td></tr>")
     graded = gate.get("graded_test_at_threshold")

@@ -362,8 +362,9 @@ def log_gate(spec: GateSpec) -> None:
         log.info("  %s %.*f", check.refuses, check.decimals, limit)
     if validation:
         reasons = ", ".join(f"{name} {count}" for name, count in validation["by_reason"].items() if count) or "none"
-        if checks_text(validation):
-            reasons += f"; by check: {checks_text(validation)}"
+        checks = checks_text(validation)
+        if checks:
+            reasons += f"; by check: {checks}"
         # Every validation photo is a clean eye photo: refusing many of them is a gate too strict to use.
         strict = validation["refusal_rate"] > MAX_VALIDATION_REFUSALS
         (log.warning if strict else log.info)(
