@@ -103,19 +103,29 @@ LIMIT_SHARES = {"min_colourfulness": GREY_SHARE}
 # Then measured on four kinds drawn afresh (2026-12-03, the whole gate): shelves 94%, flowers
 # 100%, desk tops 58%, pet fur 50% (fur, wood and paper share skin's colours).
 
-METHOD = (
-    "{count} checks after the photo-size check, each limit from a quantile of the run's training photos (no negative "
-    "example chooses one): mean luminance below the {q:g} quantile is too dark, above the {upper:g} quantile too "
-    "bright; sharpness (log variance of the Laplacian over the luminance's variance) below the {q:g} quantile is "
-    "blurred; {grey}{colours}the network's pooled "
-    "features of blocks {blocks} (global averages, logged above a floor of a tenth "
-    "of each one's training mean, then standardised) are not an eye photo "
-    "when their smallest squared Mahalanobis distance to a class mean, under one shared covariance shrunk by "
-    "Ledoit-Wolf (Lee et al. 2018), is above the {upper:g} quantile of the training photos' distances, each "
-    "measured with the statistics of {folds} grouped folds fitted without it (copies of one photo share a fold), "
-    "since a photo's distance to statistics fitted on itself is too small. The statistics the gate serves are "
-    "fitted on all training photos; the validation photos only measure how many clean photos it refuses."
-)
+# The method in words: an opening, one clause per measure the gate's checks read (in the
+# order of GATE_CHECKS, so a gate fitted before a check lacks its clause), a closing.
+METHOD_OPENING = ("{count} checks after the photo-size check, each limit from a quantile of the run's training photos "
+                  "(no negative example chooses one): ")
+MEASURE_METHODS = {
+    "brightness": "mean luminance below the {q:g} quantile is too dark, above the {upper:g} quantile too bright; ",
+    "sharpness": "sharpness (log variance of the Laplacian over the luminance's variance) below the {q:g} quantile "
+                 "is blurred; ",
+    "colourfulness": "colourfulness (Hasler and Suesstrunk 2003) below {share:g} times its {q:g} quantile is grey; ",
+    "colour_distance": (
+        "the photo's colours are not an eye photo's when the squared Mahalanobis distance of its logged "
+        "{bins} x {bins} rg-chromaticity histogram to the training photos' mean, under their covariance shrunk by "
+        "Ledoit-Wolf, is above the {upper:g} quantile of the training photos' distances (cross-fitted as below); "),
+    "feature_distance": (
+        "the network's pooled features of blocks {blocks} (global averages, logged above a floor of a tenth "
+        "of each one's training mean, then standardised) are not an eye photo "
+        "when their smallest squared Mahalanobis distance to a class mean, under one shared covariance shrunk by "
+        "Ledoit-Wolf (Lee et al. 2018), is above the {upper:g} quantile of the training photos' distances, each "
+        "measured with the statistics of {folds} grouped folds fitted without it (copies of one photo share a fold), "
+        "since a photo's distance to statistics fitted on itself is too small. "),
+}
+METHOD_CLOSING = ("The statistics the gate serves are fitted on all training photos; the validation photos only "
+                  "measure how many clean photos it refuses.")
 BLIND_SPOTS = (
     "pictures that look like external eye photos to the network and share their colours pass: on the photos-cpu "
     "recipe's run (2026-12-03) 76% of drawn skin close-ups, 56% of drawn microscope slides, 50% of drawn pet fur "
@@ -138,27 +148,18 @@ BLIND_SPOTS = (
 )
 
 
-GREY_METHOD = "colourfulness (Hasler and Suesstrunk 2003) below {share:g} times its {q:g} quantile is grey; "
-COLOUR_DISTRIBUTION_METHOD = (
-    "the photo's colours are not an eye photo's when the squared Mahalanobis distance of its logged "
-    "{bins} x {bins} rg-chromaticity histogram to the training photos' mean, under their covariance shrunk by "
-    "Ledoit-Wolf, is above the {upper:g} quantile of the training photos' distances (cross-fitted as below); ")
 CHECK_COUNTS = {4: "Four", 5: "Five", 6: "Six"}
 
 
-def describe(quantile: float, feature_blocks: tuple[int, ...], grey: bool = True, colours: bool = True) -> str:
-    """The method in words; grey or colours False for a gate fitted before the colour or the
-    colour-distribution check."""
-    return METHOD.format(count=CHECK_COUNTS[4 + grey + colours],
-                         grey=GREY_METHOD.format(share=GREY_SHARE, q=quantile) if grey else "",
-                         colours=COLOUR_DISTRIBUTION_METHOD.format(bins=COLOUR_BINS, upper=1 - quantile) if colours else "",
-                         q=quantile, upper=1 - quantile, blocks=list(feature_blocks), folds=CROSS_FIT_FOLDS)
-
-
 def describe_limits(limits: GateLimits, feature_blocks: tuple[int, ...]) -> str:
-    """The method of a gate with these limits (those fitted before a check lack its limit)."""
-    return describe(limits.quantile, feature_blocks, grey=limits.min_colourfulness is not None,
-                    colours=limits.max_colour_distance is not None)
+    """The method of a gate with these limits (one fitted before a check lacks its limit,
+    and its clause)."""
+    checks = [check for check, _ in limits.checks()]
+    measures = dict.fromkeys(check.measure for check in checks)  # in the table's order, once each
+    values = dict(q=limits.quantile, upper=1 - limits.quantile, share=GREY_SHARE, bins=COLOUR_BINS,
+                  blocks=list(feature_blocks), folds=CROSS_FIT_FOLDS)
+    return (METHOD_OPENING.format(count=CHECK_COUNTS.get(len(checks), str(len(checks))))
+            + "".join(MEASURE_METHODS[measure].format(**values) for measure in measures) + METHOD_CLOSING)
 
 
 def at_least_a_share_of_their_mean(values: np.ndarray) -> np.ndarray:
@@ -300,7 +301,7 @@ def fit_gate(train: PhotoMeasures, train_labels: np.ndarray, train_groups: np.nd
     limits = limits_at(measures, quantile)
     spec = GateSpec(limits=limits, feature_blocks=tuple(feature_blocks), feature_shift=shift, feature_scale=scale,
                     class_means=class_means, precision=precision, feature_floor=floor, colour_mean=colour_mean,
-                    colour_precision=colour_precision, method=describe(quantile, feature_blocks),
+                    colour_precision=colour_precision, method=describe_limits(limits, feature_blocks),
                     blind_spots=BLIND_SPOTS, training_measures={k: v for k, v in measures.items() if k.startswith("training")},
                     validation_measures={k: v for k, v in measures.items() if k.startswith("validation")})
     return spec.with_limits(limits, refusals(limits, measures, "validation"))

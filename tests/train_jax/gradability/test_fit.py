@@ -185,12 +185,12 @@ def test_a_colour_limit_without_its_statistics_is_a_damaged_gate(tmp_path):
         GateSpec.load(tmp_path)
 
 
-def test_every_check_of_the_contracts_table_has_a_limit_a_measure_and_a_logged_line(caplog):
+def test_every_check_of_the_contracts_table_has_a_limit_a_measure_a_logged_line_and_words(caplog):
     """The table that fitting, validation, the log and the served graph read: each row's
     limit is a field of GateLimits, its measure one the gate stores, and each row is fitted,
-    counted by its own reason and logged."""
+    counted by its own reason, logged and described in the method."""
     from cataract_contract import GATE_CHECKS, GATE_MEASURES, GateLimits
-    from train_jax.gradability.fit import log_gate
+    from train_jax.gradability.fit import MEASURE_METHODS, log_gate
 
     fields = {field.name for field in dataclasses.fields(GateLimits)}
     spec = fitted()
@@ -200,6 +200,10 @@ def test_every_check_of_the_contracts_table_has_a_limit_a_measure_and_a_logged_l
         assert getattr(spec.limits, check.limit) is not None  # a new fit makes every check
         assert f"training_{check.measure}" in spec.training_measures
     assert [check for check, _ in spec.limits.checks()] == list(GATE_CHECKS)
+    assert set(MEASURE_METHODS) == set(GATE_MEASURES)
+    assert spec.method.startswith("Six checks")
+    for clause in MEASURE_METHODS.values():
+        assert clause.split("{")[0] in spec.method  # its words before the first figure
     with caplog.at_level("INFO", logger="train_jax.gradability.fit"):
         log_gate(spec)
     logged = [record.getMessage() for record in caplog.records]
