@@ -35,7 +35,8 @@ fi
 stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     echo "setup: installing the project and its dependencies into $VENV (first time: several minutes)"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    # A pinned pip, so that a new pip release cannot change how the lock is resolved.
+    "$VENV/bin/python" -m pip install --quiet "pip==26.3"
     # At the lock's versions (scripts/lock.sh writes it): the ones the suite passed with.
     "$VENV/bin/python" -m pip install --quiet -c "$ROOT/requirements.lock" -e "$ROOT[dev]"
     rm -f "$VENV"/.installed-*
