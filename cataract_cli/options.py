@@ -31,9 +31,21 @@ class GlobalSettings:
 
 
 def check_output_file(flag: str, path: str | None, example: str) -> None:
-    """Refuse an output FILE that is a folder before the command works for minutes."""
-    if path is not None and Path(path).is_dir():
-        raise UserError(f"{flag} {path} is a folder: give the file to write, e.g. {Path(path) / example}")
+    """Refuse an output FILE the command could not write, or would destroy, before it works
+    for minutes: a folder, a path under a file, or an existing file of another kind than
+    `example`'s (a photo, say); an earlier output of the same kind is written over."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{flag} {path} is a folder: give the file to write, e.g. {target / example}")
+    above = next((parent for parent in target.parents if parent.exists()), None)
+    if above is not None and not above.is_dir():
+        raise UserError(f"{flag} {path}: {above} is a file, not a folder")
+    suffix = Path(example).suffix
+    if target.exists() and target.suffix.lower() != suffix:
+        raise UserError(f"{flag} {path} already exists and is not a {suffix} file: it would be written over; "
+                        f"give a new file or a {suffix} one")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -114,6 +114,25 @@ def test_the_old_json_file_form_still_writes_the_file_and_warns(tmp_path, capsys
     assert json.loads(old.read_text()) == json.loads(new.read_text())
 
 
+def test_an_output_file_that_is_a_photo_or_lies_under_a_file_is_refused_and_left_alone(tmp_path, capsys):
+    """A report written over a photo of the audited folder would lose it; an earlier report
+    of the same kind is written over, and a new report's folders are made."""
+    photos = tmp_path / "photos"
+    assert main(["synth", str(photos), "--n", "8", "--height", "64"]) == 0
+    photo = next(photos.rglob("*.jpg"))
+    before = photo.read_bytes()
+    for flag in ("--html", "--json-out"):
+        assert main(["audit", str(photos), "--workers", "0", flag, str(photo)]) == 2
+        assert f"{flag} {photo} already exists and is not a" in capsys.readouterr().err
+        assert main(["audit", str(photos), "--workers", "0", flag, str(photo / "report")]) == 2
+        assert f"{photo} is a file, not a folder" in capsys.readouterr().err
+    assert photo.read_bytes() == before
+    report = tmp_path / "new" / "folder" / "report.html"
+    for _ in range(2):  # the second run writes over the first one's report
+        assert main(["audit", str(photos), "--workers", "0", "--html", str(report)]) == 0
+    assert report.read_text().startswith("<!doctype html>")
+
+
 @pytest.mark.parametrize("command, message", [
     (["bench", "soak", "--photos", "p", "--seconds", "0"], "--seconds must be > 0, got 0.0"),
     (["bench", "soak", "--photos", "p", "--concurrency", "0"], "--concurrency must be >= 1, got 0"),

@@ -27,6 +27,7 @@ from train_jax.data.checks import CopyGroup, find_copy_groups, leaked_test_paths
 from train_jax.data.copies import MIN_ALIGNED_CORRELATION, MIN_MATCHED_KEYPOINTS
 from train_jax.data.feature_store import FeatureStore
 from train_jax.data.scan import ScannedImage, UnreadableFile, discover, read_photos
+from train_jax.files import write_atomically
 
 SAMPLES_PER_CLASS = 6
 
@@ -163,7 +164,7 @@ def _photo(path: str) -> Image.Image:
 
 
 def write_json(report: AuditReport, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    write_atomically(path, (json.dumps(report.to_json(), indent=2) + "\n").encode())
 
 
 def write_html(report: AuditReport, path: str | Path) -> None:
@@ -221,7 +222,7 @@ def write_html(report: AuditReport, path: str | Path) -> None:
                                  for view in (photo, otsu_mask(photo), edge_map(photo))) + "<br>")
         parts.append("</div>")
     parts.append("</body></html>")
-    Path(path).write_text("\n".join(parts))
+    write_atomically(path, "\n".join(parts).encode())
 
 
 def summary_lines(report: AuditReport) -> list[str]:
