@@ -168,7 +168,8 @@ class ExportSettings:
     cpu_precision: str = setting(
         "auto", "precision of the embedded (CPU) server: auto serves bfloat16 where the CPU has AVX512_BF16/AMX and "
                 "its decisions agree with float32 on >=99%% of the validation photos", choices=PRECISION_CHOICES)
-    allow_unproven: bool = setting(False, "export a run whose validation ROC AUC is not shown to beat chance "
+    allow_unproven: bool = setting(False, "export a run whose validation ROC AUC is not shown to beat chance, or "
+                                          "that has neither a verdict nor validation scores to judge it by "
                                           "(recorded in the model card as exported_unproven)")
 
     def __post_init__(self):

@@ -141,6 +141,10 @@ def run_operating_point(settings: OperatingPointSettings) -> int:
         stored = None
     _, labels, scores = read_predictions(paths.validation_predictions)
     is_positive, scores = np.array(labels) == CATARACT, np.array(scores)
+    if rewritten and (is_positive.all() or not is_positive.any()):
+        # Sensitivity or specificity would be "0 of 0": no rule can be met or checked.
+        raise UserError(f"{paths.validation_predictions} holds photos of one class only: no threshold can be chosen "
+                        "on it; train the run again")
     before = after = None if stored is None else with_achieved(stored, is_positive, scores)
     if rewritten:
         point = OperatingPoint.parse(settings.operating_point)

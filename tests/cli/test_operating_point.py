@@ -95,6 +95,41 @@ def test_a_damaged_or_missing_threshold_file_is_chosen_again_from_the_validation
     assert stored(run) == trained  # the same rule on the same scores, the best epoch from the checkpoints
 
 
+def first_photo_changed(text: str, label: str | None = None, score: str | None = None) -> str:
+    header, first, *rest = text.splitlines()
+    file, old_label, old_score = first.rsplit(",", 2)
+    return "\n".join([header, f"{file},{label or old_label},{score or old_score}", *rest]) + "\n"
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda text: first_photo_changed(text, score="x.5"), "(line 2): p_cataract 'x.5' is not a probability"),
+    (lambda text: first_photo_changed(text, score="1.5"), "(line 2): p_cataract '1.5' is not a probability"),
+    (lambda text: text[: len(text) // 2].rsplit(",", 1)[0], "is not a probability between 0 and 1"),
+    (lambda text: first_photo_changed(text, label="cat"), "(line 2): label 'cat' is not one of"),
+    (lambda text: "name,score\n", "its header is ['name', 'score']"),
+    (lambda text: text.splitlines()[0] + "\n", "it holds no photo"),
+])
+def test_damaged_validation_scores_are_one_line_errors_and_threshold_json_is_kept(run, damage, message, capsys):
+    scores = run / "val_predictions.csv"
+    scores.write_text(damage(scores.read_text()))
+    trained = stored(run)
+    assert main(["operating-point", str(run), "--operating-point", "youden"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"{scores} is damaged" in line and message in line and line.endswith("train the run again")
+    assert stored(run) == trained
+
+
+def test_validation_scores_of_one_class_choose_no_threshold(run, capsys):
+    files, labels, scores = read_predictions(run / "val_predictions.csv")
+    keep = [index for index, label in enumerate(labels) if label == CATARACT]
+    write_predictions(run / "val_predictions.csv", [files[i] for i in keep], [CATARACT] * len(keep),
+                      [scores[i] for i in keep])
+    trained = stored(run)
+    assert main(["operating-point", str(run), "--operating-point", "youden"]) == 2
+    assert "holds photos of one class only" in capsys.readouterr().err
+    assert stored(run) == trained
+
+
 def test_without_flags_it_shows_the_threshold_and_reads_a_file_from_before_operating_points(run, capsys):
     old = {"decision_threshold": 0.5, "rule": YOUDEN_RULE, "best_epoch": 1, "validation_photos": 15}
     (run / "threshold.json").write_text(json.dumps(old))

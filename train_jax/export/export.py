@@ -133,9 +133,13 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
 
 
 def check_verdict(run_dir: Path, verdict: Verdict | None, allow_unproven: bool) -> None:
-    """Refuse a run that did not learn, unless allowed; warn of a run never judged."""
+    """Refuse a run that did not learn, or that nothing is left to judge by, unless allowed."""
+    if verdict is None and not allow_unproven:
+        raise UserError(f"{run_dir} cannot be judged ({UNJUDGED}): not exported; pass --allow-unproven to export "
+                        "it anyway")
     if verdict is None:
-        log.warning("%s has no verdict (%s): exporting it unjudged, its model card says learned: null", run_dir, UNJUDGED)
+        log.warning("%s has no verdict (%s): exporting it unjudged, as --allow-unproven says; its model card says "
+                    "learned: null", run_dir, UNJUDGED)
     elif not verdict.learned and not allow_unproven:
         raise UserError(f"{run_dir} did not learn ({verdict.figures}, {verdict.reason}): not exported; "
                         "pass --allow-unproven to export it anyway")
@@ -246,7 +250,7 @@ def _export_locked(run, verdict: Verdict | None, gate: GateSpec, repository: Pat
             cpu_bfloat16_max_probability_gap=bf16_gap,
             exported_on=platform.node(),
             learned=None if verdict is None else verdict.learned,
-            exported_unproven=verdict is not None and not verdict.learned,  # only past check_verdict by allow_unproven
+            exported_unproven=verdict is None or not verdict.learned,  # only past check_verdict by allow_unproven
             gradability=GateCard(limits=gate.limits, feature_blocks=tuple(gate.feature_blocks), method=gate.method,
                                  blind_spots=tuple(gate.blind_spots), validation=gate.validation),
             operating_point=chosen.get("operating_point", "youden"),

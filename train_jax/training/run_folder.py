@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -318,16 +319,43 @@ def write_predictions(path: Path, files: list[str], labels: list[int], cataract_
             writer.writerow([name, CLASS_NAMES[label], f"{float(probability):.6f}"])
 
 
+PREDICTION_COLUMNS = ("file", "label", "p_cataract")
+
+
 def read_predictions(path: Path) -> tuple[list[str], list[int], list[float]]:
+    """(files, labels, P(cataract)) of a predictions file write_predictions wrote; a damaged
+    one (a cut or edited line, a score that is no probability) is a UserError naming its line."""
     if not path.is_file():
         raise UserError(f"{path} is missing: the run did not finish training")
-    with open(path, newline="") as file:
-        rows = list(csv.DictReader(file))
-    return (
-        [row["file"] for row in rows],
-        [CLASS_NAMES.index(row["label"]) for row in rows],
-        [float(row["p_cataract"]) for row in rows],
-    )
+    damaged = f"{path} is damaged"
+    try:
+        with open(path, newline="") as file:
+            reader = csv.DictReader(file)
+            if tuple(reader.fieldnames or ()) != PREDICTION_COLUMNS:
+                raise UserError(f"{damaged}: its header is {reader.fieldnames}, not {list(PREDICTION_COLUMNS)}; "
+                                "train the run again")
+            files, labels, scores = [], [], []
+            for row in reader:
+                line = reader.line_num
+                label, score = row["label"], row["p_cataract"]
+                if label not in CLASS_NAMES:
+                    raise UserError(f"{damaged} (line {line}): label {label!r} is not one of {', '.join(CLASS_NAMES)}; "
+                                    "train the run again")
+                try:
+                    probability = float(score)
+                except (TypeError, ValueError):
+                    probability = math.nan
+                if not 0.0 <= probability <= 1.0:
+                    raise UserError(f"{damaged} (line {line}): p_cataract {score!r} is not a probability between 0 "
+                                    "and 1; train the run again")
+                files.append(row["file"])
+                labels.append(CLASS_NAMES.index(label))
+                scores.append(probability)
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise UserError(f"{damaged}: {error}; train the run again") from None
+    if not files:
+        raise UserError(f"{damaged}: it holds no photo; train the run again")
+    return files, labels, scores
 
 
 def read_threshold(paths: RunPaths) -> dict[str, Any]:

@@ -6,7 +6,9 @@ percentile-bootstrap interval of that AUC (the validation photos resampled with
 replacement) lies above 0.5. A run whose interval reaches 0.5 "did not learn", and
 `cataract export` refuses it unless told to export it anyway. The verdict is kept in
 RUN/metrics.json under "verdict" (RUN/config.json keeps only settings, since --resume
-reads it); `cataract evaluate` adds its figures beside it.
+reads it); `cataract evaluate` adds its figures beside it. A run whose metrics.json or
+verdict is lost (or that was trained before runs were judged) is judged again from its
+stored validation scores, which give the same verdict.
 
 The bootstrap lives here because the verdict is defined by it; evaluation's intervals
 use the same one.
@@ -15,22 +17,27 @@ use the same one.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from cataract_contract import CATARACT
 from train_jax.training.config import read_json, write_json
 from train_jax.training.threshold import roc_auc
 
 if TYPE_CHECKING:
     from train_jax.training.run_folder import RunPaths  # JAX and Orbax: only its type is needed
 
+log = logging.getLogger(__name__)
+
 CHANCE = 0.5
 RESAMPLES = 2000
 VERDICT_RULE = "learned when the 95% percentile-bootstrap interval of the validation ROC AUC lies above 0.5 (chance)"
 VERDICT_KEY = "verdict"  # in RUN/metrics.json
-UNJUDGED = "the run was trained before runs were judged"  # why a run has no verdict
+# Why a run has no verdict: nothing left to judge it by.
+UNJUDGED = "neither a verdict in RUN/metrics.json nor the validation scores (RUN/val_predictions.csv) to judge it by"
 
 # A model whose P(cataract) spans less than this over the validation photos answers one
 # value for every photo: it has collapsed (its loss sits at ln 2).
@@ -114,11 +121,21 @@ def write_verdict(paths: RunPaths, verdict: Verdict) -> None:
 
 
 def read_verdict(paths: RunPaths) -> Verdict | None:
-    """The run's verdict; None for a run trained before runs were judged."""
-    if not paths.evaluation.is_file():
+    """The run's verdict, as training wrote it; where RUN/metrics.json or its verdict is
+    missing, judged again from the stored validation scores (the ones training judged);
+    None only when those are missing too."""
+    record = read_json(paths.evaluation).get(VERDICT_KEY) if paths.evaluation.is_file() else None
+    if record is not None:
+        return Verdict.from_record(record)
+    if not paths.validation_predictions.is_file():
         return None
-    record = read_json(paths.evaluation).get(VERDICT_KEY)
-    return None if record is None else Verdict.from_record(record)
+    from train_jax.training.run_folder import read_predictions  # JAX and Orbax: only here
+
+    _, labels, scores = read_predictions(paths.validation_predictions)
+    verdict = judge(np.array(labels) == CATARACT, np.array(scores))
+    log.warning("%s holds no verdict: judged again from %s: %s", paths.evaluation, paths.validation_predictions,
+                verdict.text)
+    return verdict
 
 
 # -- during training --------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Export refuses a run that did not learn, unless told to export it anyway (and then the
-model card says so); a run trained before runs were judged exports as before, unjudged."""
+model card says so); a run whose verdict was lost is judged again from its validation
+scores, and one with nothing to judge it by is refused as well."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -37,11 +39,16 @@ def exports_only_with_the_flag(run: Path, repository: Path) -> ModelCard:
     return card
 
 
-def test_the_guard_lets_a_learned_run_through_and_warns_of_an_unjudged_one(caplog, tmp_path):
+def test_the_guard_lets_a_learned_run_through_and_refuses_an_unjudged_one_without_the_flag(caplog, tmp_path):
     check_verdict(tmp_path, LEARNED, allow_unproven=False)
-    with caplog.at_level(logging.WARNING):
+    with pytest.raises(UserError) as refused:
         check_verdict(tmp_path, None, allow_unproven=False)
-    assert "has no verdict (the run was trained before runs were judged)" in caplog.text
+    assert str(refused.value) == (f"{tmp_path} cannot be judged (neither a verdict in RUN/metrics.json nor the "
+                                  "validation scores (RUN/val_predictions.csv) to judge it by): not exported; pass "
+                                  "--allow-unproven to export it anyway")
+    with caplog.at_level(logging.WARNING):
+        check_verdict(tmp_path, None, allow_unproven=True)
+    assert "has no verdict (neither a verdict" in caplog.text
     with pytest.raises(UserError) as refused:
         check_verdict(tmp_path, DID_NOT_LEARN, allow_unproven=False)
     assert str(refused.value) == (f"{tmp_path} did not learn (validation ROC AUC 0.520 [0.410, 0.630], its 95% interval "
@@ -49,6 +56,26 @@ def test_the_guard_lets_a_learned_run_through_and_warns_of_an_unjudged_one(caplo
     check_verdict(tmp_path, DID_NOT_LEARN, allow_unproven=True)
 
 
+def test_a_lost_verdict_is_judged_again_from_the_validation_scores_and_evaluate_keeps_it(tiny_run, synthetic_photos,
+                                                                                          tmp_path):
+    """Deleting RUN/metrics.json (or the verdict in it) must not open a way past the guard."""
+    from train_jax.evaluation.evaluate import evaluate
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    paths = RunPaths(run)
+    trained = read_verdict(paths)
+    paths.evaluation.unlink()
+    assert read_verdict(paths) == trained  # the same scores, the same verdict
+    evaluate(run, synthetic_photos / "test")
+    assert Verdict.from_record(json.loads(paths.evaluation.read_text())["verdict"]) == trained
+    paths.validation_predictions.unlink()
+    paths.evaluation.write_text(json.dumps({key: value for key, value in json.loads(paths.evaluation.read_text()).items()
+                                            if key != "verdict"}))
+    assert read_verdict(paths) is None
+    with pytest.raises(UserError, match="cannot be judged"):
+        export(run, tmp_path / "repository", cpu_precision="float32")
+    assert not (tmp_path / "repository" / CLASSIFIER).exists()
 def test_a_run_judged_not_to_have_learned_exports_only_with_the_flag(tiny_run, tmp_path):
     # The tiny run's folder with a verdict written into it, whatever training said.
     run = tmp_path / "run"
