@@ -91,7 +91,7 @@ from train_jax.training.run_folder import (
 )
 from train_jax.training.steps import EpochMetrics, make_train_step, zero_metrics
 from train_jax.training.threshold import OperatingPoint, log_threshold, roc_auc, threshold_record
-from train_jax.training.verdict import CollapseWatch, Verdict, judge, read_verdict, write_verdict
+from train_jax.training.verdict import CollapseWatch, Verdict, judge, stored_verdict, write_verdict
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,8 @@ def finished_and_intact(paths: RunPaths) -> Verdict | None:
     """The verdict of a run that finished (the verdict is the last thing training writes)
     and whose newest and best checkpoints are as they were saved; None when resuming it
     has work to do."""
-    if not paths.config.is_file() or (verdict := read_verdict(paths)) is None:
+    # The stored verdict only: a run killed after its scores but before its gate has work left.
+    if not paths.config.is_file() or (verdict := stored_verdict(paths)) is None:
         return None
     manager = checkpoint_manager(paths, read_only=True)
     try:

@@ -120,13 +120,20 @@ def write_verdict(paths: RunPaths, verdict: Verdict) -> None:
     write_json(paths.evaluation, {**record, VERDICT_KEY: verdict.to_record()})
 
 
+def stored_verdict(paths: RunPaths) -> Verdict | None:
+    """The verdict training wrote into RUN/metrics.json, the last thing it writes; None
+    when it is not there (the run did not finish, or the file was lost)."""
+    record = read_json(paths.evaluation).get(VERDICT_KEY) if paths.evaluation.is_file() else None
+    return None if record is None else Verdict.from_record(record)
+
+
 def read_verdict(paths: RunPaths) -> Verdict | None:
     """The run's verdict, as training wrote it; where RUN/metrics.json or its verdict is
     missing, judged again from the stored validation scores (the ones training judged);
     None only when those are missing too."""
-    record = read_json(paths.evaluation).get(VERDICT_KEY) if paths.evaluation.is_file() else None
-    if record is not None:
-        return Verdict.from_record(record)
+    verdict = stored_verdict(paths)
+    if verdict is not None:
+        return verdict
     if not paths.validation_predictions.is_file():
         return None
     from train_jax.training.run_folder import read_predictions  # JAX and Orbax: only here
