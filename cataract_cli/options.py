@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from cataract_contract import CLASSIFIER, MIN_PHOTO_SIDE, PRECISION_CHOICES
-from client.triton_client import PROTOCOLS, TRANSPORTS
+from client.triton_client import PROTOCOLS, TRANSPORTS, server_address
 from doors.access import SESSION_HOURS
 from serving.embedded import DEFAULT_POLL_SECONDS, ServerOptions
 from train_jax.errors import UserError
-from train_jax.files import write_atomically
+from train_jax.files import file_in_the_way, write_atomically
 from train_jax.settings import check_settings, setting
 
 
@@ -39,8 +39,8 @@ def check_output_file(flag: str, path: str | None, example: str) -> None:
     target = Path(path)
     if target.is_dir():
         raise UserError(f"{flag} {path} is a folder: give the file to write, e.g. {target / example}")
-    above = next((parent for parent in target.parents if parent.exists()), None)
-    if above is not None and not above.is_dir():
+    above = file_in_the_way(target)
+    if above is not None:
         raise UserError(f"{flag} {path}: {above} is a file, not a folder")
     suffix = Path(example).suffix
     if target.exists() and target.suffix.lower() != suffix:
@@ -85,6 +85,11 @@ class TritonSettings:
 
     def __post_init__(self):
         check_settings(self)
+        if self.triton_url is not None:
+            try:
+                server_address(self.triton_url, self.protocol)
+            except ValueError as error:
+                raise UserError(f"--triton-url: {error}") from None
 
     @property
     def url(self) -> str:
@@ -122,7 +127,7 @@ class UserName:
 class SynthSettings:
     out: str = setting(help="folder to create (must be new or empty)", positional=True)
     n: int = setting(200, "number of photos")
-    seed: int = setting(0, "random seed")
+    seed: int = setting(0, "random seed", minimum=0)
     test_fraction: float = setting(0.2, "share of photos in test/")
     height: int = setting(256, "photo height in pixels (at least the served photo-size limit)", minimum=MIN_PHOTO_SIDE)
 

@@ -125,10 +125,10 @@ def run_operating_point(settings: OperatingPointSettings) -> int:
 
     from cataract_contract import CATARACT
     from train_jax.training.config import write_json
-    from train_jax.training.run_folder import RunPaths, read_predictions, read_threshold
+    from train_jax.training.run_folder import read_predictions, read_threshold, require_run
     from train_jax.training.threshold import describe, log_threshold, threshold_record, with_achieved
 
-    paths = RunPaths(Path(settings.run))
+    paths = require_run(settings.run)
     rewritten = settings.operating_point is not None
     try:
         stored = read_threshold(paths)

@@ -207,6 +207,19 @@ def encoded_bytes(source: ImageSource) -> bytes:
     return buffer.getvalue()
 
 
+def server_address(url: str, protocol: str) -> str:
+    """HOST:PORT of a Triton address given as HOST, HOST:PORT or with an http:// or grpc://
+    prefix (the protocol's default port where none is given); ValueError for a port that
+    is no TCP port."""
+    address = url.removeprefix("http://").removeprefix("grpc://").rstrip("/")
+    host, colon, port = address.rpartition(":")
+    if not colon or address.endswith("]"):  # no port (a bracketed IPv6 address holds colons of its own)
+        return f"{address}:{DEFAULT_PORTS[protocol]}"
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"Triton address {url!r} is not HOST:PORT with a port from 1 to 65535")
+    return address
+
+
 @dataclasses.dataclass(frozen=True)
 class ServerHealth:
     reachable: bool
@@ -262,9 +275,7 @@ class _ClientCore:
             raise ValueError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
         if batch_size < 1 or concurrency < 1 or retries < 0 or timeout <= 0:
             raise ValueError("batch_size and concurrency must be >= 1, retries >= 0, timeout > 0")
-        url = url.removeprefix("http://").removeprefix("grpc://")
-        if ":" not in url:
-            url = f"{url}:{DEFAULT_PORTS[protocol]}"
+        url = server_address(url, protocol)
         self.url, self.protocol, self.model, self.ensemble = url, protocol, model, ensemble
         self.transport, self.timeout, self.retries, self.backoff = transport, timeout, retries, backoff
         self.batch_size, self.concurrency = batch_size, concurrency
@@ -501,6 +512,7 @@ class _ClientCore:
         if isinstance(results[0], Exception):
             raise results[0]
         return results[0]
+
 
 
 class CataractClient(_ClientCore):

@@ -133,6 +133,18 @@ def test_an_output_file_that_is_a_photo_or_lies_under_a_file_is_refused_and_left
     assert report.read_text().startswith("<!doctype html>")
 
 
+def test_a_file_given_as_a_folder_is_named_as_a_file(tmp_path, capsys):
+    a_file = tmp_path / "notes"
+    a_file.write_text("mine")
+    for command, message in ((["synth", str(a_file)], f"{a_file} is a file, not a folder"),
+                             (["synth", str(a_file / "photos")], f"{a_file} is a file, not a folder"),
+                             (["audit", str(a_file)], f"data folder {a_file} is a file")):
+        assert main(command) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert message in line, command
+    assert a_file.read_text() == "mine"
+
+
 @pytest.mark.parametrize("command, message", [
     (["bench", "soak", "--photos", "p", "--seconds", "0"], "--seconds must be > 0, got 0.0"),
     (["bench", "soak", "--photos", "p", "--concurrency", "0"], "--concurrency must be >= 1, got 0"),
@@ -142,6 +154,12 @@ def test_an_output_file_that_is_a_photo_or_lies_under_a_file_is_refused_and_left
     (["bench", "train", "--batch-sizes", "0"], "--batch-sizes takes comma-separated integers >= 1, got '0'"),
     (["bench", "input", "--data", "d", "--workers", "x"], "--workers takes comma-separated integers >= 0, got 'x'"),
     (["synth", "out", "--height", "0"], "--height must be >= 32, got 0"),
+    (["synth", "out", "--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["synth", "/proc/none", "--n", "8"], "cannot create /proc/none: No such file or directory"),
+    (["predict", "a.jpg", "--url", "127.0.0.1:99999"],
+     "--triton-url: Triton address '127.0.0.1:99999' is not HOST:PORT with a port from 1 to 65535"),
+    (["predict", "a.jpg", "--url", "host:port"], "--triton-url: Triton address 'host:port' is not HOST:PORT"),
+    (["operating-point", "/proc/none"], "/proc/none is not a training run (no config.json)"),
     (["audit", "photos", "--html", "/"], "--html / is a folder: give the file to write"),
     (["audit", "photos", "--json-out", "/"], "--json-out / is a folder: give the file to write"),
     (["bench", "audit", "--copy-share", "0.5"], "--copy-share must be >= 0 and < 0.5, got 0.5"),

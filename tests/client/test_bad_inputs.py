@@ -42,6 +42,15 @@ def test_shared_decoding(corpus):
                 load_rgb(folder / name)
 
 
+@pytest.mark.parametrize("url, address", [("localhost", "localhost:8001"), ("grpc://10.0.0.2:9001/", "10.0.0.2:9001"),
+                                          ("http://[::1]:8001", "[::1]:8001"), ("[::1]", "[::1]:8001")])
+def test_a_triton_address_gets_its_default_port_and_a_port_that_is_none_is_refused(url, address):
+    assert CataractClient(url=url).url == address
+    for bad in ("localhost:0", "localhost:65536", "localhost:grpc", ":8001"):
+        with pytest.raises(ValueError, match="is not HOST:PORT with a port from 1 to 65535"):
+            CataractClient(url=bad)
+
+
 @pytest.mark.parametrize("transport", ["tensor", "bytes"])
 def test_client_library_answers_or_names_the_problem(triton, corpus, synthetic_photos, transport):
     folder, expected = corpus

@@ -78,6 +78,8 @@ def class_folders(folder: Path) -> dict[int, Path]:
 def discover(root: str | Path) -> dict[str, list[ImageRecord]]:
     """Split name -> records. A flat set or a single split folder comes back as "train"."""
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise UserError(f"data folder {root} is a file: give the folder that holds the photos' class folders")
     if not root.is_dir():
         raise UserError(f"data folder {root} does not exist")
     splits: dict[str, dict[int, Path]] = {}

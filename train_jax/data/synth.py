@@ -18,6 +18,7 @@ from PIL import Image, ImageFilter
 
 from cataract_contract import CLASS_NAMES
 from train_jax.errors import UserError
+from train_jax.files import file_in_the_way
 
 SKIN_TONES = np.array([[236, 200, 170], [210, 160, 125], [170, 120, 85], [120, 80, 55], [80, 55, 40]], np.float32)
 IRIS_COLOURS = np.array([[95, 60, 35], [60, 40, 25], [70, 110, 150], [90, 120, 80], [120, 95, 55]], np.float32)
@@ -141,8 +142,15 @@ def generate(out: str | Path, count: int, seed: int = 0, test_fraction: float = 
     if not 0 < test_fraction < 1:
         raise UserError(f"--test-fraction must be between 0 and 1, got {test_fraction}")
     out = Path(out)
+    in_the_way = out if out.exists() and not out.is_dir() else file_in_the_way(out)
+    if in_the_way is not None:
+        raise UserError(f"{in_the_way} is a file, not a folder: choose a new folder for the photos")
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not empty: choose a new folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create {out}: {error.strerror or error}") from None
     rng = np.random.default_rng(seed)
     labels = np.array([index % 2 for index in range(count)])
     rng.shuffle(labels)

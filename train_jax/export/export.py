@@ -71,7 +71,7 @@ from cataract_contract import (
 )
 from savedmodel_runner import SavedModelClassifier
 from train_jax.errors import UserError
-from train_jax.files import sync_folder, sync_tree
+from train_jax.files import file_in_the_way, sync_folder, sync_tree
 from train_jax.model.architecture import VGG16_BLOCKS
 from train_jax.evaluation.metrics import binary_metrics
 from train_jax.export import onnx_twin, savedmodel, tf_backend
@@ -151,6 +151,9 @@ def check_verdict(run_dir: Path, verdict: Verdict | None, allow_unproven: bool) 
 def check_repository_path(repository: Path) -> None:
     if repository.exists() and not repository.is_dir():
         raise UserError(f"--repository {repository} is a file, not a model repository folder")
+    above = file_in_the_way(repository)
+    if above is not None:
+        raise UserError(f"--repository {repository}: {above} is a file, not a folder")
 
 
 @contextlib.contextmanager

@@ -288,13 +288,23 @@ def best_epoch_of(manager: ocp.CheckpointManager, run_dir: str | Path) -> int:
     return int(restore_progress(manager, latest)["best_epoch"])
 
 
-def load_run(run_dir: str | Path) -> TrainedRun:
-    """The run's best model (lowest validation loss), in evaluation mode."""
+def require_run(run_dir: str | Path) -> RunPaths:
+    """The run folder's paths; a folder `cataract train` did not write is a UserError."""
     paths = RunPaths(Path(run_dir))
     if not paths.config.is_file():
         raise UserError(f"{run_dir} is not a training run (no config.json): run `cataract train` first")
+    return paths
+
+
+def load_run(run_dir: str | Path) -> TrainedRun:
+    """The run's best model (lowest validation loss), in evaluation mode."""
+    paths = require_run(run_dir)
     info = read_json(paths.config)
-    model_config = ModelConfig(**info["model"])
+    try:
+        model_config, train_config = ModelConfig(**info["model"]), TrainConfig.from_json(info["train"])
+    except (KeyError, TypeError, ValueError) as error:  # a key lost or edited: the JSON itself reads
+        raise UserError(f"{paths.config} does not hold the settings it was written with ({type(error).__name__}: "
+                        f"{error}): the file is damaged; restore it, or train the run again") from None
     model = VGG16(model_config, rngs=nnx.Rngs(0))
     manager = checkpoint_manager(paths, read_only=True)
     best_epoch = best_epoch_of(manager, run_dir)
@@ -308,7 +318,7 @@ def load_run(run_dir: str | Path) -> TrainedRun:
     nnx.update(model, model_state)
     model.eval()
     manager.close()
-    return TrainedRun(paths, TrainConfig.from_json(info["train"]), model_config, info, model, best_epoch)
+    return TrainedRun(paths, train_config, model_config, info, model, best_epoch)
 
 
 def write_predictions(path: Path, files: list[str], labels: list[int], cataract_probabilities) -> None:

@@ -43,6 +43,7 @@ def error_of(argv: list[str], capsys) -> str:
 @pytest.mark.parametrize("name,text,expected", [
     ("config.json", TRUNCATED, "config.json cannot be read as JSON"),
     ("config.json", "[]", "config.json holds a JSON list, not the object"),
+    ("config.json", '{"train": {}}', "config.json does not hold the settings it was written with (KeyError: 'model')"),
     ("threshold.json", "garbage", "threshold.json cannot be read as JSON"),
     ("threshold.json", json.dumps({"decision_threshold": 1.7, "best_epoch": 1}), "decision_threshold 1.7 is not a probability"),
     ("threshold.json", json.dumps({"decision_threshold": "high", "best_epoch": 1}), "decision_threshold 'high' is not a probability"),
@@ -66,6 +67,8 @@ def test_export_refuses_a_repository_that_is_a_file(tiny_run, tmp_path, capsys):
     a_file.write_text("mine")
     argv = ["export", "--run", str(tiny_run), "--repository", str(a_file), "--allow-unproven"]
     assert "is a file, not a model repository folder" in error_of(argv, capsys)
+    argv = ["export", "--run", str(tiny_run), "--repository", str(a_file / "models"), "--allow-unproven"]
+    assert f"{a_file} is a file, not a folder" in error_of(argv, capsys)
     assert a_file.read_text() == "mine"
 
 
