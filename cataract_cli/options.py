@@ -169,7 +169,7 @@ class EvaluateSettings:
 
 @dataclasses.dataclass(frozen=True)
 class ExportSettings:
-    version: int | None = setting(None, "version number (default: the next free one)")
+    version: int | None = setting(None, "version number (default: the next free one)", minimum=1)
     cpu_precision: str = setting(
         "auto", "precision of the embedded (CPU) server: auto serves bfloat16 where the CPU has AVX512_BF16/AMX and "
                 "its decisions agree with float32 on >=99%% of the validation photos", choices=PRECISION_CHOICES)

@@ -81,7 +81,7 @@ from train_jax.export.onnx_twin import OPSET as ONNX_OPSET
 from train_jax.gradability import measures
 from train_jax.gradability.spec import GateSpec
 from train_jax.training.predict import reference_outputs
-from train_jax.training.run_folder import load_run, read_predictions, read_threshold
+from train_jax.training.run_folder import RunPaths, load_run, read_predictions, read_threshold
 from train_jax.training.verdict import UNJUDGED, Verdict, read_verdict
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,12 @@ def check_repository_path(repository: Path) -> None:
     above = file_in_the_way(repository)
     if above is not None:
         raise UserError(f"--repository {repository}: {above} is a file, not a folder")
+    # Served versions mixed into a run's folder: cleaning up either would take the other with it.
+    folder = repository.absolute()
+    run_above = next((above for above in (folder, *folder.parents) if RunPaths(above).config.is_file()), None)
+    if run_above is not None:
+        raise UserError(f"--repository {repository} is inside the training run {run_above}: give a folder of its own, "
+                        "e.g. model_repository")
 
 
 @contextlib.contextmanager

@@ -62,7 +62,7 @@ def test_evaluate_export_and_operating_point_name_a_damaged_run_file(tiny_run, s
     assert not (repository / "cataract_classifier").exists()  # an impossible threshold is never served
 
 
-def test_export_refuses_a_repository_that_is_a_file(tiny_run, tmp_path, capsys):
+def test_export_refuses_a_repository_that_is_a_file_lies_under_one_or_inside_the_run(tiny_run, tmp_path, capsys):
     a_file = tmp_path / "model_repository"
     a_file.write_text("mine")
     argv = ["export", "--run", str(tiny_run), "--repository", str(a_file), "--allow-unproven"]
@@ -70,6 +70,12 @@ def test_export_refuses_a_repository_that_is_a_file(tiny_run, tmp_path, capsys):
     argv = ["export", "--run", str(tiny_run), "--repository", str(a_file / "models"), "--allow-unproven"]
     assert f"{a_file} is a file, not a folder" in error_of(argv, capsys)
     assert a_file.read_text() == "mine"
+    before = sorted(path.name for path in tiny_run.iterdir())
+    for inside in (tiny_run, tiny_run / "models"):
+        argv = ["export", "--run", str(tiny_run), "--repository", str(inside), "--allow-unproven"]
+        assert f"is inside the training run {tiny_run}" in error_of(argv, capsys)
+    assert sorted(path.name for path in tiny_run.iterdir()) == before
+    assert "--version must be >= 1, got 0" in error_of(["export", "--run", str(tiny_run), "--version", "0"], capsys)
 
 
 @pytest.mark.parametrize("name", ["config.json", "split.json"])
