@@ -51,15 +51,21 @@ def scores_at(is_positive: np.ndarray, scores: np.ndarray, threshold: float) -> 
     return dataclasses.asdict(binary_metrics(is_positive, scores, threshold))
 
 
-def gate_report(run: TrainedRun, test: list[ScannedImage], positive: np.ndarray, scores: np.ndarray,
-                threshold: float) -> dict[str, Any] | None:
-    """The run's gradability gate on the test photos: how many it refuses and why, which,
-    and the figures on the photos it grades beside those on all; None for a run without
-    a gate."""
+def load_gate(run: TrainedRun) -> GateSpec | None:
+    """The run's gradability gate; None, with a warning, for a run without one."""
     if not GateSpec.exists(run.paths.root):
         log.warning("%s has no gradability gate: the test photos are not checked (%s)", run.paths.root, FIT_GATE_HINT)
         return None
-    spec = GateSpec.load(run.paths.root)
+    return GateSpec.load(run.paths.root)
+
+
+def gate_report(run: TrainedRun, spec: GateSpec | None, test: list[ScannedImage], positive: np.ndarray,
+                scores: np.ndarray, threshold: float) -> dict[str, Any] | None:
+    """The run's gradability gate on the test photos: how many it refuses and why, which,
+    and the figures on the photos it grades beside those on all; None for a run without
+    a gate."""
+    if spec is None:
+        return None
     measured = measure_records(run.model, spec.feature_blocks, [image.record for image in test])
     photo_size = np.array([(image.height, image.width) for image in test], np.int32).reshape(-1, 2)
     decision = decide(spec, measured, photo_size)
@@ -95,13 +101,15 @@ def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dic
     validation_scores = np.array(validation_scores)
     chosen = read_threshold(run.paths)
     threshold = chosen["decision_threshold"]
+    # Every run file read before the first is written: a damaged one leaves the old figures whole.
+    gate, verdict = load_gate(run), read_verdict(run.paths)
 
     probabilities = predict_records(run.model, records, batch_size, "predicting test photos")
     test_scores = probabilities[:, CATARACT]
     test_positive = np.array([r.label for r in records]) == CATARACT
     write_predictions(run.paths.root / "test_predictions.csv", [r.path for r in records], [r.label for r in records], test_scores)
 
-    gradability = gate_report(run, scanned, test_positive, test_scores, threshold)
+    gradability = gate_report(run, gate, scanned, test_positive, test_scores, threshold)
     calibration, calibration_error = reliability(test_positive, test_scores)
     report: dict[str, Any] = {
         "run": str(run.paths.root),
@@ -119,7 +127,6 @@ def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dic
         "leaked_test_photos": leaked,
         GRADABILITY_KEY: gradability,
     }
-    verdict = read_verdict(run.paths)
     if verdict is not None:
         report[VERDICT_KEY] = verdict.to_record()
     if leaked:

@@ -57,8 +57,12 @@ def test_evaluate_export_and_operating_point_name_a_damaged_run_file(tiny_run, s
                 ["export", "--run", str(run), "--repository", str(repository), "--allow-unproven"]]
     if name == "threshold.json":
         commands.append(["operating-point", str(run)])
+    predictions = run / "test_predictions.csv"
+    before = predictions.read_bytes() if predictions.exists() else None
     for argv in commands:
         assert expected in error_of(argv, capsys), argv
+    # Refused before evaluate writes anything: no test predictions beside the old figures.
+    assert (predictions.read_bytes() if predictions.exists() else None) == before
     assert not (repository / "cataract_classifier").exists()  # an impossible threshold is never served
 
 
