@@ -30,6 +30,9 @@ class GlobalSettings:
 # -- shared by several commands ----------------------------------------------------------------
 
 
+SAME_KIND = {".htm": ".html"}  # suffixes of one kind of file
+
+
 def check_output_file(flag: str, path: str | None, example: str) -> None:
     """Refuse an output FILE the command could not write, or would destroy, before it works
     for minutes: a folder, a path under a file, or an existing file of another kind than
@@ -43,7 +46,8 @@ def check_output_file(flag: str, path: str | None, example: str) -> None:
     if above is not None:
         raise UserError(f"{flag} {path}: {above} is a file, not a folder")
     suffix = Path(example).suffix
-    if target.exists() and target.suffix.lower() != suffix:
+    # A file without a suffix may be an earlier output of the same flag; one with another suffix never is.
+    if target.is_file() and target.suffix and SAME_KIND.get(target.suffix.lower(), target.suffix.lower()) != suffix:
         raise UserError(f"{flag} {path} already exists and is not a {suffix} file: it would be written over; "
                         f"give a new file or a {suffix} one")
 
@@ -89,7 +93,7 @@ class TritonSettings:
             try:
                 server_address(self.triton_url, self.protocol)
             except ValueError as error:
-                raise UserError(f"--triton-url: {error}") from None
+                raise UserError(f"--triton-url/--url: {error}") from None
 
     @property
     def url(self) -> str:
@@ -173,8 +177,7 @@ class ExportSettings:
     cpu_precision: str = setting(
         "auto", "precision of the embedded (CPU) server: auto serves bfloat16 where the CPU has AVX512_BF16/AMX and "
                 "its decisions agree with float32 on >=99%% of the validation photos", choices=PRECISION_CHOICES)
-    allow_unproven: bool = setting(False, "export a run whose validation ROC AUC is not shown to beat chance, or "
-                                          "that has neither a verdict nor validation scores to judge it by "
+    allow_unproven: bool = setting(False, "export a run whose validation ROC AUC is not shown to beat chance "
                                           "(recorded in the model card as exported_unproven)")
 
     def __post_init__(self):

@@ -15,8 +15,7 @@ def add_commands(commands) -> None:
             "REPOSITORY/NAME/<version>/model.savedmodel, check it against the Flax model, choose the CPU "
             "serving precision, and write every config.pbtxt (embedded and GPU flavours), labels and the "
             "decision threshold. Each export adds a version; the newest is served. A run that did not "
-            "learn (its validation ROC AUC not shown to beat chance), or that nothing is left to judge by, is "
-            "refused unless --allow-unproven."
+            "learn (its validation ROC AUC not shown to beat chance) is refused unless --allow-unproven."
         ),
     )
     add_command(

@@ -485,8 +485,8 @@ class ModelCard:
     cpu_bfloat16_max_probability_gap: float | None
     exported_on: str  # the exporting machine's host name
     # Fields added since: a card written before them reads with these defaults.
-    learned: bool | None = None  # the run's verdict (train_jax/training/verdict.py); None: it could not be judged
-    exported_unproven: bool = False  # exported by --allow-unproven: the run did not learn, or could not be judged
+    learned: bool | None = None  # the run's verdict (train_jax/training/verdict.py); None: exported before runs were judged
+    exported_unproven: bool = False  # exported by --allow-unproven although the run did not learn
     gradability: GateCard | None = None  # None: exported before the gate (the graph has no gradable output)
     operating_point: str = "youden"  # the target the threshold was chosen for (RUN/threshold.json)
     operating_point_achieved: dict[str, Any] | None = None  # what the threshold reached on validation

@@ -209,15 +209,16 @@ def encoded_bytes(source: ImageSource) -> bytes:
 
 def server_address(url: str, protocol: str) -> str:
     """HOST:PORT of a Triton address given as HOST, HOST:PORT or with an http:// or grpc://
-    prefix (the protocol's default port where none is given); ValueError for a port that
-    is no TCP port."""
-    address = url.removeprefix("http://").removeprefix("grpc://").rstrip("/")
+    prefix, and an HTTP base path kept after it (the protocol's default port where none is
+    given); ValueError for a port that is no TCP port."""
+    address, slash, base_path = url.removeprefix("http://").removeprefix("grpc://").partition("/")
+    base_path = f"/{base_path}".rstrip("/") if slash else ""
     host, colon, port = address.rpartition(":")
     if not colon or address.endswith("]"):  # no port (a bracketed IPv6 address holds colons of its own)
-        return f"{address}:{DEFAULT_PORTS[protocol]}"
+        return f"{address}:{DEFAULT_PORTS[protocol]}{base_path}"
     if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError(f"Triton address {url!r} is not HOST:PORT with a port from 1 to 65535")
-    return address
+    return f"{address}{base_path}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -43,7 +43,8 @@ def test_shared_decoding(corpus):
 
 
 @pytest.mark.parametrize("url, address", [("localhost", "localhost:8001"), ("grpc://10.0.0.2:9001/", "10.0.0.2:9001"),
-                                          ("http://[::1]:8001", "[::1]:8001"), ("[::1]", "[::1]:8001")])
+                                          ("http://[::1]:8001", "[::1]:8001"), ("[::1]", "[::1]:8001"),
+                                          ("http://proxy:8000/triton/", "proxy:8000/triton"), ("proxy/triton", "proxy:8001/triton")])
 def test_a_triton_address_gets_its_default_port_and_a_port_that_is_none_is_refused(url, address):
     assert CataractClient(url=url).url == address
     for bad in ("localhost:0", "localhost:65536", "localhost:grpc", ":8001"):

@@ -29,7 +29,7 @@ from train_jax.gradability.spec import FIT_GATE_HINT, GateSpec
 from train_jax.training.config import read_json, write_json
 from train_jax.training.predict import predict_records
 from train_jax.training.run_folder import RunPaths, TrainedRun, load_run, read_predictions, read_threshold, write_predictions
-from train_jax.training.verdict import UNJUDGED, VERDICT_KEY, Verdict, read_verdict
+from train_jax.training.verdict import NOT_STORED, VERDICT_KEY, Verdict, stored_verdict
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,8 @@ def evaluate(run_dir: str | Path, data: str | Path, batch_size: int = 16) -> dic
     chosen = read_threshold(run.paths)
     threshold = chosen["decision_threshold"]
     # Every run file read before the first is written: a damaged one leaves the old figures whole.
-    gate, verdict = load_gate(run), read_verdict(run.paths)
+    # Only training's own verdict is kept: a stored one tells resume the run finished (its gate too).
+    gate, verdict = load_gate(run), stored_verdict(run.paths)
 
     probabilities = predict_records(run.model, records, batch_size, "predicting test photos")
     test_scores = probabilities[:, CATARACT]
@@ -148,7 +149,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         low, high = intervals.get(name, (float("nan"), float("nan")))
         return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
-    verdict = Verdict.from_record(report[VERDICT_KEY]).text if VERDICT_KEY in report else f"none ({UNJUDGED})"
+    verdict = Verdict.from_record(report[VERDICT_KEY]).text if VERDICT_KEY in report else NOT_STORED
     lines = [
         f"training's verdict: {verdict}",
         f"threshold {report['threshold']:.3f} ({report['threshold_rule'].split(':')[0]}, chosen on validation; "

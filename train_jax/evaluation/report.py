@@ -24,7 +24,7 @@ from train_jax.gradability.fit import checks_text
 from train_jax.training.curves import plot_learning_curves
 from train_jax.training.run_folder import RunPaths, read_threshold
 from train_jax.training.threshold import SENSITIVITY, SPECIFICITY, Achieved, roc_curve, with_achieved
-from train_jax.training.verdict import UNJUDGED, VERDICT_KEY, VERDICT_RULE, Verdict
+from train_jax.training.verdict import NOT_STORED, VERDICT_KEY, VERDICT_RULE, Verdict
 
 GRADABILITY_KEY = "gradability"  # metrics.json: the gate's refusals (evaluate.gate_report), None without a gate
 TABLE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -113,7 +113,7 @@ def verdict_banner(record: dict[str, Any] | None) -> str:
     """Training's verdict as the page's first line: green for learned, red for did not learn."""
     e = html.escape
     if record is None:
-        return f"<p class='verdict' style='background:#eeeeee'><b>No verdict</b>: {e(UNJUDGED)}.</p>"
+        return f"<p class='verdict' style='background:#eeeeee'><b>No verdict</b>: {e(NOT_STORED)}.</p>"
     verdict = Verdict.from_record(record)
     if verdict.learned:
         style, headline = "background:#e8f5e9;color:#1b5e20", f"<b>Learned</b>: {e(verdict.figures)}."

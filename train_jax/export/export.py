@@ -35,6 +35,7 @@ import dataclasses
 import datetime
 import fcntl
 import logging
+import os
 import platform
 import shutil
 from pathlib import Path
@@ -81,7 +82,7 @@ from train_jax.export.onnx_twin import OPSET as ONNX_OPSET
 from train_jax.gradability import measures
 from train_jax.gradability.spec import GateSpec
 from train_jax.training.predict import reference_outputs
-from train_jax.training.run_folder import RunPaths, load_run, read_predictions, read_threshold
+from train_jax.training.run_folder import is_run_folder, load_run, read_predictions, read_threshold
 from train_jax.training.verdict import UNJUDGED, Verdict, read_verdict
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
         raise UserError(f"--cpu-precision must be one of {', '.join(PRECISION_CHOICES)}, got {cpu_precision!r}")
     repository = Path(repository)
     check_repository_path(repository)  # before the run loads, not seconds later
+    check_new_repository_place(repository)
     run = load_run(run_dir)
     verdict = read_verdict(run.paths)
     check_verdict(run.paths.root, verdict, allow_unproven)
@@ -133,14 +135,11 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
 
 
 def check_verdict(run_dir: Path, verdict: Verdict | None, allow_unproven: bool) -> None:
-    """Refuse a run that did not learn, or that nothing is left to judge by, unless allowed."""
-    if verdict is None and not allow_unproven:
-        raise UserError(f"{run_dir} cannot be judged ({UNJUDGED}): not exported; pass --allow-unproven to export "
-                        "it anyway")
-    if verdict is None:
-        log.warning("%s has no verdict (%s): exporting it unjudged, as --allow-unproven says; its model card says "
-                    "learned: null", run_dir, UNJUDGED)
-    elif not verdict.learned and not allow_unproven:
+    """Refuse a run that did not learn, unless allowed, and one that nothing is left to judge by."""
+    if verdict is None:  # export reads the missing scores too: no flag could help
+        raise UserError(f"{run_dir} cannot be judged ({UNJUDGED}): the run did not finish training; train it again, "
+                        "or `cataract train --resume`")
+    if not verdict.learned and not allow_unproven:
         raise UserError(f"{run_dir} did not learn ({verdict.figures}, {verdict.reason}): not exported; "
                         "pass --allow-unproven to export it anyway")
     elif not verdict.learned:
@@ -154,9 +153,13 @@ def check_repository_path(repository: Path) -> None:
     above = file_in_the_way(repository)
     if above is not None:
         raise UserError(f"--repository {repository}: {above} is a file, not a folder")
-    # Served versions mixed into a run's folder: cleaning up either would take the other with it.
-    folder = repository.absolute()
-    run_above = next((above for above in (folder, *folder.parents) if RunPaths(above).config.is_file()), None)
+
+
+def check_new_repository_place(repository: Path) -> None:
+    """Refuse to export into a training run's folder: served versions mixed into a run's
+    files would go with either when the other is cleaned up."""
+    folder = Path(os.path.abspath(repository))  # ".." resolved, as the shell would
+    run_above = next((above for above in (folder, *folder.parents) if is_run_folder(above)), None)
     if run_above is not None:
         raise UserError(f"--repository {repository} is inside the training run {run_above}: give a folder of its own, "
                         "e.g. model_repository")
@@ -259,7 +262,7 @@ def _export_locked(run, verdict: Verdict | None, gate: GateSpec, repository: Pat
             cpu_bfloat16_max_probability_gap=bf16_gap,
             exported_on=platform.node(),
             learned=None if verdict is None else verdict.learned,
-            exported_unproven=verdict is None or not verdict.learned,  # only past check_verdict by allow_unproven
+            exported_unproven=verdict is not None and not verdict.learned,  # only past check_verdict by allow_unproven
             gradability=GateCard(limits=gate.limits, feature_blocks=tuple(gate.feature_blocks), method=gate.method,
                                  blind_spots=tuple(gate.blind_spots), validation=gate.validation),
             operating_point=chosen.get("operating_point", "youden"),

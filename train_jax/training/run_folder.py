@@ -288,6 +288,12 @@ def best_epoch_of(manager: ocp.CheckpointManager, run_dir: str | Path) -> int:
     return int(restore_progress(manager, latest)["best_epoch"])
 
 
+def is_run_folder(folder: Path) -> bool:
+    """Whether `cataract train` wrote this folder: its settings and its split."""
+    paths = RunPaths(folder)
+    return paths.config.is_file() and paths.split.is_file()
+
+
 def require_run(run_dir: str | Path) -> RunPaths:
     """The run folder's paths; a folder `cataract train` did not write is a UserError."""
     paths = RunPaths(Path(run_dir))

@@ -36,8 +36,11 @@ CHANCE = 0.5
 RESAMPLES = 2000
 VERDICT_RULE = "learned when the 95% percentile-bootstrap interval of the validation ROC AUC lies above 0.5 (chance)"
 VERDICT_KEY = "verdict"  # in RUN/metrics.json
-# Why a run has no verdict: nothing left to judge it by.
+# Why a run has no verdict: nothing left to judge it by (export refuses it).
 UNJUDGED = "neither a verdict in RUN/metrics.json nor the validation scores (RUN/val_predictions.csv) to judge it by"
+# What evaluate and the report say of a run whose metrics.json holds no verdict.
+NOT_STORED = ("none in RUN/metrics.json (trained before runs were judged, or the file was lost): export judges the "
+              "run again from its validation scores")
 
 # A model whose P(cataract) spans less than this over the validation photos answers one
 # value for every photo: it has collapsed (its loss sits at ln 2).

@@ -23,7 +23,7 @@ def test_the_banner_is_green_for_learned_red_for_did_not_learn_and_grey_without_
     refused = verdict_banner(DID_NOT_LEARN.to_record())
     assert "<b>Did not learn</b>: validation ROC AUC 0.520 [0.410, 0.630] (its 95% interval reaches 0.5)" in refused
     assert "#b71c1c" in refused and "--allow-unproven" in refused
-    assert "<b>No verdict</b>: neither a verdict in RUN/metrics.json nor the validation scores" in verdict_banner(None)
+    assert "<b>No verdict</b>: none in RUN/metrics.json (trained before runs were judged" in verdict_banner(None)
 
 
 def test_evaluate_keeps_the_verdict_beside_its_figures_and_puts_it_first(tiny_run, synthetic_photos, tmp_path):

@@ -1,11 +1,10 @@
 """Export refuses a run that did not learn, unless told to export it anyway (and then the
 model card says so); a run whose verdict was lost is judged again from its validation
-scores, and one with nothing to judge it by is refused as well."""
+scores, and one with nothing to judge it by did not finish and is refused."""
 
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from tests.helpers import tiny_config
 from train_jax.errors import UserError
 from train_jax.export.export import check_verdict, export
 from train_jax.training.run_folder import RunPaths
-from train_jax.training.verdict import Verdict, read_verdict, write_verdict
+from train_jax.training.verdict import Verdict, read_verdict, stored_verdict, write_verdict
 
 DID_NOT_LEARN = Verdict(learned=False, roc_auc=0.52, roc_auc_interval=(0.41, 0.63), validation_count=15)
 LEARNED = Verdict(learned=True, roc_auc=0.93, roc_auc_interval=(0.88, 0.97), validation_count=15)
@@ -39,16 +38,14 @@ def exports_only_with_the_flag(run: Path, repository: Path) -> ModelCard:
     return card
 
 
-def test_the_guard_lets_a_learned_run_through_and_refuses_an_unjudged_one_without_the_flag(caplog, tmp_path):
+def test_the_guard_lets_a_learned_run_through_and_refuses_one_it_cannot_judge_even_with_the_flag(tmp_path):
     check_verdict(tmp_path, LEARNED, allow_unproven=False)
-    with pytest.raises(UserError) as refused:
-        check_verdict(tmp_path, None, allow_unproven=False)
-    assert str(refused.value) == (f"{tmp_path} cannot be judged (neither a verdict in RUN/metrics.json nor the "
-                                  "validation scores (RUN/val_predictions.csv) to judge it by): not exported; pass "
-                                  "--allow-unproven to export it anyway")
-    with caplog.at_level(logging.WARNING):
-        check_verdict(tmp_path, None, allow_unproven=True)
-    assert "has no verdict (neither a verdict" in caplog.text
+    for allow_unproven in (False, True):  # export needs the missing scores itself: no flag helps
+        with pytest.raises(UserError) as refused:
+            check_verdict(tmp_path, None, allow_unproven=allow_unproven)
+        assert str(refused.value) == (f"{tmp_path} cannot be judged (neither a verdict in RUN/metrics.json nor the "
+                                      "validation scores (RUN/val_predictions.csv) to judge it by): the run did not "
+                                      "finish training; train it again, or `cataract train --resume`")
     with pytest.raises(UserError) as refused:
         check_verdict(tmp_path, DID_NOT_LEARN, allow_unproven=False)
     assert str(refused.value) == (f"{tmp_path} did not learn (validation ROC AUC 0.520 [0.410, 0.630], its 95% interval "
@@ -56,9 +53,11 @@ def test_the_guard_lets_a_learned_run_through_and_refuses_an_unjudged_one_withou
     check_verdict(tmp_path, DID_NOT_LEARN, allow_unproven=True)
 
 
-def test_a_lost_verdict_is_judged_again_from_the_validation_scores_and_evaluate_keeps_it(tiny_run, synthetic_photos,
-                                                                                          tmp_path):
-    """Deleting RUN/metrics.json (or the verdict in it) must not open a way past the guard."""
+def test_a_lost_verdict_is_judged_again_from_the_validation_scores_and_never_stored_by_evaluate(
+        tiny_run, synthetic_photos, tmp_path):
+    """Deleting RUN/metrics.json (or the verdict in it) must not open a way past the guard;
+    evaluate keeps only training's own verdict, since a stored one tells resume the run
+    finished."""
     from train_jax.evaluation.evaluate import evaluate
 
     run = tmp_path / "run"
@@ -68,14 +67,15 @@ def test_a_lost_verdict_is_judged_again_from_the_validation_scores_and_evaluate_
     paths.evaluation.unlink()
     assert read_verdict(paths) == trained  # the same scores, the same verdict
     evaluate(run, synthetic_photos / "test")
-    assert Verdict.from_record(json.loads(paths.evaluation.read_text())["verdict"]) == trained
+    assert "verdict" not in json.loads(paths.evaluation.read_text()) and stored_verdict(paths) is None
+    assert read_verdict(paths) == trained
     paths.validation_predictions.unlink()
-    paths.evaluation.write_text(json.dumps({key: value for key, value in json.loads(paths.evaluation.read_text()).items()
-                                            if key != "verdict"}))
     assert read_verdict(paths) is None
-    with pytest.raises(UserError, match="cannot be judged"):
-        export(run, tmp_path / "repository", cpu_precision="float32")
-    assert not (tmp_path / "repository" / CLASSIFIER).exists()
+    with pytest.raises(UserError, match="cannot be judged .* the run did not finish training"):
+        export(run, tmp_path / "repository", cpu_precision="float32", allow_unproven=True)
+    assert not (tmp_path / "repository").exists()  # refused before the repository is made
+
+
 def test_a_run_judged_not_to_have_learned_exports_only_with_the_flag(tiny_run, tmp_path):
     # The tiny run's folder with a verdict written into it, whatever training said.
     run = tmp_path / "run"

@@ -79,6 +79,9 @@ def test_export_refuses_a_repository_that_is_a_file_lies_under_one_or_inside_the
         argv = ["export", "--run", str(tiny_run), "--repository", str(inside), "--allow-unproven"]
         assert f"is inside the training run {tiny_run}" in error_of(argv, capsys)
     assert sorted(path.name for path in tiny_run.iterdir()) == before
+    from train_jax.export.export import check_new_repository_place
+
+    check_new_repository_place(tiny_run / ".." / "model_repository")  # beside the run, as the shell reads ".."
     assert "--version must be >= 1, got 0" in error_of(["export", "--run", str(tiny_run), "--version", "0"], capsys)
 
 

@@ -91,7 +91,7 @@ def test_the_bootstrap_skips_resamples_of_one_class():
 
 def test_the_verdict_is_kept_in_metrics_json_beside_what_else_is_there(tmp_path):
     paths = RunPaths(tmp_path)
-    assert read_verdict(paths) is None  # a run trained before runs were judged
+    assert read_verdict(paths) is None  # neither a verdict nor the scores to judge it by
     paths.evaluation.write_text(json.dumps({"threshold": 0.4}))
     assert read_verdict(paths) is None
     verdict = Verdict(False, 0.52, (0.41, 0.63), 30)
