@@ -31,6 +31,7 @@ class GlobalSettings:
 
 
 SAME_KIND = {".htm": ".html"}  # suffixes of one kind of file
+OUTPUT_OPENINGS = {".json": b"{", ".html": b"<!doctype html"}  # how each kind of output this tool writes begins
 
 
 def check_output_file(flag: str, path: str | None, example: str) -> None:
@@ -46,10 +47,19 @@ def check_output_file(flag: str, path: str | None, example: str) -> None:
     if above is not None:
         raise UserError(f"{flag} {path}: {above} is a file, not a folder")
     suffix = Path(example).suffix
-    # A file without a suffix may be an earlier output of the same flag; one with another suffix never is.
-    if target.is_file() and target.suffix and SAME_KIND.get(target.suffix.lower(), target.suffix.lower()) != suffix:
+    if target.is_file() and not is_earlier_output(target, suffix):
         raise UserError(f"{flag} {path} already exists and is not a {suffix} file: it would be written over; "
                         f"give a new file or a {suffix} one")
+
+
+def is_earlier_output(target: Path, suffix: str) -> bool:
+    """Whether an existing file may be written over by an output ending in `suffix`: its
+    suffix is of that kind, or it has none and begins as such an output does."""
+    if target.suffix:
+        return SAME_KIND.get(target.suffix.lower(), target.suffix.lower()) == suffix
+    with open(target, "rb") as file:
+        start = file.read(64).lstrip().lower()
+    return start.startswith(OUTPUT_OPENINGS.get(suffix, b"\0"))
 
 
 @dataclasses.dataclass(frozen=True)

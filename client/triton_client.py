@@ -213,6 +213,8 @@ def server_address(url: str, protocol: str) -> str:
     given); ValueError for a port that is no TCP port."""
     address, slash, base_path = url.removeprefix("http://").removeprefix("grpc://").partition("/")
     base_path = f"/{base_path}".rstrip("/") if slash else ""
+    if base_path and protocol == "grpc":
+        raise ValueError(f"Triton address {url!r} has a path ({base_path}): gRPC takes HOST:PORT only")
     host, colon, port = address.rpartition(":")
     if not colon or address.endswith("]"):  # no port (a bracketed IPv6 address holds colons of its own)
         return f"{address}:{DEFAULT_PORTS[protocol]}{base_path}"

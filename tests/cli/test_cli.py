@@ -131,6 +131,14 @@ def test_an_output_file_that_is_a_photo_or_lies_under_a_file_is_refused_and_left
     for _ in range(2):  # the second run writes over the first one's report
         assert main(["audit", str(photos), "--workers", "0", "--html", str(report)]) == 0
     assert report.read_text().startswith("<!doctype html>")
+    # Without a suffix: an earlier output of the same kind is written over, any other file is kept.
+    earlier, notes = tmp_path / "results", tmp_path / "NOTES"
+    notes.write_text("mine")
+    for _ in range(2):
+        assert main(["audit", str(photos), "--workers", "0", "--json-out", str(earlier)]) == 0
+    assert main(["audit", str(photos), "--workers", "0", "--json-out", str(notes)]) == 2
+    assert f"--json-out {notes} already exists and is not a .json file" in capsys.readouterr().err
+    assert notes.read_text() == "mine" and json.loads(earlier.read_text())
 
 
 def test_a_file_given_as_a_folder_is_named_as_a_file(tmp_path, capsys):

@@ -42,17 +42,19 @@ def test_shared_decoding(corpus):
                 load_rgb(folder / name)
 
 
-@pytest.mark.parametrize("url, address", [("localhost", "localhost:8001"), ("grpc://10.0.0.2:9001/", "10.0.0.2:9001"),
-                                          ("http://[::1]:8001", "[::1]:8001"), ("[::1]", "[::1]:8001"),
-                                          ("http://proxy:8000/triton/", "proxy:8000/triton"), ("proxy/triton", "proxy:8001/triton")])
-def test_a_triton_address_gets_its_default_port_and_a_port_that_is_none_is_refused(url, address):
-    assert CataractClient(url=url).url == address
+@pytest.mark.parametrize("url, protocol, address", [
+    ("localhost", "grpc", "localhost:8001"), ("grpc://10.0.0.2:9001/", "grpc", "10.0.0.2:9001"),
+    ("http://[::1]:8001", "grpc", "[::1]:8001"), ("[::1]", "grpc", "[::1]:8001"),
+    ("http://proxy:8000/triton/", "http", "proxy:8000/triton"), ("proxy/triton", "http", "proxy:8000/triton")])
+def test_a_triton_address_gets_its_default_port_and_a_port_that_is_none_is_refused(url, protocol, address):
+    assert CataractClient(url=url, protocol=protocol).url == address
     for bad in ("localhost:0", "localhost:65536", "localhost:grpc", ":8001"):
         with pytest.raises(ValueError, match="is not HOST:PORT with a port from 1 to 65535"):
-            CataractClient(url=bad)
+            CataractClient(url=bad, protocol=protocol)
+    with pytest.raises(ValueError, match="gRPC takes HOST:PORT only"):  # a base path is HTTP's alone
+        CataractClient(url="proxy:8001/triton", protocol="grpc")
 
 
-@pytest.mark.parametrize("transport", ["tensor", "bytes"])
 def test_client_library_answers_or_names_the_problem(triton, corpus, synthetic_photos, transport):
     folder, expected = corpus
     good = sorted((synthetic_photos / "test").rglob("*.jpg"))[0]

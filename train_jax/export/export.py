@@ -35,7 +35,6 @@ import dataclasses
 import datetime
 import fcntl
 import logging
-import os
 import platform
 import shutil
 from pathlib import Path
@@ -137,8 +136,8 @@ def export(run_dir: str | Path, repository: str | Path, version: int | None = No
 def check_verdict(run_dir: Path, verdict: Verdict | None, allow_unproven: bool) -> None:
     """Refuse a run that did not learn, unless allowed, and one that nothing is left to judge by."""
     if verdict is None:  # export reads the missing scores too: no flag could help
-        raise UserError(f"{run_dir} cannot be judged ({UNJUDGED}): the run did not finish training; train it again, "
-                        "or `cataract train --resume`")
+        raise UserError(f"{run_dir} cannot be judged ({UNJUDGED}): the run did not finish training, or its files "
+                        f"were lost; train it again, or `cataract train --out {run_dir} --resume`")
     if not verdict.learned and not allow_unproven:
         raise UserError(f"{run_dir} did not learn ({verdict.figures}, {verdict.reason}): not exported; "
                         "pass --allow-unproven to export it anyway")
@@ -158,7 +157,7 @@ def check_repository_path(repository: Path) -> None:
 def check_new_repository_place(repository: Path) -> None:
     """Refuse to export into a training run's folder: served versions mixed into a run's
     files would go with either when the other is cleaned up."""
-    folder = Path(os.path.abspath(repository))  # ".." resolved, as the shell would
+    folder = repository.resolve()  # through links and "..", as the files will be written
     run_above = next((above for above in (folder, *folder.parents) if is_run_folder(above)), None)
     if run_above is not None:
         raise UserError(f"--repository {repository} is inside the training run {run_above}: give a folder of its own, "

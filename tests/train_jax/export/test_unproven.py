@@ -45,7 +45,8 @@ def test_the_guard_lets_a_learned_run_through_and_refuses_one_it_cannot_judge_ev
             check_verdict(tmp_path, None, allow_unproven=allow_unproven)
         assert str(refused.value) == (f"{tmp_path} cannot be judged (neither a verdict in RUN/metrics.json nor the "
                                       "validation scores (RUN/val_predictions.csv) to judge it by): the run did not "
-                                      "finish training; train it again, or `cataract train --resume`")
+                                      "finish training, or its files were lost; train it again, or "
+                                      f"`cataract train --out {tmp_path} --resume`")
     with pytest.raises(UserError) as refused:
         check_verdict(tmp_path, DID_NOT_LEARN, allow_unproven=False)
     assert str(refused.value) == (f"{tmp_path} did not learn (validation ROC AUC 0.520 [0.410, 0.630], its 95% interval "
