@@ -55,6 +55,7 @@ def test_a_triton_address_gets_its_default_port_and_a_port_that_is_none_is_refus
         CataractClient(url="proxy:8001/triton", protocol="grpc")
 
 
+@pytest.mark.parametrize("transport", ["tensor", "bytes"])
 def test_client_library_answers_or_names_the_problem(triton, corpus, synthetic_photos, transport):
     folder, expected = corpus
     good = sorted((synthetic_photos / "test").rglob("*.jpg"))[0]
