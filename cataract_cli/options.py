@@ -57,8 +57,11 @@ def is_earlier_output(target: Path, suffix: str) -> bool:
     suffix is of that kind, or it has none and begins as such an output does."""
     if target.suffix:
         return SAME_KIND.get(target.suffix.lower(), target.suffix.lower()) == suffix
-    with open(target, "rb") as file:
-        start = file.read(64).lstrip().lower()
+    try:
+        with open(target, "rb") as file:
+            start = file.read(64).lstrip().lower()
+    except OSError:  # unreadable: nothing shows it is ours to write over
+        return False
     return start.startswith(OUTPUT_OPENINGS.get(suffix, b"\0"))
 
 
