@@ -60,7 +60,7 @@ def sync_tree(root: Path) -> None:
 
 
 def file_in_the_way(path: str | os.PathLike) -> Path | None:
-    """The nearest existing folder above `path` when it is a file instead (so `path` can
-    never be made), else None."""
+    """The nearest existing path above `path` when it is a file, not a folder (so `path`
+    can never be made); else None."""
     above = next((parent for parent in Path(path).parents if parent.exists()), None)
     return above if above is not None and not above.is_dir() else None
